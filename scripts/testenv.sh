@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Provides what the end-to-end tests and the demo need — kube-apiserver, etcd, kubectl and
+# moto's server — and prints `export` lines that point at them:
+#
+#     eval "$(scripts/testenv.sh)"
+#
+# Each binary is looked for in this order:
+#   1. an explicit variable (KUBE_APISERVER_BIN, ETCD_BIN, KUBECTL_BIN, MOTO_SERVER_BIN) or a
+#      KUBEBUILDER_ASSETS folder holding kube-apiserver, etcd and kubectl;
+#   2. the cache, ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator/;
+#   3. a build from Go modules (k8s.io/kubernetes and go.etcd.io/etcd at pinned versions);
+#   4. for the control plane only, when the Go route fails: Debian's kubernetes 1.20 source
+#      package and Debian's etcd-server (no CEL validation there; CEL tests skip and say so).
+# Progress goes to stderr; only the export lines go to stdout.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-1.34.4}"
+ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator"
+
+log() { printf '[testenv] %s\n' "$*" >&2; }
+die() { printf '[testenv] error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$CACHE_ROOT"
+# One provisioning at a time per cache (parallel test runs share it).
+exec 9>"$CACHE_ROOT/.lock"
+flock 9
+
+# The module whose packages we build, and the minor version the staging modules carry.
+k8s_minor() { local v="$1"; echo "${v#*.}" | cut -d. -f1; }
+
+build_kubernetes() {
+  local out="$1" v="$K8S_VERSION" work
+  command -v go >/dev/null || { log "go not found"; return 1; }
+  work="$CACHE_ROOT/build/k8s-$v"
+  rm -rf "$work" && mkdir -p "$work" "$out"
+  log "building kube-apiserver and kubectl v$v from Go modules (several minutes, once)"
+  (
+    cd "$work"
+    export GOFLAGS=-mod=mod CGO_ENABLED=0
+    go mod download -json "k8s.io/kubernetes@v$v" > download.json
+    local gomod
+    gomod=$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' download.json)
+    [ -f "$gomod" ] || { log "no go.mod for k8s.io/kubernetes@v$v"; exit 1; }
+    {
+      echo "module dynamo-backup-operator.test/k8s-build"
+      echo
+      echo "go 1.24"
+      echo
+      echo "require k8s.io/kubernetes v$v"
+      echo
+      echo "replace ("
+      # k8s.io/kubernetes points its staging modules at local folders; point each at its release.
+      grep -E '^[[:space:]]*k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" \
+        | awk -v minor="0.$(k8s_minor "$v").${v##*.}" '{print "\t" $1 " => " $1 " v" minor}'
+      echo ")"
+    } > go.mod
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$v" "k8s.io/kubernetes/cmd/kubectl@v$v" >&2
+    local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$v"
+    ld="$ld -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(k8s_minor "$v")"
+    ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=v$v"
+    go build -trimpath -ldflags "$ld" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2
+    go build -trimpath -ldflags "$ld" -o "$out/kubectl" k8s.io/kubernetes/cmd/kubectl >&2
+  )
+}
+
+build_etcd() {
+  local out="$1" v="$ETCD_VERSION" work
+  command -v go >/dev/null || { log "go not found"; return 1; }
+  work="$CACHE_ROOT/build/etcd-$v"
+  rm -rf "$work" && mkdir -p "$work" "$out"
+  log "building etcd v$v from Go modules"
+  (
+    cd "$work"
+    export GOFLAGS=-mod=mod CGO_ENABLED=0
+    printf 'module dynamo-backup-operator.test/etcd-build\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$v" > go.mod
+    go get "go.etcd.io/etcd/server/v3@v$v" >&2
+    go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3 >&2
+  )
+}
+
+# Fallback: Kubernetes 1.20.2 from Debian's source package and etcd 3.4 from Debian.
+build_debian_fallback() {
+  local out="$1" work="$CACHE_ROOT/build/debian-kubernetes"
+  log "Go route failed; falling back to Debian's kubernetes source package (1.20.2, no CEL)"
+  command -v apt-get >/dev/null || { log "apt-get not found"; return 1; }
+  if ! grep -rqs '^deb-src .*bookworm' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo 'deb-src http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list.d/dbo-src.list
+  fi
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go rsync etcd-server >&2
+  rm -rf "$work" && mkdir -p "$work" "$out"
+  (
+    cd "$work"
+    apt-get source -qq kubernetes >&2
+    cd "$(find . -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)"
+    mkdir -p .go/src/k8s.io
+    ln -sfn "$PWD" .go/src/k8s.io/kubernetes
+    cd .go/src/k8s.io/kubernetes
+    PATH="/usr/lib/go/bin:$PATH" GOPATH="$PWD/../../.." GO111MODULE=off \
+      make WHAT="cmd/kube-apiserver cmd/kubectl" >&2
+    cp _output/local/bin/linux/*/kube-apiserver _output/local/bin/linux/*/kubectl "$out/"
+  )
+  ln -sf "$(command -v etcd)" "$out/etcd"
+}
+
+provide_control_plane() {
+  local assets="${KUBEBUILDER_ASSETS:-}"
+  if [ -z "${KUBE_APISERVER_BIN:-}" ] && [ -n "$assets" ] && [ -x "$assets/kube-apiserver" ]; then
+    KUBE_APISERVER_BIN="$assets/kube-apiserver"
+  fi
+  if [ -z "${ETCD_BIN:-}" ] && [ -n "$assets" ] && [ -x "$assets/etcd" ]; then ETCD_BIN="$assets/etcd"; fi
+  if [ -z "${KUBECTL_BIN:-}" ] && [ -n "$assets" ] && [ -x "$assets/kubectl" ]; then KUBECTL_BIN="$assets/kubectl"; fi
+
+  local k8s_dir="$CACHE_ROOT/k8s-$K8S_VERSION" etcd_dir="$CACHE_ROOT/etcd-$ETCD_VERSION"
+  local fallback_dir="$CACHE_ROOT/k8s-debian-1.20.2"
+  if [ -z "${KUBE_APISERVER_BIN:-}" ] || [ -z "${KUBECTL_BIN:-}" ]; then
+    if [ ! -x "$k8s_dir/kube-apiserver" ] || [ ! -x "$k8s_dir/kubectl" ]; then
+      if ! build_kubernetes "$k8s_dir.tmp"; then
+        rm -rf "$k8s_dir.tmp"
+        if [ ! -x "$fallback_dir/kube-apiserver" ]; then
+          build_debian_fallback "$fallback_dir.tmp" || die "could not provide kube-apiserver"
+          mv "$fallback_dir.tmp" "$fallback_dir"
+        fi
+        k8s_dir="$fallback_dir"
+        etcd_dir="$fallback_dir"
+      else
+        mv "$k8s_dir.tmp" "$k8s_dir"
+      fi
+    fi
+    KUBE_APISERVER_BIN="${KUBE_APISERVER_BIN:-$k8s_dir/kube-apiserver}"
+    KUBECTL_BIN="${KUBECTL_BIN:-$k8s_dir/kubectl}"
+  fi
+  if [ -z "${ETCD_BIN:-}" ]; then
+    if [ ! -x "$etcd_dir/etcd" ]; then
+      if build_etcd "$etcd_dir.tmp"; then
+        mv "$etcd_dir.tmp" "$etcd_dir"
+      else
+        rm -rf "$etcd_dir.tmp"
+        die "could not build etcd v$ETCD_VERSION from Go modules"
+      fi
+    fi
+    ETCD_BIN="$etcd_dir/etcd"
+  fi
+}
+
+provide_moto() {
+  if [ -n "${MOTO_SERVER_BIN:-}" ]; then return; fi
+  local venv="$CACHE_ROOT/moto-$MOTO_VERSION"
+  # A venv records its own path, so it is built where it lives; `.complete` marks a whole install.
+  if [ ! -f "$venv/.complete" ]; then
+    log "installing moto[server]==$MOTO_VERSION into a virtualenv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+    touch "$venv/.complete"
+  fi
+  MOTO_SERVER_BIN="$venv/bin/moto_server"
+}
+
+provide_control_plane
+provide_moto
+
+for v in KUBE_APISERVER_BIN ETCD_BIN KUBECTL_BIN MOTO_SERVER_BIN; do
+  [ -x "${!v}" ] || die "$v=${!v} is not an executable"
+  printf 'export %s=%q\n' "$v" "${!v}"
+done
+log "kube-apiserver: $("$KUBE_APISERVER_BIN" --version 2>&1 | head -n1); etcd: $("$ETCD_BIN" --version 2>&1 | head -n1)"

@@ -1,0 +1,98 @@
+//! DynamoBackup: one on-demand snapshot of one table.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::*;
+
+/// One on-demand DynamoDB backup of one table: a full, static snapshot kept until deleted.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "dynamobackup.io",
+    version = "v1alpha1",
+    kind = "DynamoBackup",
+    namespaced,
+    status = "DynamoBackupStatus",
+    shortname = "ddbbackup",
+    category = "dynamobackup",
+    doc = "An on-demand snapshot of one DynamoDB table.",
+    printcolumn(name = "Table", type_ = "string", json_path = ".spec.tableName"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Size", type_ = "integer", json_path = ".status.sizeBytes"),
+    printcolumn(name = "Created", type_ = "date", json_path = ".status.createdAt"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+        .message("spec.region is immutable").field_path(".region"),
+    validation = Rule::new("has(self.backupName) == has(oldSelf.backupName) && (!has(self.backupName) || self.backupName == oldSelf.backupName)")
+        .message("spec.backupName is immutable").field_path(".backupName")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoBackupSpec {
+    /// The table to back up: a name, or an ARN (which carries region and account).
+    #[schemars(pattern(TABLE_REF_PATTERN))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.tableName is immutable"))]
+    pub table_name: String,
+
+    /// The table's region when it is not the operator's default (an ARN's region wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(REGION_PATTERN))]
+    pub region: Option<String>,
+
+    /// The DynamoDB backup name. Default: derived from this object's name and uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(BACKUP_NAME_PATTERN))]
+    pub backup_name: Option<String>,
+
+    /// What deleting this object does to the DynamoDB backup.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Where a DynamoBackup stands, for printer columns and humans. Conditions are the API.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum BackupPhase {
+    #[default]
+    Pending,
+    Creating,
+    Available,
+    Failed,
+    Deleting,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoBackupStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Conditions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<BackupPhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+    /// The backup's status as DynamoDB reports it (CREATING, AVAILABLE, DELETED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_id: Option<String>,
+    /// When the operator called CreateBackup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Time>,
+    /// The snapshot's moment (BackupCreationDateTime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+}

@@ -1,0 +1,236 @@
+//! DynamoRestore: a NEW table from a backup or from a point in time. Never an overwrite.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::*;
+
+/// Restores a DynamoDB backup, or a table's point-in-time window, into a new table.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "dynamobackup.io",
+    version = "v1alpha1",
+    kind = "DynamoRestore",
+    namespaced,
+    status = "DynamoRestoreStatus",
+    shortname = "ddbrestore",
+    category = "dynamobackup",
+    doc = "Creates a new DynamoDB table from a backup or from a point in time.",
+    printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
+    printcolumn(name = "Target", type_ = "string", json_path = ".spec.targetTableName"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Restore-Time", type_ = "date", json_path = ".status.restoreTime"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+        .message("spec.region is immutable").field_path(".region"),
+    validation = Rule::new("has(self.overrides) == has(oldSelf.overrides) && (!has(self.overrides) || self.overrides == oldSelf.overrides)")
+        .message("spec.overrides is immutable: the table is created once").field_path(".overrides")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoRestoreSpec {
+    /// What to restore from: exactly one of backupRef, backupArn, pointInTime.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.source is immutable"))]
+    pub source: RestoreSource,
+
+    /// The new table's name. It must not exist: a restore never overwrites a table.
+    #[schemars(pattern(TABLE_NAME_PATTERN))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.targetTableName is immutable"))]
+    pub target_table_name: String,
+
+    /// The region of the new table when it is not the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(REGION_PATTERN))]
+    pub region: Option<String>,
+
+    /// Settings of the new table that differ from the source, as RestoreTable* accepts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<RestoreOverrides>,
+
+    /// What DynamoDB does not carry over, applied once the new table is ACTIVE.
+    #[serde(default)]
+    pub after_restore: AfterRestore,
+
+    /// Retain (default): deleting this object leaves the table. Delete: drop the table this
+    /// restore created (for restore drills).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new(
+    "(has(self.backupRef) ? 1 : 0) + (has(self.backupArn) ? 1 : 0) + (has(self.pointInTime) ? 1 : 0) == 1"
+).message("exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime must be set"))]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSource {
+    /// A DynamoBackup in this namespace. The restore waits until it is Available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_ref: Option<LocalObjectReference>,
+    /// Any native DynamoDB backup the operator may read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(BACKUP_ARN_PATTERN))]
+    pub backup_arn: Option<String>,
+    /// A moment of a table's point-in-time recovery window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time: Option<PointInTimeSource>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new(
+    "(has(self.restoreTime) ? 1 : 0) + (has(self.latestRestorableTime) && self.latestRestorableTime ? 1 : 0) == 1"
+).message("exactly one of spec.source.pointInTime.restoreTime and spec.source.pointInTime.latestRestorableTime: true must be set"))]
+#[serde(rename_all = "camelCase")]
+pub struct PointInTimeSource {
+    /// The source table: a name, or an ARN (an ARN of another region makes a cross-region restore).
+    #[schemars(pattern(TABLE_REF_PATTERN))]
+    pub table_name: String,
+    /// The moment to restore, to the second (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_time: Option<Time>,
+    /// true: restore the latest restorable moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<bool>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum BillingMode {
+    #[serde(rename = "PAY_PER_REQUEST")]
+    PayPerRequest,
+    #[serde(rename = "PROVISIONED")]
+    Provisioned,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionedThroughput {
+    #[schemars(range(min = 1))]
+    pub read_capacity_units: i64,
+    #[schemars(range(min = 1))]
+    pub write_capacity_units: i64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SseOverride {
+    pub enabled: bool,
+    /// A KMS key id, ARN or alias; omitted means the AWS-owned key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(
+    validation = Rule::new("!has(self.provisionedThroughput) || (has(self.billingMode) && self.billingMode == 'PROVISIONED')")
+        .message("spec.overrides.provisionedThroughput is allowed only with billingMode PROVISIONED")
+        .field_path(".provisionedThroughput"),
+    validation = Rule::new("!has(self.billingMode) || self.billingMode != 'PROVISIONED' || has(self.provisionedThroughput)")
+        .message("spec.overrides.billingMode PROVISIONED needs spec.overrides.provisionedThroughput")
+        .field_path(".billingMode")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_mode: Option<BillingMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned_throughput: Option<ProvisionedThroughput>,
+    /// Global secondary indexes to keep (default: all). The operator builds the full override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub keep_global_secondary_indexes: Option<Vec<String>>,
+    /// Local secondary indexes to keep (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub keep_local_secondary_indexes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<SseOverride>,
+}
+
+/// Time to live after a restore: DynamoDB does not carry it over.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TimeToLiveMode {
+    /// Copy the source table's TTL setting when the source table still exists.
+    #[default]
+    Copy,
+    /// Leave TTL off.
+    None,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AfterRestore {
+    /// Copy the source table's tags onto the new table.
+    #[serde(default = "default_true")]
+    pub copy_tags: bool,
+    /// Tags to set on the new table (they win over copied ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time_recovery: Option<PointInTimeRecoverySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    #[serde(default)]
+    pub time_to_live: TimeToLiveMode,
+}
+
+impl Default for AfterRestore {
+    fn default() -> Self {
+        Self {
+            copy_tags: true,
+            tags: BTreeMap::new(),
+            point_in_time_recovery: None,
+            deletion_protection: None,
+            time_to_live: TimeToLiveMode::Copy,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RestorePhase {
+    #[default]
+    Pending,
+    Restoring,
+    Finalizing,
+    Completed,
+    Failed,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoRestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Conditions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<RestorePhase>,
+    /// The source in one short line, for printer columns (`backup/NAME`, a backup ARN, `pitr/TABLE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_backup_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_table_arn: Option<String>,
+    /// The exact moment restored, resolved for `latestRestorableTime` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_table_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_count: Option<i64>,
+    /// The after-restore steps done so far (tags, pointInTimeRecovery, deletionProtection, timeToLive).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub after_restore_done: Vec<String>,
+}

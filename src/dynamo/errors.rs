@@ -1,0 +1,120 @@
+//! Every DynamoDB failure is one of three classes, which decide what a reconcile does next.
+
+use std::time::Duration;
+
+/// What a controller does with a failed DynamoDB call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retry soon with backoff: 5xx, time-outs, resources busy, account limits that drain.
+    Transient,
+    /// DynamoDB asked us to slow down: retry later than for a transient error.
+    Throttled,
+    /// Retrying cannot help without a new spec or outside help: report `Stalled`.
+    Terminal,
+}
+
+impl ErrorClass {
+    /// A first retry delay for this class; callers grow it with their own backoff.
+    pub fn base_delay(self) -> Option<Duration> {
+        match self {
+            ErrorClass::Transient => Some(Duration::from_secs(5)),
+            ErrorClass::Throttled => Some(Duration::from_secs(15)),
+            ErrorClass::Terminal => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Terminal => "terminal",
+        }
+    }
+}
+
+/// Classifies a DynamoDB error by its error code and, when there is no code, the HTTP status.
+/// `None` for both means the request never got an answer (dispatch failure, time-out).
+pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
+    match code {
+        Some(
+            "ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"
+            | "TooManyRequestsException",
+        ) => ErrorClass::Throttled,
+        // Busy or momentarily limited: these drain on their own (50 concurrent restores, a
+        // backup a restore still reads, a table still being created or updated, PITR that is
+        // still being turned on).
+        Some(
+            "LimitExceededException" | "BackupInUseException" | "TableInUseException"
+            | "ContinuousBackupsUnavailableException" | "InternalServerError" | "InternalFailure"
+            | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout"
+            | "RequestTimeoutException",
+        ) => ErrorClass::Transient,
+        Some(_) => match http_status {
+            Some(s) if s >= 500 => ErrorClass::Transient,
+            Some(429) => ErrorClass::Throttled,
+            _ => ErrorClass::Terminal,
+        },
+        None => match http_status {
+            Some(429) => ErrorClass::Throttled,
+            Some(s) if (400..500).contains(&s) => ErrorClass::Terminal,
+            _ => ErrorClass::Transient,
+        },
+    }
+}
+
+/// A failed DynamoDB call, with what the controller needs to report it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("DynamoDB {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+pub struct DynamoError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl DynamoError {
+    pub fn new(operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
+        let class = classify(code.as_deref(), http_status);
+        Self { operation, code, message, class }
+    }
+
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_apart_from_other_transient_errors() {
+        assert_eq!(classify(Some("ThrottlingException"), Some(400)), ErrorClass::Throttled);
+        assert_eq!(classify(Some("ProvisionedThroughputExceededException"), Some(400)), ErrorClass::Throttled);
+    }
+
+    #[test]
+    fn busy_resources_and_server_errors_are_transient() {
+        for code in ["LimitExceededException", "BackupInUseException", "TableInUseException", "InternalServerError"] {
+            assert_eq!(classify(Some(code), Some(400)), ErrorClass::Transient, "{code}");
+        }
+        assert_eq!(classify(Some("SomethingNew"), Some(503)), ErrorClass::Transient);
+        assert_eq!(classify(None, None), ErrorClass::Transient, "no answer at all");
+    }
+
+    #[test]
+    fn bad_input_and_missing_sources_are_terminal() {
+        for code in [
+            "ValidationException",
+            "TableNotFoundException",
+            "SourceTableNotFoundException",
+            "BackupNotFoundException",
+            "AccessDeniedException",
+            "InvalidRestoreTimeException",
+            "PointInTimeRecoveryUnavailableException",
+            "TableAlreadyExistsException",
+        ] {
+            assert_eq!(classify(Some(code), Some(400)), ErrorClass::Terminal, "{code}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! dynamo-backup-operator: keeps Amazon DynamoDB tables recoverable from Kubernetes.
+//!
+//! Each reconcile is one pipeline: observe (the object, DynamoDB) -> decide (pure functions in
+//! `plan`) -> act (the few calls decided, through `dynamo`) -> report (status by server-side
+//! apply, events, metrics).
+
+pub mod api;
+pub mod cli;
+pub mod context;
+pub mod dynamo;
+pub mod http;
+pub mod metrics;
+pub mod plan;
+pub mod run;
+pub mod telemetry;

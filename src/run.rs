@@ -62,6 +62,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
 }
 
 async fn start(args: RunArgs) -> Result<(), StartupError> {
+    // Listen first: a SIGTERM during start-up must end the process cleanly too.
+    let stop_signal = tokio::spawn(wait_for_signal());
     let tenancy = load_tenancy(&args)?;
     let client = kube::Client::try_default().await?;
     check_crds(&client).await?;
@@ -94,7 +96,9 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     info!(namespaces = ?ctx.namespaces, concurrency = args.concurrency.get(), "operator started");
     health.set_ready(true);
 
-    wait_for_signal().await;
+    if let Err(err) = stop_signal.await {
+        warn!(error = %err, "the signal listener failed; shutting down");
+    }
     info!("shutting down");
     health.set_ready(false);
     let _ = stop_tx.send(true);

@@ -30,3 +30,24 @@ pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
 pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml_ng::Error> {
     serde_yaml_ng::to_string(crd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `crds/` is what users apply and what the chart ships; it must be what the types say.
+    #[test]
+    fn crds_folder_matches_the_rust_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        for (file, crd) in all_crds() {
+            let path = dir.join(format!("{file}.yaml"));
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            let generated = crd_yaml(&crd).expect("a CRD always serializes");
+            assert!(
+                on_disk == generated,
+                "{} differs from the Rust types; regenerate with `cargo run -- crd --output-dir crds`",
+                path.display()
+            );
+        }
+    }
+}

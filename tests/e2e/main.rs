@@ -1,1 +1,31 @@
-fn main(){}
+//! End-to-end tests: the real operator binary against a real kube-apiserver + etcd and moto's
+//! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
+
+mod crds;
+mod operator;
+mod support;
+
+use std::process::ExitCode;
+
+use libtest_mimic::Arguments;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    if args.list {
+        // Listing needs no environment; names only.
+        eprintln!("(the e2e tests are listed once the environment is up; run them to see names)");
+        return ExitCode::SUCCESS;
+    }
+    let env = match support::Env::start() {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("[e2e] cannot start the test environment: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut trials = crds::trials(&env);
+    trials.extend(operator::trials(&env));
+    let conclusion = libtest_mimic::run(&args, trials);
+    env.stop(conclusion.has_failed());
+    conclusion.exit_code()
+}

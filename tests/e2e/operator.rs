@@ -1,0 +1,102 @@
+//! The `run` command as a user starts it: start-up checks, probes, metrics, logs, shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use libtest_mimic::Trial;
+
+use crate::support::{ControlPlane, Env, TestCtx, ensure, process::eventually};
+
+pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
+    vec![
+        env.trial("operator_serves_probes_and_metrics_and_stops_on_sigterm", probes_and_sigterm),
+        env.trial("operator_logs_json_and_says_it_runs_single_tenant", json_logs),
+        env.trial("operator_exits_with_an_install_hint_when_crds_are_missing", missing_crds),
+        env.trial("operator_refuses_an_invalid_tenancy_file", bad_tenancy_file),
+        env.trial("operator_reads_a_valid_tenancy_file", good_tenancy_file),
+    ]
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+async fn probes_and_sigterm(ctx: TestCtx) -> Result<(), String> {
+    let mut op = ctx.start_operator(&[])?;
+    let base = op.metrics_url.clone();
+    let ready = eventually("/readyz to answer 200", Duration::from_secs(30), || {
+        let url = format!("{base}/readyz");
+        async move { get(&url).await.filter(|(status, _)| *status == 200) }
+    })
+    .await?;
+    println!("/readyz: {} {}", ready.0, ready.1);
+    let health = get(&format!("{base}/healthz")).await.ok_or("no answer from /healthz")?;
+    ensure(health.0 == 200, || format!("/healthz: {health:?}"))?;
+    let metrics = get(&format!("{base}/metrics")).await.ok_or("no answer from /metrics")?;
+    ensure(metrics.0 == 200 && metrics.1.ends_with("# EOF\n"), || format!("/metrics: {metrics:?}"))?;
+
+    let code = op.terminate(Duration::from_secs(15)).ok_or("the operator did not stop within 15 s of SIGTERM")?;
+    ensure(code == 0, || format!("exit code {code} after SIGTERM"))?;
+    let log = op.process.log_text();
+    ensure(log.contains("SIGTERM received") && log.contains("stopped"), || format!("shutdown not logged:\n{log}"))?;
+    ensure(get(&format!("{base}/healthz")).await.is_none(), || "the probe port is still open after exit".into())
+}
+
+async fn json_logs(ctx: TestCtx) -> Result<(), String> {
+    let mut op = ctx.start_operator(&["--log-format", "json"])?;
+    let log = eventually("the operator to log that it started", Duration::from_secs(30), || {
+        let text = op.process.log_text();
+        async move { text.contains("operator started").then_some(text) }
+    })
+    .await?;
+    let code = op.terminate(Duration::from_secs(15));
+    ensure(code == Some(0), || format!("exit code {code:?} after SIGTERM"))?;
+    let mut single_tenant = false;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e}): {line}"))?;
+        ensure(value.get("level").is_some() && value.get("timestamp").is_some(), || format!("no level/timestamp: {line}"))?;
+        single_tenant |= value["message"].as_str().is_some_and(|m| m.contains("single-tenant"));
+    }
+    ensure(single_tenant, || format!("no single-tenant line in:\n{log}"))
+}
+
+async fn missing_crds(ctx: TestCtx) -> Result<(), String> {
+    // A second, bare control plane: no CRDs installed.
+    let dir = ctx.env.dir.join(format!("bare-{}", ctx.namespace));
+    let bare = ControlPlane::start(&ctx.env.bins, &dir).await?;
+    let mut op = ctx.start_operator_with(&bare.kubeconfig, &[])?;
+    let status = op.process.wait_timeout(Duration::from_secs(30)).ok_or("the operator kept running without its CRDs")?;
+    let log = op.process.log_text();
+    println!("operator without CRDs exited with {status}; it said:\n{}", op.process.log_tail(3));
+    ensure(status.code() == Some(3), || format!("expected exit code 3, got {status}:\n{log}"))?;
+    ensure(log.contains("kubectl apply --server-side -f crds/") && log.contains("dynamobackups.dynamobackup.io"), || {
+        format!("no install hint in:\n{log}")
+    })?;
+    ensure(!log.contains("panicked"), || format!("panic in:\n{log}"))
+}
+
+async fn bad_tenancy_file(ctx: TestCtx) -> Result<(), String> {
+    let file = ctx.env.dir.join(format!("tenancy-bad-{}.yaml", ctx.namespace));
+    std::fs::write(&file, "tenants:\n  - namespace: shop\n    tables: ['[Orders']\n").map_err(|e| e.to_string())?;
+    let mut op = ctx.start_operator(&[&format!("--tenancy-file={}", file.display())])?;
+    let status = op.process.wait_timeout(Duration::from_secs(30)).ok_or("the operator kept running")?;
+    let log = op.process.log_text();
+    println!("invalid tenancy file: exit {status}: {}", op.process.log_tail(1));
+    ensure(status.code() == Some(4), || format!("expected exit code 4, got {status}:\n{log}"))?;
+    ensure(log.contains("is not a valid glob"), || format!("no reason in:\n{log}"))
+}
+
+async fn good_tenancy_file(ctx: TestCtx) -> Result<(), String> {
+    let file = ctx.env.dir.join(format!("tenancy-{}.yaml", ctx.namespace));
+    let yaml = format!("tenants:\n  - namespace: {}\n    tables: ['Orders*']\n    regions: [us-east-1]\n", ctx.namespace);
+    std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+    let mut op = ctx.start_operator(&[&format!("--tenancy-file={}", file.display())])?;
+    eventually("the operator to say it is multi-tenant", Duration::from_secs(30), || {
+        let text = op.process.log_text();
+        async move { text.contains("multi-tenant").then_some(()) }
+    })
+    .await?;
+    let code = op.terminate(Duration::from_secs(15));
+    ensure(code == Some(0), || format!("exit code {code:?} after SIGTERM"))
+}

@@ -1,0 +1,135 @@
+//! Test support: one real control plane and one moto per test run, shared by all tests; each
+//! test gets its own namespace (and its own operator when it needs one), so tests run in
+//! parallel. Logs are kept in the run's folder and shown when a test fails.
+
+pub mod binaries;
+pub mod control_plane;
+pub mod moto;
+pub mod operator;
+pub mod process;
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api,
+    api::{ObjectMeta, PostParams},
+};
+use libtest_mimic::{Failed, Trial};
+
+pub use self::{binaries::Binaries, control_plane::ControlPlane, moto::Moto, operator::Operator};
+
+pub struct Env {
+    pub bins: Binaries,
+    pub dir: PathBuf,
+    pub plane: ControlPlane,
+    pub moto: Moto,
+    pub runtime: tokio::runtime::Runtime,
+    counter: AtomicUsize,
+}
+
+impl Env {
+    pub fn start() -> Result<Arc<Self>, String> {
+        let bins = Binaries::find()?;
+        let dir = tempfile::Builder::new()
+            .prefix("dbo-e2e-")
+            .tempdir()
+            .map_err(|e| e.to_string())?
+            .keep();
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let (plane, moto) = runtime.block_on(async {
+            let plane_dir = dir.join("control-plane");
+            let (plane, moto) = tokio::join!(ControlPlane::start(&bins, &plane_dir), Moto::start(&bins.moto_server, &dir));
+            let plane = plane?;
+            plane.install_crds().await?;
+            Ok::<_, String>((plane, moto?))
+        })?;
+        Ok(Arc::new(Self { bins, dir, plane, moto, runtime, counter: AtomicUsize::new(0) }))
+    }
+
+    /// A test that runs against this environment in a namespace of its own.
+    pub fn trial<F, Fut>(self: &Arc<Self>, name: &'static str, body: F) -> Trial
+    where
+        F: FnOnce(TestCtx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), String>> + Send,
+    {
+        let env = self.clone();
+        Trial::test(name, move || {
+            let n = env.counter.fetch_add(1, Ordering::SeqCst);
+            let slug: String = name.replace('_', "-").chars().take(40).collect();
+            let namespace = format!("t{n}-{}", slug.trim_end_matches('-'));
+            let ctx = TestCtx { env: env.clone(), namespace, operators: Arc::new(Mutex::new(Vec::new())) };
+            let logs = ctx.operators.clone();
+            let result = env.runtime.block_on(async {
+                ctx.create_namespace().await?;
+                body(ctx).await
+            });
+            result.map_err(|message| {
+                let mut report = format!("{message}\n");
+                for log in logs.lock().map(|l| l.clone()).unwrap_or_default() {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(60).collect();
+                    report.push_str(&format!("--- {} (last lines) ---\n", log.display()));
+                    report.extend(tail.into_iter().rev().map(|l| format!("{l}\n")));
+                }
+                report.push_str(&env.plane.logs());
+                report.push_str(&format!("\n--- moto (last lines) ---\n{}\n", env.moto.process.log_tail(15)));
+                Failed::from(report)
+            })
+        })
+    }
+
+    /// Stops every process and removes the run's folder unless a test failed.
+    pub fn stop(self: Arc<Self>, keep_logs: bool) {
+        if keep_logs {
+            eprintln!("[e2e] logs kept in {}", self.dir.display());
+        } else if let Ok(env) = Arc::try_unwrap(self) {
+            let dir = env.dir.clone();
+            drop(env);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// What one test has: the shared environment, its namespace, and its operators' logs.
+pub struct TestCtx {
+    pub env: Arc<Env>,
+    pub namespace: String,
+    operators: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl TestCtx {
+    pub fn client(&self) -> kube::Client {
+        self.env.plane.client.clone()
+    }
+
+    async fn create_namespace(&self) -> Result<(), String> {
+        let api: Api<Namespace> = Api::all(self.client());
+        let ns = Namespace { metadata: ObjectMeta { name: Some(self.namespace.clone()), ..Default::default() }, ..Default::default() };
+        api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace: {e}"))
+    }
+
+    /// Starts an operator watching this test's namespace; its log is shown if the test fails.
+    pub fn start_operator(&self, extra_args: &[&str]) -> Result<Operator, String> {
+        self.start_operator_with(&self.env.plane.kubeconfig.clone(), extra_args)
+    }
+
+    pub fn start_operator_with(&self, kubeconfig: &std::path::Path, extra_args: &[&str]) -> Result<Operator, String> {
+        let mut logs = self.operators.lock().map_err(|_| "log list poisoned")?;
+        let name = format!("operator-{}-{}.log", self.namespace, logs.len());
+        let op = Operator::start(&self.env, kubeconfig, &self.namespace, extra_args, &name)?;
+        logs.push(op.process.log.clone());
+        Ok(op)
+    }
+}
+
+/// Turns a failed condition into a test failure with a message.
+pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(message()) }
+}

@@ -1,0 +1,58 @@
+//! moto's server: the real DynamoDB wire protocol on a loopback port.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use aws_sdk_dynamodb::{
+    Client,
+    config::{BehaviorVersion, Credentials, Region},
+};
+
+use super::process::{Process, eventually, free_port};
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    pub process: Process,
+    pub url: String,
+}
+
+impl Moto {
+    pub async fn start(moto_server: &Path, dir: &Path) -> Result<Self, String> {
+        let port = free_port()?;
+        let mut cmd = Command::new(moto_server);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let process = Process::spawn("moto", cmd, &dir.join("moto.log"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let moto = Self { process, url };
+        let client = moto.client();
+        eventually("moto to answer ListTables", Duration::from_secs(60), || {
+            let client = client.clone();
+            async move { client.list_tables().send().await.ok().map(|_| ()) }
+        })
+        .await
+        .map_err(|e| format!("{e}\n--- moto log ---\n{}", moto.process.log_tail(20)))?;
+        Ok(moto)
+    }
+
+    /// A DynamoDB client for the tests' own setup and checks.
+    pub fn client(&self) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// The environment that points the operator's SDK default chain at moto.
+    pub fn operator_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}

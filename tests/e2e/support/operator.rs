@@ -1,0 +1,41 @@
+//! The real `dynamo-backup-operator` binary, started as a user starts it.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use super::{
+    Env,
+    process::{Process, free_port},
+};
+
+pub struct Operator {
+    pub process: Process,
+    pub metrics_url: String,
+}
+
+impl Operator {
+    /// Starts `run` watching `namespace`, against `kubeconfig` and moto.
+    pub fn start(env: &Env, kubeconfig: &Path, namespace: &str, extra_args: &[&str], log_name: &str) -> Result<Self, String> {
+        let port = free_port()?;
+        let mut cmd = Command::new(&env.bins.operator);
+        cmd.arg("run")
+            .args(["--namespaces", namespace])
+            .arg(format!("--metrics-bind-address=127.0.0.1:{port}"))
+            .args(extra_args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,dynamo_backup_operator=debug")
+            .env("RUST_BACKTRACE", "1");
+        for (key, value) in env.moto.operator_env() {
+            cmd.env(key, value);
+        }
+        let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;
+        Ok(Self { process, metrics_url: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// SIGTERM, then the exit code if it ends within `timeout`.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        self.process.signal(libc::SIGTERM);
+        self.process.wait_timeout(timeout).map(|s| s.code().unwrap_or(-1))
+    }
+}

@@ -1,0 +1,20 @@
+# The two commands of the README, and the chores around them.
+.PHONY: demo test crds build release image
+
+demo:   ## a local control plane + moto + the operator + the examples
+	scripts/demo.sh
+
+test:   ## every test: unit, property and end-to-end
+	scripts/test.sh
+
+crds:   ## regenerate crds/ from the Rust types
+	cargo run --quiet -- crd --output-dir crds
+
+build:
+	cargo build --locked
+
+release:  ## what the Dockerfile builds
+	cargo build --release --locked
+
+image:
+	docker build -t dynamo-backup-operator:dev .

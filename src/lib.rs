@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod context;
+pub mod controllers;
 pub mod dynamo;
 pub mod http;
 pub mod metrics;

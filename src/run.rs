@@ -2,7 +2,7 @@
 
 use std::{process::ExitCode, sync::Arc};
 
-use kube::runtime::events::Reporter;
+use kube::runtime::events::{Recorder, Reporter};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -10,7 +10,8 @@ use crate::{
     api::GROUP,
     cli::RunArgs,
     context::Context,
-    dynamo::{Pacer, RegionalClients},
+    controllers,
+    dynamo::{AwsDynamo, Pacer, RegionalClients},
     http::{self, Health},
     metrics::Metrics,
     plan::tenancy::Tenancy,
@@ -79,21 +80,29 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     .map_err(StartupError::Http)?;
     let server = tokio::spawn(server);
 
-    let dynamo = RegionalClients::load(args.default_region.clone()).await;
-    match dynamo.default_region() {
+    let clients = RegionalClients::load(args.default_region.clone()).await;
+    let default_region = clients.default_region().map(str::to_owned);
+    match &default_region {
         Some(region) => info!(region, "default region"),
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
+    let pacer = Pacer::new(args.list_backups_per_second, args.create_backup_per_second, args.control_plane_per_second);
+    let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
         client,
-        dynamo,
-        pacer: Pacer::new(args.list_backups_per_second, args.create_backup_per_second, args.control_plane_per_second),
+        dynamo: Arc::new(AwsDynamo::new(clients, pacer, metrics.clone())),
         metrics,
         tenancy,
-        reporter: Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() },
         namespaces: args.watched_namespaces(),
+        default_region,
+        concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
+        failures: Default::default(),
     });
-    info!(namespaces = ?ctx.namespaces, concurrency = args.concurrency.get(), "operator started");
+    info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
+
+    let (ctl_stop_tx, ctl_stop_rx) = tokio::sync::watch::channel(false);
+    let controllers = tokio::spawn(controllers::run(ctx.clone(), ctl_stop_rx));
     health.set_ready(true);
 
     if let Err(err) = stop_signal.await {
@@ -101,6 +110,11 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     }
     info!("shutting down");
     health.set_ready(false);
+    // Reconciles in flight finish; no new ones start.
+    let _ = ctl_stop_tx.send(true);
+    if let Err(err) = controllers.await {
+        warn!(error = %err, "a controller task failed");
+    }
     let _ = stop_tx.send(true);
     match server.await {
         Ok(Ok(())) => {}

@@ -1,10 +1,13 @@
 //! One SDK client per region, all built from the SDK's default chain: credentials (env, IRSA,
 //! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`).
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::Client;
+
+/// A call that has not answered by then is treated as a transient failure.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct RegionalClients {
     base: SdkConfig,
@@ -34,7 +37,12 @@ impl RegionalClients {
         clients
             .entry(key.clone())
             .or_insert_with(|| {
-                let mut config = aws_sdk_dynamodb::config::Builder::from(&self.base);
+                // One attempt per call: the reconcile loop retries, after looking for what an
+                // earlier attempt made. An SDK retry of CreateBackup whose answer was lost would
+                // make a second backup, and retries inside a call hide throttling from status.
+                let mut config = aws_sdk_dynamodb::config::Builder::from(&self.base)
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
                 if !key.is_empty() {
                     config = config.region(Region::new(key));
                 }

@@ -1,7 +1,10 @@
 //! Pure decisions. Nothing here reads a clock, the network or the environment: `now` and every
 //! observation come in as arguments, so each rule is tested with plain unit and property tests.
 
+pub mod backup;
 pub mod conditions;
 pub mod names;
+pub mod restore;
 pub mod tables;
 pub mod tenancy;
+pub mod validate;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real operator binary against a real kube-apiserver + etcd and moto's
 //! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
 
+mod backup;
 mod crds;
 mod operator;
 mod support;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     };
     let mut trials = crds::trials(&env);
     trials.extend(operator::trials(&env));
+    trials.extend(backup::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

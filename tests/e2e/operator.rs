@@ -65,7 +65,7 @@ async fn missing_crds(ctx: TestCtx) -> Result<(), String> {
     // A second, bare control plane: no CRDs installed.
     let dir = ctx.env.dir.join(format!("bare-{}", ctx.namespace));
     let bare = ControlPlane::start(&ctx.env.bins, &dir).await?;
-    let mut op = ctx.start_operator_with(&bare.kubeconfig, &[])?;
+    let mut op = ctx.start_operator_with(&bare.kubeconfig, &ctx.env.moto.url.clone(), &[])?;
     let status = op.process.wait_timeout(Duration::from_secs(30)).ok_or("the operator kept running without its CRDs")?;
     let log = op.process.log_text();
     println!("operator without CRDs exited with {status}; it said:\n{}", op.process.log_tail(3));

@@ -7,6 +7,8 @@ pub mod control_plane;
 pub mod moto;
 pub mod operator;
 pub mod process;
+pub mod proxy;
+pub mod tables;
 
 use std::{
     path::PathBuf,
@@ -117,15 +119,36 @@ impl TestCtx {
 
     /// Starts an operator watching this test's namespace; its log is shown if the test fails.
     pub fn start_operator(&self, extra_args: &[&str]) -> Result<Operator, String> {
-        self.start_operator_with(&self.env.plane.kubeconfig.clone(), extra_args)
+        self.start_operator_with(&self.env.plane.kubeconfig.clone(), &self.env.moto.url.clone(), extra_args)
     }
 
-    pub fn start_operator_with(&self, kubeconfig: &std::path::Path, extra_args: &[&str]) -> Result<Operator, String> {
+    /// The same, talking to DynamoDB through a fault-injecting proxy.
+    pub fn start_operator_via(&self, proxy: &proxy::FaultProxy, extra_args: &[&str]) -> Result<Operator, String> {
+        self.start_operator_with(&self.env.plane.kubeconfig.clone(), &proxy.url, extra_args)
+    }
+
+    pub fn start_operator_with(&self, kubeconfig: &std::path::Path, endpoint: &str, extra_args: &[&str]) -> Result<Operator, String> {
         let mut logs = self.operators.lock().map_err(|_| "log list poisoned")?;
         let name = format!("operator-{}-{}.log", self.namespace, logs.len());
-        let op = Operator::start(&self.env, kubeconfig, &self.namespace, extra_args, &name)?;
+        let op = Operator::start(&self.env, kubeconfig, endpoint, &self.namespace, extra_args, &name)?;
         logs.push(op.process.log.clone());
         Ok(op)
+    }
+
+    /// A table name unique to this test (tests share one moto).
+    pub fn table(&self, base: &str) -> String {
+        format!("{base}-{}", self.namespace)
+    }
+
+    pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        self.env.moto.client()
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client(), &self.namespace)
     }
 }
 

@@ -14,7 +14,7 @@ pub struct Operator {
 
 impl Operator {
     /// Starts `run` watching `namespace`, against `kubeconfig` and moto.
-    pub fn start(env: &Env, kubeconfig: &Path, namespace: &str, extra_args: &[&str], log_name: &str) -> Result<Self, String> {
+    pub fn start(env: &Env, kubeconfig: &Path, endpoint: &str, namespace: &str, extra_args: &[&str], log_name: &str) -> Result<Self, String> {
         let port = free_port()?;
         let mut cmd = Command::new(&env.bins.operator);
         cmd.arg("run")
@@ -29,6 +29,7 @@ impl Operator {
         for (key, value) in env.moto.operator_env() {
             cmd.env(key, value);
         }
+        cmd.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
         let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;
         Ok(Self { process, metrics_url: format!("http://127.0.0.1:{port}") })
     }

@@ -1,0 +1,106 @@
+//! The controllers, one module per kind, and how they run: one watch per watched namespace
+//! (or one for all), reconciles filtered to spec changes, bounded concurrency, backoff on errors,
+//! metrics for every reconcile.
+
+pub mod backup;
+mod common;
+mod error;
+
+use std::{fmt::Debug, sync::Arc, time::Instant};
+
+use futures::{StreamExt, future::join_all};
+use kube::{
+    Api, Resource,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::{self, Action},
+        predicates, reflector, watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+
+pub use common::{FINALIZER, Failures};
+pub use error::Error;
+
+use crate::{
+    api::DynamoBackup,
+    context::Context,
+    metrics::{ErrorLabels, KindLabels},
+};
+
+/// Runs every controller until `stop` turns true; reconciles in flight finish first.
+pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
+    let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone());
+    backups.await;
+}
+
+fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+}
+
+fn apis<K>(ctx: &Context) -> Vec<Api<K>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    if ctx.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.namespaces.iter().map(|ns| Api::namespaced(ctx.client.clone(), ns)).collect()
+    }
+}
+
+/// One controller per watched namespace for kind `K`, reconciled by `reconcile`.
+async fn watch<K, F, Fut>(ctx: Arc<Context>, kind: &'static str, reconcile: F, stop: tokio::sync::watch::Receiver<bool>)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let runs = apis::<K>(&ctx).into_iter().map(|api| {
+        let (reader, writer) = reflector::store();
+        // Only spec changes (and the start of a deletion) reconcile: our own status writes do not.
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(predicates::generation, Default::default());
+        let reconcile = reconcile.clone();
+        let measured = move |obj: Arc<K>, ctx: Arc<Context>| {
+            let reconcile = reconcile.clone();
+            async move {
+                let started = Instant::now();
+                let labels = KindLabels { kind };
+                ctx.metrics.reconciles.get_or_create(&labels).inc();
+                let result = reconcile(obj.clone(), ctx.clone()).await;
+                ctx.metrics.reconcile_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+                if result.is_ok() {
+                    ctx.failures.reset(obj.as_ref());
+                }
+                result
+            }
+        };
+        Controller::for_stream(stream, reader)
+            .with_config(controller::Config::default().concurrency(ctx.concurrency))
+            .graceful_shutdown_on(stopped(&stop))
+            .run(measured, move |obj, err, ctx| error_policy(kind, obj, err, ctx), ctx.clone())
+            .for_each(|result| async move {
+                match result {
+                    Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                    Err(controller::Error::ReconcilerFailed(err, obj)) => {
+                        tracing::warn!(object = %obj, error = %err, "reconcile failed; will retry")
+                    }
+                    Err(err) => tracing::debug!(error = %err, "controller event"),
+                }
+            })
+    });
+    join_all(runs).await;
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(kind: &'static str, obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_errors.get_or_create(&ErrorLabels { kind, error: err.metric_label() }).inc();
+    let attempts = ctx.failures.record(obj.as_ref());
+    Action::requeue(err.retry_after(attempts))
+}

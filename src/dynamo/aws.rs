@@ -1,0 +1,449 @@
+//! The DynamoDB port on the AWS SDK: every call is paced by its limit class, counted by
+//! operation and outcome, and its error classified.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    config::http::HttpResponse,
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    primitives::DateTime,
+    types::{
+        self as t, BackupStatus, BackupTypeFilter, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        LocalSecondaryIndex, PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType,
+        ProvisionedThroughput, SseSpecification, SseType, Tag, TimeToLiveSpecification, TimeToLiveStatus,
+    },
+};
+use jiff::Timestamp;
+
+use super::{
+    DynamoError, DynamoPort, DynamoResult, ErrorClass, OperationClass, Pacer, RegionalClients,
+    model::*,
+};
+use crate::metrics::{AwsLabels, Metrics};
+
+pub struct AwsDynamo {
+    clients: RegionalClients,
+    pacer: Pacer,
+    metrics: Arc<Metrics>,
+}
+
+impl AwsDynamo {
+    pub fn new(clients: RegionalClients, pacer: Pacer, metrics: Arc<Metrics>) -> Self {
+        Self { clients, pacer, metrics }
+    }
+
+    pub fn default_region(&self) -> Option<&str> {
+        self.clients.default_region()
+    }
+
+    fn client(&self, scope: &Scope) -> aws_sdk_dynamodb::Client {
+        self.clients.client(scope.region.as_deref())
+    }
+
+    async fn call<T, E, Fut>(&self, operation: &'static str, class: OperationClass, request: Fut) -> DynamoResult<T>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.pacer.wait(class).await;
+        let result = request.await.map_err(|err| to_error(operation, err));
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(err) => err.class.as_str(),
+        };
+        self.metrics.aws_requests.get_or_create(&AwsLabels { operation, outcome }).inc();
+        if let Err(err) = &result {
+            tracing::debug!(operation, error = %err, "DynamoDB call failed");
+        }
+        result
+    }
+}
+
+fn to_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> DynamoError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    DynamoError::new(operation, code, message, status)
+}
+
+fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> DynamoError {
+    DynamoError {
+        operation,
+        code: Some("InvalidRequest".into()),
+        message: err.to_string(),
+        class: ErrorClass::Terminal,
+    }
+}
+
+fn ts(dt: &DateTime) -> Option<Timestamp> {
+    Timestamp::new(dt.secs(), i32::try_from(dt.subsec_nanos()).ok()?).ok()
+}
+
+fn to_datetime(at: Timestamp) -> DateTime {
+    DateTime::from_secs_and_nanos(at.as_second(), u32::try_from(at.subsec_nanosecond()).unwrap_or(0))
+}
+
+fn key_schema(elements: &[KeySchemaElement]) -> Vec<(String, KeyRole)> {
+    elements
+        .iter()
+        .map(|k| {
+            let role = if *k.key_type() == KeyType::Range { KeyRole::Range } else { KeyRole::Hash };
+            (k.attribute_name().to_owned(), role)
+        })
+        .collect()
+}
+
+fn index(name: Option<&str>, keys: &[KeySchemaElement], projection: Option<&Projection>, throughput: Option<(i64, i64)>) -> IndexDef {
+    IndexDef {
+        name: name.unwrap_or_default().to_owned(),
+        key_schema: key_schema(keys),
+        projection_type: projection.and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned()),
+        non_key_attributes: projection.map(|p| p.non_key_attributes().to_vec()).unwrap_or_default(),
+        throughput,
+    }
+}
+
+fn table_from(d: &t::TableDescription) -> Table {
+    let restore = d.restore_summary().map(|r| RestoreSummary {
+        source_backup_arn: r.source_backup_arn().map(str::to_owned),
+        source_table_arn: r.source_table_arn().map(str::to_owned),
+        restored_at: ts(r.restore_date_time()),
+        in_progress: r.restore_in_progress(),
+    });
+    Table {
+        name: d.table_name().unwrap_or_default().to_owned(),
+        arn: d.table_arn().map(str::to_owned),
+        id: d.table_id().map(str::to_owned),
+        status: d.table_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        item_count: d.item_count(),
+        created_at: d.creation_date_time().and_then(ts),
+        global_indexes: d
+            .global_secondary_indexes()
+            .iter()
+            .map(|g| {
+                let tp = g.provisioned_throughput().and_then(|p| Some((p.read_capacity_units()?, p.write_capacity_units()?)));
+                index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
+            })
+            .collect(),
+        local_indexes: d.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect(),
+        restore,
+        deletion_protection: d.deletion_protection_enabled(),
+    }
+}
+
+fn backup_state(status: &BackupStatus) -> BackupState {
+    match status {
+        BackupStatus::Available => BackupState::Available,
+        BackupStatus::Deleted => BackupState::Deleted,
+        _ => BackupState::Creating,
+    }
+}
+
+fn backup_from_details(d: &t::BackupDetails) -> Backup {
+    Backup {
+        arn: d.backup_arn().to_owned(),
+        name: d.backup_name().to_owned(),
+        state: backup_state(d.backup_status()),
+        size_bytes: d.backup_size_bytes(),
+        created_at: ts(d.backup_creation_date_time()),
+        source: None,
+    }
+}
+
+fn gsi_override(indexes: &[IndexDef]) -> Result<Vec<GlobalSecondaryIndex>, aws_sdk_dynamodb::error::BuildError> {
+    indexes
+        .iter()
+        .map(|i| {
+            let mut b = GlobalSecondaryIndex::builder()
+                .index_name(&i.name)
+                .set_key_schema(Some(key_elements(&i.key_schema)?))
+                .projection(projection(i));
+            if let Some((r, w)) = i.throughput {
+                b = b.provisioned_throughput(ProvisionedThroughput::builder().read_capacity_units(r).write_capacity_units(w).build()?);
+            }
+            b.build()
+        })
+        .collect()
+}
+
+fn lsi_override(indexes: &[IndexDef]) -> Result<Vec<LocalSecondaryIndex>, aws_sdk_dynamodb::error::BuildError> {
+    indexes
+        .iter()
+        .map(|i| {
+            LocalSecondaryIndex::builder()
+                .index_name(&i.name)
+                .set_key_schema(Some(key_elements(&i.key_schema)?))
+                .projection(projection(i))
+                .build()
+        })
+        .collect()
+}
+
+fn key_elements(keys: &[(String, KeyRole)]) -> Result<Vec<KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
+    keys.iter()
+        .map(|(name, role)| {
+            let key_type = if *role == KeyRole::Range { KeyType::Range } else { KeyType::Hash };
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
+        })
+        .collect()
+}
+
+fn projection(i: &IndexDef) -> Projection {
+    Projection::builder()
+        .set_projection_type(i.projection_type.as_deref().map(ProjectionType::from))
+        .set_non_key_attributes((!i.non_key_attributes.is_empty()).then(|| i.non_key_attributes.clone()))
+        .build()
+}
+
+/// Both restore requests take the same overrides; this sets them on either builder.
+macro_rules! with_overrides {
+    ($builder:expr, $o:expr, $op:expr) => {{
+        let mut b = $builder;
+        if let Some(mode) = &$o.billing_mode {
+            b = b.billing_mode_override(BillingMode::from(mode.as_str()));
+        }
+        if let Some((r, w)) = $o.throughput {
+            let tp = ProvisionedThroughput::builder().read_capacity_units(r).write_capacity_units(w).build();
+            b = b.provisioned_throughput_override(tp.map_err(|e| build_error($op, e))?);
+        }
+        if let Some(gsis) = &$o.global_indexes {
+            b = b.set_global_secondary_index_override(Some(gsi_override(gsis).map_err(|e| build_error($op, e))?));
+        }
+        if let Some(lsis) = &$o.local_indexes {
+            b = b.set_local_secondary_index_override(Some(lsi_override(lsis).map_err(|e| build_error($op, e))?));
+        }
+        if let Some((enabled, key)) = &$o.sse {
+            let mut sse = SseSpecification::builder().enabled(*enabled);
+            if *enabled {
+                sse = sse.sse_type(SseType::Kms).set_kms_master_key_id(key.clone());
+            }
+            b = b.sse_specification_override(sse.build());
+        }
+        b
+    }};
+}
+
+#[async_trait]
+impl DynamoPort for AwsDynamo {
+    async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>> {
+        let req = self.client(scope).describe_table().table_name(table).send();
+        match self.call("DescribeTable", OperationClass::ControlPlane, req).await {
+            Ok(out) => Ok(out.table().map(table_from)),
+            Err(err) if err.is_code("ResourceNotFoundException") => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup> {
+        let req = self.client(scope).create_backup().table_name(table).backup_name(backup_name).send();
+        let out = self.call("CreateBackup", OperationClass::CreateBackup, req).await?;
+        out.backup_details().map(backup_from_details).ok_or_else(|| DynamoError {
+            operation: "CreateBackup",
+            code: None,
+            message: "the answer had no backup details".into(),
+            class: ErrorClass::Transient,
+        })
+    }
+
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Option<Backup>> {
+        let client = self.client(scope);
+        let mut start: Option<String> = None;
+        let mut newest: Option<Backup> = None;
+        loop {
+            let req = client
+                .list_backups()
+                .table_name(table)
+                .backup_type(BackupTypeFilter::User)
+                .set_exclusive_start_backup_arn(start.clone())
+                .send();
+            let out = self.call("ListBackups", OperationClass::ListBackups, req).await?;
+            for s in out.backup_summaries() {
+                // Filter here too: not every implementation honours the request's filters.
+                if s.backup_name() != Some(backup_name) || s.table_name() != Some(table) {
+                    continue;
+                }
+                let found = Backup {
+                    arn: s.backup_arn().unwrap_or_default().to_owned(),
+                    name: backup_name.to_owned(),
+                    state: s.backup_status().map(backup_state).unwrap_or(BackupState::Creating),
+                    size_bytes: s.backup_size_bytes(),
+                    created_at: s.backup_creation_date_time().and_then(ts),
+                    source: None,
+                };
+                if found.state != BackupState::Deleted && newest.as_ref().is_none_or(|n| n.created_at < found.created_at) {
+                    newest = Some(found);
+                }
+            }
+            match out.last_evaluated_backup_arn() {
+                Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
+                _ => return Ok(newest),
+            }
+        }
+    }
+
+    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
+        let req = self.client(scope).describe_backup().backup_arn(backup_arn).send();
+        let out = match self.call("DescribeBackup", OperationClass::ControlPlane, req).await {
+            Ok(out) => out,
+            Err(err) if err.is_code("BackupNotFoundException") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(desc) = out.backup_description() else { return Ok(None) };
+        let Some(details) = desc.backup_details() else { return Ok(None) };
+        let mut backup = backup_from_details(details);
+        let features = desc.source_table_feature_details();
+        backup.source = desc.source_table_details().map(|s| BackupSource {
+            table_name: s.table_name().to_owned(),
+            table_arn: s.table_arn().map(str::to_owned),
+            table_id: Some(s.table_id().to_owned()),
+            item_count: s.item_count(),
+            global_indexes: features
+                .map(|f| {
+                    f.global_secondary_indexes()
+                        .iter()
+                        .map(|g| {
+                            let tp = g.provisioned_throughput().map(|p| (p.read_capacity_units(), p.write_capacity_units()));
+                            index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            local_indexes: features
+                .map(|f| f.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect())
+                .unwrap_or_default(),
+        });
+        Ok(Some(backup))
+    }
+
+    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()> {
+        let req = self.client(scope).delete_backup().backup_arn(backup_arn).send();
+        match self.call("DeleteBackup", OperationClass::ControlPlane, req).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_code("BackupNotFoundException") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table> {
+        let client = self.client(scope);
+        let description = match from {
+            RestoreFrom::Backup { arn } => {
+                const OP: &str = "RestoreTableFromBackup";
+                let req = with_overrides!(client.restore_table_from_backup().target_table_name(target).backup_arn(arn), overrides, OP);
+                self.call(OP, OperationClass::ControlPlane, req.send()).await?.table_description().map(table_from)
+            }
+            RestoreFrom::PointInTime { source_table, at } => {
+                const OP: &str = "RestoreTableToPointInTime";
+                let mut req = client.restore_table_to_point_in_time().target_table_name(target);
+                req = if source_table.starts_with("arn:") {
+                    req.source_table_arn(source_table)
+                } else {
+                    req.source_table_name(source_table)
+                };
+                req = match at {
+                    Some(at) => req.restore_date_time(to_datetime(*at)),
+                    None => req.use_latest_restorable_time(true),
+                };
+                let req = with_overrides!(req, overrides, OP);
+                self.call(OP, OperationClass::ControlPlane, req.send()).await?.table_description().map(table_from)
+            }
+        };
+        description.ok_or_else(|| DynamoError {
+            operation: "Restore",
+            code: None,
+            message: "the answer had no table description".into(),
+            class: ErrorClass::Transient,
+        })
+    }
+
+    async fn describe_pitr(&self, scope: &Scope, table: &str) -> DynamoResult<Pitr> {
+        let req = self.client(scope).describe_continuous_backups().table_name(table).send();
+        let out = self.call("DescribeContinuousBackups", OperationClass::ControlPlane, req).await?;
+        Ok(pitr_from(out.continuous_backups_description()))
+    }
+
+    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr> {
+        const OP: &str = "UpdateContinuousBackups";
+        let spec = PointInTimeRecoverySpecification::builder()
+            .point_in_time_recovery_enabled(true)
+            .recovery_period_in_days(recovery_period_in_days)
+            .build()
+            .map_err(|e| build_error(OP, e))?;
+        let req = self.client(scope).update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
+        let out = self.call(OP, OperationClass::ControlPlane, req).await?;
+        Ok(pitr_from(out.continuous_backups_description()))
+    }
+
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str) -> DynamoResult<Tags> {
+        let client = self.client(scope);
+        let mut tags = Tags::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = client.list_tags_of_resource().resource_arn(resource_arn).set_next_token(token.clone()).send();
+            let out = self.call("ListTagsOfResource", OperationClass::ControlPlane, req).await?;
+            tags.extend(out.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
+            match out.next_token() {
+                Some(next) if Some(next) != token.as_deref() => token = Some(next.to_owned()),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> DynamoResult<()> {
+        const OP: &str = "TagResource";
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<_, _>>()
+            .map_err(|e| build_error(OP, e))?;
+        let req = self.client(scope).tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
+        self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
+    }
+
+    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()> {
+        let req = self.client(scope).update_table().table_name(table).deletion_protection_enabled(enabled).send();
+        self.call("UpdateTable", OperationClass::ControlPlane, req).await.map(|_| ())
+    }
+
+    async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>> {
+        let req = self.client(scope).describe_time_to_live().table_name(table).send();
+        let out = self.call("DescribeTimeToLive", OperationClass::ControlPlane, req).await?;
+        Ok(out
+            .time_to_live_description()
+            .filter(|d| matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
+            .and_then(|d| d.attribute_name().map(str::to_owned)))
+    }
+
+    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> DynamoResult<()> {
+        const OP: &str = "UpdateTimeToLive";
+        let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build().map_err(|e| build_error(OP, e))?;
+        let req = self.client(scope).update_time_to_live().table_name(table).time_to_live_specification(spec).send();
+        self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
+    }
+
+    async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()> {
+        let req = self.client(scope).delete_table().table_name(table).send();
+        match self.call("DeleteTable", OperationClass::ControlPlane, req).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_code("ResourceNotFoundException") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn pitr_from(desc: Option<&t::ContinuousBackupsDescription>) -> Pitr {
+    let pitr = desc.and_then(|d| d.point_in_time_recovery_description());
+    Pitr {
+        enabled: pitr.and_then(|p| p.point_in_time_recovery_status()) == Some(&PointInTimeRecoveryStatus::Enabled),
+        recovery_period_in_days: pitr.and_then(|p| p.recovery_period_in_days()),
+        earliest: pitr.and_then(|p| p.earliest_restorable_date_time()).and_then(ts),
+        latest: pitr.and_then(|p| p.latest_restorable_date_time()).and_then(ts),
+    }
+}

@@ -1,0 +1,141 @@
+//! What the controllers know of DynamoDB: plain data, free of SDK types, so that the in-memory
+//! port of the tests and the AWS adapter speak the same language.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+/// Where a call goes: the region (None: the operator's default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub region: Option<String>,
+}
+
+impl Scope {
+    pub fn region(region: Option<&str>) -> Self {
+        Self { region: region.map(str::to_owned) }
+    }
+}
+
+/// A backup's lifecycle as DynamoDB reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupState {
+    Creating,
+    Available,
+    Deleted,
+}
+
+impl BackupState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupState::Creating => "CREATING",
+            BackupState::Available => "AVAILABLE",
+            BackupState::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backup {
+    pub arn: String,
+    pub name: String,
+    pub state: BackupState,
+    pub size_bytes: Option<i64>,
+    pub created_at: Option<Timestamp>,
+    /// Filled by DescribeBackup; CreateBackup and ListBackups know less.
+    pub source: Option<BackupSource>,
+}
+
+/// The table a backup was taken of, and what a restore of it needs to know.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct BackupSource {
+    pub table_name: String,
+    pub table_arn: Option<String>,
+    pub table_id: Option<String>,
+    pub item_count: Option<i64>,
+    pub global_indexes: Vec<IndexDef>,
+    pub local_indexes: Vec<IndexDef>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    Hash,
+    Range,
+}
+
+/// A secondary index's definition, enough to pass it back as a restore override.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub key_schema: Vec<(String, KeyRole)>,
+    /// ALL, KEYS_ONLY or INCLUDE.
+    pub projection_type: Option<String>,
+    pub non_key_attributes: Vec<String>,
+    /// Read and write capacity, for tables with provisioned billing.
+    pub throughput: Option<(i64, i64)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: String,
+    pub arn: Option<String>,
+    pub id: Option<String>,
+    /// CREATING, ACTIVE, UPDATING, DELETING, ...
+    pub status: String,
+    pub item_count: Option<i64>,
+    pub created_at: Option<Timestamp>,
+    pub global_indexes: Vec<IndexDef>,
+    pub local_indexes: Vec<IndexDef>,
+    pub restore: Option<RestoreSummary>,
+    pub deletion_protection: Option<bool>,
+}
+
+impl Table {
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE" && !self.restore.as_ref().is_some_and(|r| r.in_progress)
+    }
+}
+
+/// How a table came to be, when it was restored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoreSummary {
+    pub source_backup_arn: Option<String>,
+    pub source_table_arn: Option<String>,
+    pub restored_at: Option<Timestamp>,
+    pub in_progress: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pitr {
+    pub enabled: bool,
+    pub recovery_period_in_days: Option<i32>,
+    pub earliest: Option<Timestamp>,
+    pub latest: Option<Timestamp>,
+}
+
+/// Settings of the new table that differ from its source.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableOverrides {
+    /// PAY_PER_REQUEST or PROVISIONED.
+    pub billing_mode: Option<String>,
+    pub throughput: Option<(i64, i64)>,
+    /// Some: exactly these indexes (possibly none); None: keep the source's.
+    pub global_indexes: Option<Vec<IndexDef>>,
+    pub local_indexes: Option<Vec<IndexDef>>,
+    /// (enabled, KMS key).
+    pub sse: Option<(bool, Option<String>)>,
+}
+
+/// Where a restore takes its data from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RestoreFrom {
+    Backup { arn: String },
+    PointInTime {
+        /// A name in the target's region, or an ARN (of another region: cross-region).
+        source_table: String,
+        /// None: the latest restorable time.
+        at: Option<Timestamp>,
+    },
+}
+
+pub type Tags = BTreeMap<String, String>;

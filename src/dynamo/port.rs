@@ -1,0 +1,50 @@
+//! The DynamoDB port: the calls the controllers make, and nothing else. `AwsDynamo` implements
+//! it with the SDK; the state-machine tests implement it in memory.
+
+use async_trait::async_trait;
+
+use super::{
+    DynamoError,
+    model::{Backup, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
+};
+
+pub type DynamoResult<T> = Result<T, DynamoError>;
+
+#[async_trait]
+pub trait DynamoPort: Send + Sync {
+    /// None when the table does not exist.
+    async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>>;
+
+    /// Starts an on-demand backup. Not idempotent: look with `find_backup` first.
+    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup>;
+
+    /// The table's user backup of this exact name, if any (newest first when there are several).
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Option<Backup>>;
+
+    /// None when the backup does not exist (any more).
+    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>>;
+
+    /// Deletes a backup; one that is already gone counts as deleted.
+    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()>;
+
+    /// Starts a restore into a new table and returns it as DynamoDB first describes it.
+    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table>;
+
+    async fn describe_pitr(&self, scope: &Scope, table: &str) -> DynamoResult<Pitr>;
+
+    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr>;
+
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str) -> DynamoResult<Tags>;
+
+    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> DynamoResult<()>;
+
+    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()>;
+
+    /// The TTL attribute, when TTL is enabled.
+    async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>>;
+
+    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> DynamoResult<()>;
+
+    /// Deletes a table; one that is already gone counts as deleted.
+    async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()>;
+}

@@ -1,0 +1,169 @@
+//! A fault-injecting proxy between the operator and moto, for what moto never shows: AWS
+//! errors, backups and tables that stay CREATING for a while, and a reply held back so a test
+//! can kill the operator right after a call reached DynamoDB. It also counts calls by operation.
+//! Everything it fakes is chosen by the test that starts it; by default it only forwards.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::Response,
+};
+use tokio::sync::Notify;
+
+#[derive(Clone, Debug)]
+pub enum Rule {
+    /// Answer `operation` with this AWS error, `times` times (without forwarding).
+    Fail { operation: &'static str, code: &'static str, status: u16, times: u32 },
+    /// Forward `operation`, then never answer: the caller hangs until it is killed.
+    Hold { operation: &'static str },
+    /// Report AVAILABLE backups as CREATING in the next `times` DescribeBackup answers.
+    BackupCreating { times: u32 },
+    /// Report ACTIVE tables as CREATING in the next `times` DescribeTable answers of `table`.
+    TableCreating { table: String, times: u32 },
+}
+
+#[derive(Default)]
+struct Shared {
+    upstream: String,
+    calls: Mutex<Vec<String>>,
+    rules: Mutex<Vec<Rule>>,
+    held: Notify,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str) -> Result<Self, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let shared = Arc::new(Shared { upstream: upstream.to_owned(), ..Default::default() });
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, shared, task })
+    }
+
+    pub fn add(&self, rule: Rule) {
+        self.shared.rules.lock().map(|mut r| r.push(rule)).unwrap_or_default();
+    }
+
+    pub fn clear(&self) {
+        self.shared.rules.lock().map(|mut r| r.clear()).unwrap_or_default();
+    }
+
+    /// Operations seen so far, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls().iter().filter(|c| *c == operation).count()
+    }
+
+    pub fn counts(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for call in self.calls() {
+            *counts.entry(call).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Resolves once a `Hold` rule has forwarded its request.
+    pub async fn held(&self) {
+        self.shared.held.notified().await;
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn aws_error(status: u16, code: &str) -> Response {
+    let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected by the test proxy: {code}"}}"#);
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-errortype", code)
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("")
+        .to_owned();
+    if let Ok(mut calls) = shared.calls.lock() {
+        calls.push(operation.clone());
+    }
+    let request_body = String::from_utf8_lossy(&body).into_owned();
+
+    let mut hold = false;
+    let mut rewrite_backup = false;
+    let mut rewrite_table = false;
+    if let Ok(mut rules) = shared.rules.lock() {
+        for rule in rules.iter_mut() {
+            match rule {
+                Rule::Fail { operation: op, code, status, times } if *op == operation && *times > 0 => {
+                    *times -= 1;
+                    return aws_error(*status, code);
+                }
+                Rule::Hold { operation: op } if *op == operation => hold = true,
+                Rule::BackupCreating { times } if operation == "DescribeBackup" && *times > 0 => {
+                    *times -= 1;
+                    rewrite_backup = true;
+                }
+                Rule::TableCreating { table, times }
+                    if operation == "DescribeTable" && *times > 0 && request_body.contains(&format!("\"{table}\"")) =>
+                {
+                    *times -= 1;
+                    rewrite_table = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let client = reqwest::Client::new();
+    let mut forward = client.request(method, format!("{}{}", shared.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+        forward = forward.header(name, value);
+    }
+    let answer = match forward.body(body).send().await {
+        Ok(answer) => answer,
+        Err(err) => return aws_error(502, &format!("ProxyUpstreamError: {err}")),
+    };
+    let status = answer.status().as_u16();
+    let mut text = answer.text().await.unwrap_or_default();
+    if hold {
+        shared.held.notify_waiters();
+        std::future::pending::<()>().await;
+    }
+    if rewrite_backup {
+        text = text.replace("\"AVAILABLE\"", "\"CREATING\"");
+    }
+    if rewrite_table {
+        text = text.replace("\"TableStatus\": \"ACTIVE\"", "\"TableStatus\": \"CREATING\"").replace("\"TableStatus\":\"ACTIVE\"", "\"TableStatus\":\"CREATING\"");
+    }
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Body::from(text))
+        .unwrap_or_default()
+}

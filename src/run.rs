@@ -21,6 +21,8 @@ use crate::{
 const API_VERSION: &str = "dynamobackup.io/v1alpha1";
 const PLURALS: [&str; 3] = ["dynamobackups", "dynamorestores", "dynamobackuppolicies"];
 pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
+/// How long reconciles in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -102,7 +104,8 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
 
     let (ctl_stop_tx, ctl_stop_rx) = tokio::sync::watch::channel(false);
-    let controllers = tokio::spawn(controllers::run(ctx.clone(), ctl_stop_rx));
+    // A stop that came during start-up ends here, before any controller starts.
+    let controllers = (!stop_signal.is_finished()).then(|| tokio::spawn(controllers::run(ctx.clone(), ctl_stop_rx)));
     health.set_ready(true);
 
     if let Err(err) = stop_signal.await {
@@ -110,10 +113,18 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     }
     info!("shutting down");
     health.set_ready(false);
-    // Reconciles in flight finish; no new ones start.
+    // Reconciles in flight finish; no new ones start. A controller whose first list has not
+    // completed yet never notices a graceful stop, so the wait is bounded.
     let _ = ctl_stop_tx.send(true);
-    if let Err(err) = controllers.await {
-        warn!(error = %err, "a controller task failed");
+    if let Some(mut controllers) = controllers {
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => warn!(error = %err, "a controller task failed"),
+            Err(_) => {
+                warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
+                controllers.abort();
+            }
+        }
     }
     let _ = stop_tx.send(true);
     match server.await {

@@ -30,7 +30,10 @@ use super::common::*;
     validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
         .message("spec.region is immutable").field_path(".region"),
     validation = Rule::new("has(self.overrides) == has(oldSelf.overrides) && (!has(self.overrides) || self.overrides == oldSelf.overrides)")
-        .message("spec.overrides is immutable: the table is created once").field_path(".overrides")
+        .message("spec.overrides is immutable: the table is created once").field_path(".overrides"),
+    validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.afterRestore) && has(self.afterRestore.deletionProtection) && self.afterRestore.deletionProtection)")
+        .message("spec.deletionPolicy Delete cannot drop a table that spec.afterRestore.deletionProtection protects; choose one")
+        .field_path(".deletionPolicy")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoRestoreSpec {
@@ -221,6 +224,10 @@ pub struct DynamoRestoreStatus {
     pub restore_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_table_arn: Option<String>,
+    /// The id of the table this restore created: a table made again under the same name has
+    /// the same ARN but another id, and is never mistaken for ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_table_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,9 +10,11 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{Api, ResourceExt, runtime::controller::Action};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use super::{
     Error,
-    common::{FINALIZER, apply_status, now, publish, set_finalizer},
+    common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
 use crate::{
     api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus},
@@ -20,7 +22,7 @@ use crate::{
     dynamo::{ErrorClass, model::{Backup, BackupState, Scope}},
     plan::{
         backup::{AVAILABLE_RESYNC, creating_poll, phase_for},
-        conditions::{Standing, apply_standing},
+        conditions::Standing,
         validate::{self, BackupTarget},
     },
 };
@@ -30,7 +32,7 @@ pub const KIND: &str = "DynamoBackup";
 pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let api: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut r = Reporter { api: &api, obj: &obj, ctx: &ctx, status: obj.status.clone().unwrap_or_default() };
+    let mut r = StatusWriter::new(&api, obj.as_ref(), &ctx);
     match reconcile_with(&mut r, &namespace).await {
         // Terminal DynamoDB errors were reported as Stalled where they arose; what is left is
         // worth a retry, and the status says so.
@@ -39,7 +41,7 @@ pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Acti
     }
 }
 
-async fn reconcile_with(r: &mut Reporter<'_>, namespace: &str) -> Result<Action, Error> {
+async fn reconcile_with(r: &mut StatusWriter<'_, DynamoBackup>, namespace: &str) -> Result<Action, Error> {
     let (obj, ctx, api) = (r.obj, r.ctx, r.api);
     let uid = obj.uid().ok_or(Error::MissingMetadata("uid"))?;
 
@@ -77,7 +79,7 @@ async fn reconcile_with(r: &mut Reporter<'_>, namespace: &str) -> Result<Action,
 
 /// Calls CreateBackup and records the ARN at once. The inner Err is a reconcile already
 /// reported (Stalled on a terminal error).
-async fn create(r: &mut Reporter<'_>, scope: &Scope, target: &BackupTarget) -> Result<Result<Backup, Action>, Error> {
+async fn create(r: &mut StatusWriter<'_, DynamoBackup>, scope: &Scope, target: &BackupTarget) -> Result<Result<Backup, Action>, Error> {
     let requested_at = now();
     let created = match r.ctx.dynamo.create_backup(scope, &target.table.name, &target.backup_name).await {
         Ok(created) => created,
@@ -110,7 +112,7 @@ async fn create(r: &mut Reporter<'_>, scope: &Scope, target: &BackupTarget) -> R
     Ok(Ok(described.unwrap_or(created)))
 }
 
-async fn report(r: &mut Reporter<'_>, backup: Option<Backup>) -> Result<Action, Error> {
+async fn report(r: &mut StatusWriter<'_, DynamoBackup>, backup: Option<Backup>) -> Result<Action, Error> {
     let Some(backup) = backup else {
         let arn = r.status.backup_arn.clone().unwrap_or_default();
         r.status.backup_status = Some(BackupState::Deleted.as_str().to_owned());
@@ -150,7 +152,7 @@ async fn report(r: &mut Reporter<'_>, backup: Option<Backup>) -> Result<Action, 
 }
 
 /// The object is being deleted: with `deletionPolicy: Delete`, delete the DynamoDB backup first.
-async fn cleanup(r: &mut Reporter<'_>, target: Option<BackupTarget>) -> Result<Action, Error> {
+async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTarget>) -> Result<Action, Error> {
     if !r.obj.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
@@ -182,42 +184,24 @@ async fn cleanup(r: &mut Reporter<'_>, target: Option<BackupTarget>) -> Result<A
     Ok(Action::await_change())
 }
 
-/// Status of one reconcile, written with the conditions of a standing.
-struct Reporter<'a> {
-    api: &'a Api<DynamoBackup>,
-    obj: &'a DynamoBackup,
-    ctx: &'a Context,
-    status: DynamoBackupStatus,
-}
+impl Reported for DynamoBackup {
+    type Status = DynamoBackupStatus;
 
-impl Reporter<'_> {
-    async fn write(&mut self, standing: &Standing) -> Result<(), Error> {
-        let generation = self.obj.metadata.generation;
-        self.status.conditions = apply_standing(&self.status.conditions, standing, generation, &now());
-        self.status.observed_generation = generation;
-        apply_status(self.api, self.obj, &self.status).await
+    fn current_status(&self) -> DynamoBackupStatus {
+        self.status.clone().unwrap_or_default()
     }
 
-    /// Nothing changes without a new spec or outside help; an event says why, once.
-    async fn stalled(&mut self, reason: &str, message: String) -> Result<Action, Error> {
-        let already = self.status.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == reason);
-        if self.status.phase != Some(BackupPhase::Deleting) {
-            self.status.phase = Some(BackupPhase::Failed);
-        }
-        self.write(&Standing::Stalled { reason: reason.into(), message: message.clone() }).await?;
-        if !already {
-            publish(&self.ctx.recorder, self.obj, true, reason, "Reconcile", message).await;
-        }
-        Ok(Action::await_change())
+    fn conditions(status: &mut DynamoBackupStatus) -> &mut Vec<Condition> {
+        &mut status.conditions
     }
 
-    /// A transient failure: say so in status (Reconciling, with the reason) and retry with backoff.
-    async fn retrying(&mut self, err: crate::dynamo::DynamoError) -> Error {
-        let reason = err.code.clone().unwrap_or_else(|| "AwsUnavailable".into()).trim_end_matches("Exception").to_owned();
-        let standing = Standing::Reconciling { reason, message: format!("will retry: {err}") };
-        if let Err(status_err) = self.write(&standing).await {
-            tracing::warn!(error = %status_err, "cannot report a retry in status");
+    fn observed_generation(status: &mut DynamoBackupStatus) -> &mut Option<i64> {
+        &mut status.observed_generation
+    }
+
+    fn mark_stalled(status: &mut DynamoBackupStatus) {
+        if status.phase != Some(BackupPhase::Deleting) {
+            status.phase = Some(BackupPhase::Failed);
         }
-        Error::Dynamo(err)
     }
 }

@@ -7,7 +7,7 @@ use std::{
     sync::Mutex,
 };
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -20,7 +20,12 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::Error;
-use crate::run::FIELD_MANAGER;
+use crate::{
+    context::Context,
+    dynamo::DynamoError,
+    plan::conditions::{Standing, apply_standing},
+    run::FIELD_MANAGER,
+};
 
 /// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
 pub const FINALIZER: &str = "dynamobackup.io/cleanup";
@@ -96,5 +101,58 @@ impl Failures {
     pub fn reset<K: Resource<DynamicType = ()>>(&self, obj: &K) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&ObjectRef::from_obj(obj).to_string());
+    }
+}
+
+/// A kind whose status carries kstatus conditions and a phase.
+pub trait Reported: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync {
+    type Status: Serialize + Default + Clone + Send;
+    fn current_status(&self) -> Self::Status;
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition>;
+    fn observed_generation(status: &mut Self::Status) -> &mut Option<i64>;
+    /// Sets the phase a stalled object shows.
+    fn mark_stalled(status: &mut Self::Status);
+}
+
+/// The status of one reconcile, built up as it goes and written with a standing's conditions.
+pub struct StatusWriter<'a, K: Reported> {
+    pub api: &'a Api<K>,
+    pub obj: &'a K,
+    pub ctx: &'a Context,
+    pub status: K::Status,
+}
+
+impl<'a, K: Reported> StatusWriter<'a, K> {
+    pub fn new(api: &'a Api<K>, obj: &'a K, ctx: &'a Context) -> Self {
+        Self { api, obj, ctx, status: obj.current_status() }
+    }
+
+    pub async fn write(&mut self, standing: &Standing) -> Result<(), Error> {
+        let generation = self.obj.meta().generation;
+        let conditions = K::conditions(&mut self.status);
+        *conditions = apply_standing(conditions, standing, generation, &now());
+        *K::observed_generation(&mut self.status) = generation;
+        apply_status(self.api, self.obj, &self.status).await
+    }
+
+    /// Nothing changes without a new spec or outside help; an event says why, once.
+    pub async fn stalled(&mut self, reason: &str, message: String) -> Result<kube::runtime::controller::Action, Error> {
+        let already = K::conditions(&mut self.status).iter().any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == reason);
+        K::mark_stalled(&mut self.status);
+        self.write(&Standing::Stalled { reason: reason.into(), message: message.clone() }).await?;
+        if !already {
+            publish(&self.ctx.recorder, self.obj, true, reason, "Reconcile", message).await;
+        }
+        Ok(kube::runtime::controller::Action::await_change())
+    }
+
+    /// A transient failure: say so in status (Reconciling, with the reason) and retry with backoff.
+    pub async fn retrying(&mut self, err: DynamoError) -> Error {
+        let reason = err.code.clone().unwrap_or_else(|| "AwsUnavailable".into()).trim_end_matches("Exception").to_owned();
+        let standing = Standing::Reconciling { reason, message: format!("will retry: {err}") };
+        if let Err(status_err) = self.write(&standing).await {
+            tracing::warn!(error = %status_err, "cannot report a retry in status");
+        }
+        Error::Dynamo(err)
     }
 }

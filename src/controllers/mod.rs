@@ -3,6 +3,7 @@
 //! metrics for every reconcile.
 
 pub mod backup;
+pub mod restore;
 mod common;
 mod error;
 
@@ -23,7 +24,7 @@ pub use common::{FINALIZER, Failures};
 pub use error::Error;
 
 use crate::{
-    api::DynamoBackup,
+    api::{DynamoBackup, DynamoRestore},
     context::Context,
     metrics::{ErrorLabels, KindLabels},
 };
@@ -31,7 +32,8 @@ use crate::{
 /// Runs every controller until `stop` turns true; reconciles in flight finish first.
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
     let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone());
-    backups.await;
+    let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone());
+    futures::join!(backups, restores);
 }
 
 fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {

@@ -301,20 +301,18 @@ impl DynamoPort for AwsDynamo {
             table_arn: s.table_arn().map(str::to_owned),
             table_id: Some(s.table_id().to_owned()),
             item_count: s.item_count(),
-            global_indexes: features
-                .map(|f| {
-                    f.global_secondary_indexes()
-                        .iter()
-                        .map(|g| {
-                            let tp = g.provisioned_throughput().map(|p| (p.read_capacity_units(), p.write_capacity_units()));
-                            index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            local_indexes: features
-                .map(|f| f.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect())
-                .unwrap_or_default(),
+            indexes: features.map(|f| {
+                let global = f
+                    .global_secondary_indexes()
+                    .iter()
+                    .map(|g| {
+                        let tp = g.provisioned_throughput().map(|p| (p.read_capacity_units(), p.write_capacity_units()));
+                        index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
+                    })
+                    .collect();
+                let local = f.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect();
+                (global, local)
+            }),
         });
         Ok(Some(backup))
     }

@@ -41,10 +41,10 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
             | "TooManyRequestsException",
         ) => ErrorClass::Throttled,
         // Busy or momentarily limited: these drain on their own (50 concurrent restores, a
-        // backup a restore still reads, a table still being created or updated, PITR that is
-        // still being turned on).
+        // backup a restore still reads, a table still being created, updated or deleted, PITR
+        // that is still being turned on).
         Some(
-            "LimitExceededException" | "BackupInUseException" | "TableInUseException"
+            "LimitExceededException" | "BackupInUseException" | "TableInUseException" | "ResourceInUseException"
             | "ContinuousBackupsUnavailableException" | "InternalServerError" | "InternalFailure"
             | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout"
             | "RequestTimeoutException",

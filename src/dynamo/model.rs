@@ -53,8 +53,9 @@ pub struct BackupSource {
     pub table_arn: Option<String>,
     pub table_id: Option<String>,
     pub item_count: Option<i64>,
-    pub global_indexes: Vec<IndexDef>,
-    pub local_indexes: Vec<IndexDef>,
+    /// (global, local) secondary indexes of the table when the backup was taken; None when
+    /// DynamoDB's answer did not say.
+    pub indexes: Option<(Vec<IndexDef>, Vec<IndexDef>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 mod backup;
 mod crds;
 mod operator;
+mod restore;
 mod support;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let mut trials = crds::trials(&env);
     trials.extend(operator::trials(&env));
     trials.extend(backup::trials(&env));
+    trials.extend(restore::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

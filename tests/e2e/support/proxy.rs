@@ -25,7 +25,8 @@ pub enum Rule {
     Hold { operation: &'static str },
     /// Report AVAILABLE backups as CREATING in the next `times` DescribeBackup answers.
     BackupCreating { times: u32 },
-    /// Report ACTIVE tables as CREATING in the next `times` DescribeTable answers of `table`.
+    /// Report table `table` as CREATING in the next `times` answers (DescribeTable, Restore*)
+    /// that describe it as ACTIVE.
     TableCreating { table: String, times: u32 },
 }
 
@@ -33,6 +34,7 @@ pub enum Rule {
 struct Shared {
     upstream: String,
     calls: Mutex<Vec<String>>,
+    bodies: Mutex<Vec<(String, String)>>,
     rules: Mutex<Vec<Rule>>,
     held: Notify,
 }
@@ -66,6 +68,12 @@ impl FaultProxy {
     /// Operations seen so far, in order.
     pub fn calls(&self) -> Vec<String> {
         self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The JSON bodies of the requests of `operation`, in order.
+    pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
+        let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        bodies.into_iter().filter(|(op, _)| op == operation).filter_map(|(_, body)| serde_json::from_str(&body).ok()).collect()
     }
 
     pub fn count(&self, operation: &str) -> usize {
@@ -113,10 +121,13 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         calls.push(operation.clone());
     }
     let request_body = String::from_utf8_lossy(&body).into_owned();
+    if let Ok(mut bodies) = shared.bodies.lock() {
+        bodies.push((operation.clone(), request_body.clone()));
+    }
 
     let mut hold = false;
     let mut rewrite_backup = false;
-    let mut rewrite_table = false;
+    let mut rewrite_table: Option<String> = None;
     if let Ok(mut rules) = shared.rules.lock() {
         for rule in rules.iter_mut() {
             match rule {
@@ -130,10 +141,11 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                     rewrite_backup = true;
                 }
                 Rule::TableCreating { table, times }
-                    if operation == "DescribeTable" && *times > 0 && request_body.contains(&format!("\"{table}\"")) =>
+                    if *times > 0
+                        && (operation == "DescribeTable" || operation.starts_with("RestoreTable"))
+                        && request_body.contains(&format!("\"{table}\"")) =>
                 {
-                    *times -= 1;
-                    rewrite_table = true;
+                    rewrite_table = Some(table.clone());
                 }
                 _ => {}
             }
@@ -158,8 +170,21 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     if rewrite_backup {
         text = text.replace("\"AVAILABLE\"", "\"CREATING\"");
     }
-    if rewrite_table {
-        text = text.replace("\"TableStatus\": \"ACTIVE\"", "\"TableStatus\": \"CREATING\"").replace("\"TableStatus\":\"ACTIVE\"", "\"TableStatus\":\"CREATING\"");
+    if let Some(table) = rewrite_table {
+        let rewritten = text.replace("\"TableStatus\": \"ACTIVE\"", "\"TableStatus\": \"CREATING\"").replace("\"TableStatus\":\"ACTIVE\"", "\"TableStatus\":\"CREATING\"");
+        if rewritten != text {
+            text = rewritten;
+            // Only an answer that was changed uses up one of the rule's times.
+            if let Ok(mut rules) = shared.rules.lock() {
+                for rule in rules.iter_mut() {
+                    if let Rule::TableCreating { table: t, times } = rule
+                        && *t == table
+                    {
+                        *times = times.saturating_sub(1);
+                    }
+                }
+            }
+        }
     }
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))

@@ -1,0 +1,426 @@
+//! DynamoRestore: a NEW table from a backup or a point in time, never an overwrite.
+//!
+//! Pending (source resolved and checked) -> Restoring (table CREATING) -> Finalizing (the
+//! after-restore steps, each recorded once done) -> Completed. The intent (start time and
+//! source) is written to status before the restore call, so after a crash an existing target
+//! that DynamoDB says was restored from our source after that moment is adopted, not refused.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{Api, ResourceExt, runtime::controller::Action};
+
+use super::{
+    Error,
+    common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
+};
+use crate::{
+    api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase, TimeToLiveMode},
+    context::Context,
+    dynamo::{
+        DynamoError, ErrorClass,
+        model::{IndexDef, RestoreFrom, Scope, Table, Tags},
+    },
+    plan::{
+        backup::creating_poll,
+        conditions::Standing,
+        restore::{STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, table_overrides},
+        tables::TableRef,
+        validate::{self, RestoreRequest, Source},
+    },
+};
+
+pub const KIND: &str = "DynamoRestore";
+
+/// How often a restore waiting for its DynamoBackup looks again.
+const WAIT_FOR_BACKUP: Duration = Duration::from_secs(5);
+
+type Writer<'a> = StatusWriter<'a, DynamoRestore>;
+
+impl Reported for DynamoRestore {
+    type Status = DynamoRestoreStatus;
+
+    fn current_status(&self) -> DynamoRestoreStatus {
+        self.status.clone().unwrap_or_default()
+    }
+
+    fn conditions(status: &mut DynamoRestoreStatus) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+
+    fn observed_generation(status: &mut DynamoRestoreStatus) -> &mut Option<i64> {
+        &mut status.observed_generation
+    }
+
+    fn mark_stalled(status: &mut DynamoRestoreStatus) {
+        if status.phase != Some(RestorePhase::Completed) {
+            status.phase = Some(RestorePhase::Failed);
+        }
+    }
+}
+
+pub async fn reconcile(obj: Arc<DynamoRestore>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let api: Api<DynamoRestore> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut w = StatusWriter::new(&api, obj.as_ref(), &ctx);
+    match reconcile_with(&mut w, &namespace).await {
+        Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
+        other => other,
+    }
+}
+
+/// The source, resolved: what to pass to DynamoDB and what to remember of it.
+struct Resolved {
+    from: RestoreFrom,
+    backup_arn: Option<String>,
+    table_arn: Option<String>,
+    restore_time: Option<Timestamp>,
+    global_indexes: Vec<IndexDef>,
+    local_indexes: Vec<IndexDef>,
+}
+
+async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let request = validate::restore(&obj.spec);
+    if obj.metadata.deletion_timestamp.is_some() {
+        return cleanup(w, request.ok()).await;
+    }
+    let request = match request {
+        Ok(request) => request,
+        Err(invalid) => return w.stalled(invalid.reason, invalid.message).await,
+    };
+    if let Err(denied) = check_tenancy(ctx, namespace, &request) {
+        return w.stalled("AccessDenied", denied).await;
+    }
+    set_finalizer(w.api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    w.status.source = Some(request.source.describe());
+
+    if w.status.phase == Some(RestorePhase::Completed) {
+        // Done; a later spec change (deletionPolicy, afterRestore) has nothing more to create.
+        if w.status.observed_generation != obj.metadata.generation {
+            w.write(&Standing::Ready { reason: "Restored".into(), message: completed_message(&request) }).await?;
+        }
+        return Ok(Action::await_change());
+    }
+
+    let scope = Scope::region(request.region.as_deref());
+    let target = ctx.dynamo.describe_table(&scope, &request.target).await?;
+    let source_arn = w.status.source_backup_arn.clone().or_else(|| w.status.source_table_arn.clone());
+    let started_at = w.status.started_at.as_ref().map(|t| t.0);
+    match classify_target(target.as_ref(), w.status.target_table_id.as_deref(), started_at, source_arn.as_deref()) {
+        Target::Taken => {
+            let message = format!(
+                "table {:?} already exists in {} and was not created by this restore; nothing was touched. \
+                 Choose another spec.targetTableName: a restore never overwrites a table",
+                request.target,
+                ctx.region_label(scope.region.as_deref())
+            );
+            w.stalled("TargetTableExists", message).await
+        }
+        // We recorded a table of ours, and it is gone: never restore a second time on our own.
+        Target::Free if w.status.target_table_id.is_some() || w.status.target_table_arn.is_some() => {
+            let message = format!("table {:?}, which this restore created, no longer exists (deleted outside the operator)", request.target);
+            w.stalled("TargetTableGone", message).await
+        }
+        Target::Free => start(w, &request, &scope).await,
+        Target::Ours => match target {
+            Some(table) => follow(w, &request, &scope, table).await,
+            None => Ok(Action::requeue(Duration::from_secs(1))),
+        },
+    }
+}
+
+fn check_tenancy(ctx: &Context, namespace: &str, request: &RestoreRequest) -> Result<(), String> {
+    ctx.tenancy.check(namespace, &request.target, request.region.as_deref()).map_err(|d| d.0)?;
+    match &request.source {
+        Source::BackupArn { region, table, .. } => ctx.tenancy.check(namespace, table, Some(region)).map(|_| ()).map_err(|d| d.0),
+        Source::PointInTime { table, .. } => {
+            ctx.tenancy.check(namespace, &table.name, table.region_or(request.region.as_deref())).map(|_| ()).map_err(|d| d.0)
+        }
+        // A DynamoBackup of the namespace was itself checked when it was made.
+        Source::BackupRef(_) => Ok(()),
+    }
+}
+
+/// Resolves and checks the source, records the intent, and calls DynamoDB.
+async fn start(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> Result<Action, Error> {
+    let resolved = match resolve(w, request).await? {
+        Ok(resolved) => resolved,
+        Err(action) => return Ok(action),
+    };
+    let overrides = match table_overrides(w.obj.spec.overrides.as_ref(), &resolved.global_indexes, &resolved.local_indexes) {
+        Ok(overrides) => overrides,
+        Err(invalid) => return w.stalled(invalid.reason, invalid.message).await,
+    };
+
+    // The intent goes to status first: it is what lets a restart adopt the table.
+    let started = Timestamp::now();
+    w.status.started_at = Some(Time(started));
+    w.status.source_backup_arn = resolved.backup_arn.clone();
+    w.status.source_table_arn = resolved.table_arn.clone();
+    w.status.restore_time = resolved.restore_time.map(Time);
+    w.status.phase = Some(RestorePhase::Restoring);
+    w.write(&Standing::Reconciling { reason: "Restoring".into(), message: format!("restoring into table {}", request.target) }).await?;
+
+    match w.ctx.dynamo.restore(scope, &resolved.from, &request.target, &overrides).await {
+        Ok(table) => {
+            publish(&w.ctx.recorder, w.obj, false, "RestoreStarted", "Restore", format!("restoring {} into table {}", request.source.describe(), request.target)).await;
+            follow(w, request, scope, table).await
+        }
+        // Someone made the table between our look and our call, or a retry of ours did:
+        // look again, and adopt it only if it is ours.
+        Err(err) if err.is_code("TableAlreadyExistsException") => Ok(Action::requeue(Duration::from_secs(1))),
+        Err(err) if err.class == ErrorClass::Terminal => {
+            let (reason, message) = restore_failure(&err);
+            w.stalled(reason, message).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn restore_failure(err: &DynamoError) -> (&'static str, String) {
+    let reason = match err.code.as_deref() {
+        Some("InvalidRestoreTimeException") => "RestoreTimeOutsideWindow",
+        Some("PointInTimeRecoveryUnavailableException") => "PointInTimeRecoveryDisabled",
+        Some("SourceTableNotFoundException" | "TableNotFoundException") => "SourceTableNotFound",
+        Some("BackupNotFoundException") => "SourceBackupNotFound",
+        Some("AccessDeniedException") => "AccessDenied",
+        _ => "RestoreFailed",
+    };
+    (reason, err.to_string())
+}
+
+/// Finds what to restore from and checks it, before any write. The inner Err is an answer
+/// already reported (waiting, or stalled).
+async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<Resolved, Action>, Error> {
+    let ctx = w.ctx;
+    let target_region = request.region.as_deref().or(ctx.default_region.as_deref()).map(str::to_owned);
+    let (backup_arn, backup_region) = match &request.source {
+        Source::BackupRef(name) => {
+            let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), &w.obj.namespace().unwrap_or_default());
+            let Some(backup) = backups.get_opt(name).await? else {
+                return waiting(w, format!("DynamoBackup {name} does not exist (yet)")).await;
+            };
+            let status = backup.status.clone().unwrap_or_default();
+            let (Some(BackupPhase::Available), Some(arn)) = (status.phase, status.backup_arn.clone()) else {
+                let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+                return waiting(w, format!("DynamoBackup {name} is {phase}, not Available yet")).await;
+            };
+            let region = validate::parse_backup_arn(&arn).map(|(region, _)| region);
+            (arn, region)
+        }
+        Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
+        Source::PointInTime { table, at } => return resolve_point_in_time(w, request, table, *at).await,
+    };
+    if backup_region.is_some() && target_region.is_some() && backup_region != target_region {
+        let message = format!(
+            "the backup is in {}, but the new table would be in {}: a native backup restores only in its own region",
+            backup_region.unwrap_or_default(),
+            target_region.unwrap_or_default()
+        );
+        return Ok(Err(w.stalled("InvalidSpec", message).await?));
+    }
+    let scope = Scope { region: backup_region };
+    let Some(backup) = ctx.dynamo.describe_backup(&scope, &backup_arn).await? else {
+        let message = format!("backup {backup_arn} does not exist, or the operator may not read it");
+        return Ok(Err(w.stalled("SourceBackupNotFound", message).await?));
+    };
+    if backup.state != crate::dynamo::model::BackupState::Available {
+        return waiting(w, format!("backup {backup_arn} is {}, not AVAILABLE yet", backup.state.as_str())).await;
+    }
+    let source = backup.source.unwrap_or_default();
+    let (global_indexes, local_indexes) = match source.indexes {
+        Some(indexes) => indexes,
+        // The answer did not list the source's indexes; the source table, if it is still
+        // there, is the next best account of them. Only keep-lists need them.
+        None if w.obj.spec.overrides.as_ref().is_some_and(|o| o.keep_global_secondary_indexes.is_some() || o.keep_local_secondary_indexes.is_some()) => {
+            match ctx.dynamo.describe_table(&scope, &source.table_name).await? {
+                Some(table) => (table.global_indexes, table.local_indexes),
+                None => {
+                    let message = format!(
+                        "DynamoDB did not report the indexes of backup {backup_arn}, and its source table {} is gone, so the \
+                         index keep-lists cannot be applied; remove them from spec.overrides",
+                        source.table_name
+                    );
+                    return Ok(Err(w.stalled("IndexesUnknown", message).await?));
+                }
+            }
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Ok(Resolved {
+        from: RestoreFrom::Backup { arn: backup_arn.clone() },
+        backup_arn: Some(backup_arn),
+        table_arn: source.table_arn,
+        restore_time: backup.created_at,
+        global_indexes,
+        local_indexes,
+    }))
+}
+
+async fn resolve_point_in_time(
+    w: &mut Writer<'_>,
+    request: &RestoreRequest,
+    table: &TableRef,
+    at: Option<Timestamp>,
+) -> Result<Result<Resolved, Action>, Error> {
+    let ctx = w.ctx;
+    let source_region = table.region_or(request.region.as_deref()).map(str::to_owned);
+    let scope = Scope { region: source_region.clone() };
+    let Some(source) = ctx.dynamo.describe_table(&scope, &table.name).await? else {
+        let message = format!("source table {:?} does not exist in {}", table.name, ctx.region_label(source_region.as_deref()));
+        return Ok(Err(w.stalled("SourceTableNotFound", message).await?));
+    };
+    let pitr = ctx.dynamo.describe_pitr(&scope, &table.name).await?;
+    if let Err(invalid) = check_window(&table.name, &pitr, at) {
+        return Ok(Err(w.stalled(invalid.reason, invalid.message).await?));
+    }
+    let target_region = request.region.as_deref().or(ctx.default_region.as_deref());
+    let cross_region = table.region.is_some() && table.region.as_deref() != target_region;
+    // A table in the target's region is named; one in another region goes by its ARN.
+    let source_table = match (&source.arn, cross_region) {
+        (Some(arn), true) => arn.clone(),
+        _ => table.name.clone(),
+    };
+    Ok(Ok(Resolved {
+        from: RestoreFrom::PointInTime { source_table, at },
+        backup_arn: None,
+        table_arn: source.arn.clone(),
+        restore_time: at.or(pitr.latest),
+        global_indexes: source.global_indexes,
+        local_indexes: source.local_indexes,
+    }))
+}
+
+async fn waiting(w: &mut Writer<'_>, message: String) -> Result<Result<Resolved, Action>, Error> {
+    w.status.phase = Some(RestorePhase::Pending);
+    w.write(&Standing::Reconciling { reason: "WaitingForBackup".into(), message }).await?;
+    Ok(Err(Action::requeue(WAIT_FOR_BACKUP)))
+}
+
+/// The table is ours: wait for it to be ACTIVE, then the after-restore steps, then Completed.
+async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, table: Table) -> Result<Action, Error> {
+    if w.status.target_table_id.is_none() {
+        if w.status.target_table_arn.is_none() && w.status.started_at.is_some() && w.status.phase == Some(RestorePhase::Restoring) {
+            tracing::info!(table = %request.target, "adopting the restore in flight");
+        }
+        w.status.target_table_id = table.id.clone();
+        w.status.target_table_arn = table.arn.clone();
+    }
+    w.status.table_status = Some(table.status.clone());
+    if !table.is_active() {
+        w.status.phase = Some(RestorePhase::Restoring);
+        let since = w.status.started_at.as_ref().map(|t| t.0).unwrap_or_else(Timestamp::now);
+        let elapsed = Duration::try_from(Timestamp::now().duration_since(since)).unwrap_or_default();
+        let message = format!("DynamoDB is restoring table {} ({})", request.target, table.status);
+        w.write(&Standing::Reconciling { reason: "Restoring".into(), message }).await?;
+        return Ok(Action::requeue(creating_poll(elapsed)));
+    }
+    if let Source::PointInTime { .. } = request.source
+        && let Some(at) = table.restore.as_ref().and_then(|r| r.restored_at)
+    {
+        // DynamoDB's record of the exact moment restored, also for "latest". A backup's
+        // moment is its creation time, recorded when the restore started.
+        w.status.restore_time = Some(Time(at));
+    }
+    w.status.phase = Some(RestorePhase::Finalizing);
+    if let Err(action) = after_restore(w, scope, &table).await? {
+        return Ok(action);
+    }
+    let fresh = w.ctx.dynamo.describe_table(scope, &request.target).await?.unwrap_or(table);
+    w.status.item_count = fresh.item_count;
+    w.status.table_status = Some(fresh.status);
+    w.status.completed_at = Some(now());
+    w.status.phase = Some(RestorePhase::Completed);
+    let message = completed_message(request);
+    w.write(&Standing::Ready { reason: "Restored".into(), message: message.clone() }).await?;
+    publish(&w.ctx.recorder, w.obj, false, "RestoreCompleted", "Restore", message).await;
+    Ok(Action::await_change())
+}
+
+fn completed_message(request: &RestoreRequest) -> String {
+    format!("table {} restored from {}", request.target, request.source.describe())
+}
+
+/// The after-restore steps not done yet, each recorded in status as soon as it is done.
+async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Result<Result<(), Action>, Error> {
+    let spec = w.obj.spec.after_restore.clone();
+    let ctx = w.ctx;
+    let target_arn = table.arn.clone().unwrap_or_default();
+    let source = w.status.source_table_arn.as_deref().and_then(|arn| TableRef::parse(arn).ok());
+    let source_scope = Scope { region: source.as_ref().and_then(|s| s.region.clone()).or(scope.region.clone()) };
+    for step in [STEP_TAGS, STEP_PITR, STEP_DELETION_PROTECTION, STEP_TTL] {
+        if w.status.after_restore_done.iter().any(|done| done == step) {
+            continue;
+        }
+        let result = match step {
+            STEP_TAGS => {
+                let mut tags = Tags::new();
+                if spec.copy_tags
+                    && let (Some(source), Some(arn)) = (&source, w.status.source_table_arn.as_deref())
+                    && ctx.dynamo.describe_table(&source_scope, &source.name).await?.is_some()
+                {
+                    tags = ctx.dynamo.list_tags(&source_scope, arn).await?;
+                }
+                tags.extend(spec.tags.clone());
+                ctx.dynamo.tag(scope, &target_arn, &tags).await
+            }
+            STEP_PITR => match &spec.point_in_time_recovery {
+                Some(pitr) if pitr.enabled => ctx.dynamo.enable_pitr(scope, &table.name, pitr.recovery_period_in_days).await.map(|_| ()),
+                _ => Ok(()),
+            },
+            STEP_DELETION_PROTECTION => match spec.deletion_protection {
+                Some(true) => ctx.dynamo.set_deletion_protection(scope, &table.name, true).await,
+                _ => Ok(()),
+            },
+            _ => match (&spec.time_to_live, &source) {
+                (TimeToLiveMode::Copy, Some(source)) if ctx.dynamo.describe_table(&source_scope, &source.name).await?.is_some() => {
+                    match ctx.dynamo.time_to_live(&source_scope, &source.name).await? {
+                        Some(attribute) if ctx.dynamo.time_to_live(scope, &table.name).await?.as_deref() != Some(attribute.as_str()) => {
+                            ctx.dynamo.enable_time_to_live(scope, &table.name, &attribute).await
+                        }
+                        _ => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            },
+        };
+        match result {
+            Ok(()) => {
+                w.status.after_restore_done.push(step.to_owned());
+                let message = format!("after restore: {} done", w.status.after_restore_done.join(", "));
+                w.write(&Standing::Reconciling { reason: "Finalizing".into(), message }).await?;
+            }
+            Err(err) if err.class == ErrorClass::Terminal => {
+                let message = format!("the table is restored, but after-restore step {step} failed: {err}");
+                return Ok(Err(w.stalled("AfterRestoreFailed", message).await?));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The object is being deleted: with `deletionPolicy: Delete`, drop the table this restore
+/// created, and no other.
+async fn cleanup(w: &mut Writer<'_>, request: Option<RestoreRequest>) -> Result<Action, Error> {
+    if !w.obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    if w.obj.spec.deletion_policy == DeletionPolicy::Delete
+        && let Some(request) = request
+    {
+        let scope = Scope::region(request.region.as_deref());
+        let table = w.ctx.dynamo.describe_table(&scope, &request.target).await?;
+        let source_arn = w.status.source_backup_arn.clone().or_else(|| w.status.source_table_arn.clone());
+        let started_at = w.status.started_at.as_ref().map(|t| t.0);
+        let ours = classify_target(table.as_ref(), w.status.target_table_id.as_deref(), started_at, source_arn.as_deref());
+        if ours == Target::Ours {
+            w.ctx.dynamo.delete_table(&scope, &request.target).await?;
+            publish(&w.ctx.recorder, w.obj, false, "TableDeleted", "DeleteTable", format!("deleted table {}, which this restore created", request.target)).await;
+        }
+    }
+    set_finalizer(w.api, w.obj, false).await?;
+    Ok(Action::await_change())
+}

@@ -1,11 +1,14 @@
 # The two commands of the README, and the chores around them.
-.PHONY: demo test crds build release image
+.PHONY: demo test bench crds build release image
 
 demo:   ## a local control plane + moto + the operator + the examples
 	scripts/demo.sh
 
 test:   ## every test: unit, property and end-to-end
 	scripts/test.sh
+
+bench:  ## figures: DynamoBackup created -> Ready (median of 20), DynamoDB calls per backup
+	eval "$$(scripts/testenv.sh)" && cargo bench --locked --bench backup_ready
 
 crds:   ## regenerate crds/ from the Rust types
 	cargo run --quiet -- crd --output-dir crds

@@ -40,16 +40,30 @@ PIDS+=($!)
 for _ in $(seq 1 60); do grep -q "operator started" "$WORK/operator.log" && break; sleep 0.5; done
 grep -q "operator started" "$WORK/operator.log" || { cat "$WORK/operator.log"; exit 1; }
 
-say "applying the examples"
-kubectl apply -f examples/00-namespace.yaml -f examples/orders-backup.yaml -f examples/orders-restore.yaml \
-  -f examples/ecommerce-policy.yaml
+say "an on-demand snapshot of Orders (examples/orders-backup.yaml)"
+kubectl apply -f examples/00-namespace.yaml -f examples/orders-backup.yaml
+kubectl wait -n shop --for=condition=Ready --timeout=120s dynamobackup/orders-before-v42
 kubectl get dynamobackup -n shop
 
-cat <<NOTE
+say "after the snapshot, someone deletes order-2 and adds order-4"
+py change Orders
+py items Orders
 
-The backup and restore controllers are not in this build yet: the objects above are stored and
-validated by the apiserver, and the operator runs, but nothing reconciles them.
-NOTE
+say "restoring the snapshot into a NEW table, Orders-restored (examples/orders-restore.yaml)"
+kubectl apply -f examples/orders-restore.yaml
+kubectl wait -n shop --for=condition=Ready --timeout=120s dynamorestore/orders-restore
+kubectl get dynamobackup -n shop
+
+say "Orders-restored holds exactly the snapshot"
+py items Orders-restored
+say "and Orders is untouched"
+py items Orders
+
+say "status of the restore"
+kubectl get dynamorestore -n shop orders-restore -o jsonpath='{.status}' | python3 -m json.tool
+
+say "events"
+kubectl get events -n shop -o custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message
 
 if [ "${DEMO_KEEP:-}" = 1 ]; then
   say "running; in another shell:  export KUBECONFIG=$KUBECONFIG  (Ctrl-C stops everything)"

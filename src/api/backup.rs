@@ -25,7 +25,7 @@ use super::common::*;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(
-    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+    validation = Rule::new(REGION_IMMUTABLE)
         .message("spec.region is immutable").field_path(".region"),
     validation = Rule::new("has(self.backupName) == has(oldSelf.backupName) && (!has(self.backupName) || self.backupName == oldSelf.backupName)")
         .message("spec.backupName is immutable").field_path(".backupName")

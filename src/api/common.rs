@@ -25,6 +25,10 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
 /// A duration as `humantime` reads it (`90s`, `20m`, `1h30m`, `400d`).
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ns|us|ms|s|m|h|d|w))+$";
 
+/// CEL: `spec.region` may not be added, removed or changed after creation.
+pub const REGION_IMMUTABLE: &str =
+    "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)";
+
 /// What deleting a Kubernetes object does to the DynamoDB resource it stands for.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {

@@ -30,7 +30,7 @@ pub const SCHEDULE_PATTERN: &str =
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
-#[x_kube(validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+#[x_kube(validation = Rule::new(REGION_IMMUTABLE)
     .message("spec.region is immutable").field_path(".region"))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupPolicySpec {

@@ -27,7 +27,7 @@ use super::common::*;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(
-    validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+    validation = Rule::new(REGION_IMMUTABLE)
         .message("spec.region is immutable").field_path(".region"),
     validation = Rule::new("has(self.overrides) == has(oldSelf.overrides) && (!has(self.overrides) || self.overrides == oldSelf.overrides)")
         .message("spec.overrides is immutable: the table is created once").field_path(".overrides"),

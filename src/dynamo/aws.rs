@@ -70,6 +70,15 @@ where
     DynamoError::new(operation, code, message, status)
 }
 
+/// A call whose `not_found` error code means "absent" (or, for deletes, "already gone").
+fn absent_as_none<T>(result: DynamoResult<T>, not_found: &str) -> DynamoResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_code(not_found) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> DynamoError {
     DynamoError {
         operation,
@@ -231,11 +240,8 @@ macro_rules! with_overrides {
 impl DynamoPort for AwsDynamo {
     async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>> {
         let req = self.client(scope).describe_table().table_name(table).send();
-        match self.call("DescribeTable", OperationClass::ControlPlane, req).await {
-            Ok(out) => Ok(out.table().map(table_from)),
-            Err(err) if err.is_code("ResourceNotFoundException") => Ok(None),
-            Err(err) => Err(err),
-        }
+        let out = absent_as_none(self.call("DescribeTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException")?;
+        Ok(out.and_then(|out| out.table().map(table_from)))
     }
 
     async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup> {
@@ -287,10 +293,8 @@ impl DynamoPort for AwsDynamo {
 
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
         let req = self.client(scope).describe_backup().backup_arn(backup_arn).send();
-        let out = match self.call("DescribeBackup", OperationClass::ControlPlane, req).await {
-            Ok(out) => out,
-            Err(err) if err.is_code("BackupNotFoundException") => return Ok(None),
-            Err(err) => return Err(err),
+        let Some(out) = absent_as_none(self.call("DescribeBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException")? else {
+            return Ok(None);
         };
         let Some(desc) = out.backup_description() else { return Ok(None) };
         let Some(details) = desc.backup_details() else { return Ok(None) };
@@ -319,11 +323,7 @@ impl DynamoPort for AwsDynamo {
 
     async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()> {
         let req = self.client(scope).delete_backup().backup_arn(backup_arn).send();
-        match self.call("DeleteBackup", OperationClass::ControlPlane, req).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_code("BackupNotFoundException") => Ok(()),
-            Err(err) => Err(err),
-        }
+        absent_as_none(self.call("DeleteBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException").map(|_| ())
     }
 
     async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table> {
@@ -428,11 +428,7 @@ impl DynamoPort for AwsDynamo {
 
     async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()> {
         let req = self.client(scope).delete_table().table_name(table).send();
-        match self.call("DeleteTable", OperationClass::ControlPlane, req).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_code("ResourceNotFoundException") => Ok(()),
-            Err(err) => Err(err),
-        }
+        absent_as_none(self.call("DeleteTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException").map(|_| ())
     }
 }
 

@@ -63,10 +63,7 @@ impl Env {
     {
         let env = self.clone();
         Trial::test(name, move || {
-            let n = env.counter.fetch_add(1, Ordering::SeqCst);
-            let slug: String = name.replace('_', "-").chars().take(40).collect();
-            let namespace = format!("t{n}-{}", slug.trim_end_matches('-'));
-            let ctx = TestCtx { env: env.clone(), namespace, operators: Arc::new(Mutex::new(Vec::new())) };
+            let ctx = env.context(name);
             let logs = ctx.operators.clone();
             let result = env.runtime.block_on(async {
                 ctx.create_namespace().await?;
@@ -85,6 +82,14 @@ impl Env {
                 Failed::from(report)
             })
         })
+    }
+
+    /// A context with a namespace name of its own (created by `TestCtx::create_namespace`).
+    pub fn context(self: &Arc<Self>, name: &str) -> TestCtx {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let slug: String = name.replace('_', "-").chars().take(40).collect();
+        let namespace = format!("t{n}-{}", slug.trim_end_matches('-'));
+        TestCtx { env: self.clone(), namespace, operators: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// Stops every process and removes the run's folder unless a test failed.
@@ -111,7 +116,7 @@ impl TestCtx {
         self.env.plane.client.clone()
     }
 
-    async fn create_namespace(&self) -> Result<(), String> {
+    pub async fn create_namespace(&self) -> Result<(), String> {
         let api: Api<Namespace> = Api::all(self.client());
         let ns = Namespace { metadata: ObjectMeta { name: Some(self.namespace.clone()), ..Default::default() }, ..Default::default() };
         api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace: {e}"))

@@ -62,6 +62,21 @@ pub struct RunArgs {
     #[arg(long, env = "AWS_CONTROL_PLANE_PER_SECOND", default_value = "10")]
     pub control_plane_per_second: NonZeroU32,
 
+    /// Elect a leader through a Lease, so that of several replicas only one reconciles.
+    #[arg(long, env = "LEADER_ELECTION")]
+    pub leader_election: bool,
+
+    /// Namespace of the leader election Lease (in a pod: its own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_election_namespace: String,
+
+    #[arg(long, env = "LEADER_ELECTION_LEASE_NAME", default_value = "dynamo-backup-operator")]
+    pub leader_election_lease_name: String,
+
+    /// How long a leader that stops renewing keeps the lease (a standby takes over after it).
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: std::time::Duration,
+
     /// The tenancy file: namespaces mapped to the tables (globs), regions and optional IAM role
     /// they may use. Without it the operator runs single-tenant.
     #[arg(long, env = "TENANCY_FILE")]

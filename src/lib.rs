@@ -10,6 +10,7 @@ pub mod context;
 pub mod controllers;
 pub mod dynamo;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod run;

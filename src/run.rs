@@ -13,6 +13,7 @@ use crate::{
     controllers,
     dynamo::{AwsDynamo, Pacer, RegionalClients},
     http::{self, Health},
+    leader::{self, LeaderElection, Term},
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };
@@ -41,6 +42,8 @@ pub enum StartupError {
     TenancyInvalid { path: String, source: crate::plan::tenancy::TenancyError },
     #[error("cannot serve metrics and probes: {0}")]
     Http(std::io::Error),
+    #[error("lost the leader lease; exiting so that this replica restarts as a standby")]
+    LostLeadership,
 }
 
 impl StartupError {
@@ -66,15 +69,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 async fn start(args: RunArgs) -> Result<(), StartupError> {
     // Listen first: a SIGTERM during start-up must end the process cleanly too.
-    let stop_signal = tokio::spawn(wait_for_signal());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
     let tenancy = load_tenancy(&args)?;
     let client = kube::Client::try_default().await?;
     check_crds(&client).await?;
 
     let metrics = Arc::new(Metrics::default());
     let health = Health::new(metrics.clone());
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut http_stop = stop_rx.clone();
+    let mut http_stop = stop.clone();
     let server = http::serve(args.metrics_bind_address, health.clone(), async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
     })
@@ -92,7 +98,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
-        client,
+        client: client.clone(),
         dynamo: Arc::new(AwsDynamo::new(clients, pacer, metrics.clone())),
         metrics,
         tenancy,
@@ -102,31 +108,62 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         failures: Default::default(),
     });
     info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
-
-    let (ctl_stop_tx, ctl_stop_rx) = tokio::sync::watch::channel(false);
-    // A stop that came during start-up ends here, before any controller starts.
-    let controllers = (!stop_signal.is_finished()).then(|| tokio::spawn(controllers::run(ctx.clone(), ctl_stop_rx)));
+    // A standby replica is healthy and ready: it serves probes and metrics, and waits.
     health.set_ready(true);
 
-    if let Err(err) = stop_signal.await {
-        warn!(error = %err, "the signal listener failed; shutting down");
-    }
-    info!("shutting down");
-    health.set_ready(false);
-    // Reconciles in flight finish; no new ones start. A controller whose first list has not
-    // completed yet never notices a graceful stop, so the wait is bounded.
-    let _ = ctl_stop_tx.send(true);
-    if let Some(mut controllers) = controllers {
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => warn!(error = %err, "a controller task failed"),
-            Err(_) => {
-                warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
-                controllers.abort();
+    let leader = args.leader_election.then(|| {
+        LeaderElection::new(
+            client,
+            &args.leader_election_namespace,
+            &args.leader_election_lease_name,
+            leader::identity(),
+            args.leader_election_lease_duration,
+        )
+    });
+    let leading = match &leader {
+        Some(leader) => leader.acquire(&mut stop.clone()).await,
+        None => !*stop.borrow(),
+    };
+    let mut term = Term::Stopped;
+    if leading {
+        let mut controllers = tokio::spawn(controllers::run(ctx.clone(), stop.clone()));
+        term = match &leader {
+            Some(leader) => leader.hold(&mut stop.clone()).await,
+            None => {
+                let _ = stop.clone().wait_for(|s| *s).await;
+                Term::Stopped
+            }
+        };
+        if term == Term::Lost {
+            // Another replica may lead already: stop at once, reconciles in flight too.
+            controllers.abort();
+        } else {
+            info!("shutting down");
+            health.set_ready(false);
+            // Reconciles in flight finish; no new ones start. A controller whose first list has
+            // not completed yet never notices a graceful stop, so the wait is bounded.
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => warn!(error = %err, "a controller task failed"),
+                Err(_) => {
+                    warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
+                    controllers.abort();
+                }
+            }
+            if let Some(leader) = &leader {
+                leader.release().await;
             }
         }
+    } else {
+        info!("shutting down");
     }
-    let _ = stop_tx.send(true);
+    health.set_ready(false);
+    // The metrics server stops with the stop signal; after a lost lease there was none.
+    if term == Term::Lost {
+        server.abort();
+        drop(ctx);
+        return Err(StartupError::LostLeadership);
+    }
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => warn!(error = %err, "the metrics server stopped with an error"),

@@ -1,5 +1,7 @@
 //! Logging: `tracing` with an `EnvFilter` from RUST_LOG, as JSON or text.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::cli::LogFormat;
@@ -9,6 +11,7 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).init(),
-        LogFormat::Text => registry.with(fmt::layer()).init(),
+        // Colours only for a person at a terminal, not in `kubectl logs` or a file.
+        LogFormat::Text => registry.with(fmt::layer().with_ansi(std::io::stdout().is_terminal())).init(),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod conditions;
+pub mod lease;
 pub mod names;
 pub mod restore;
 pub mod tables;

@@ -4,7 +4,17 @@ use std::{sync::Arc, time::Duration};
 
 use libtest_mimic::Trial;
 
-use crate::support::{ControlPlane, Env, TestCtx, ensure, process::eventually};
+use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup};
+use kube::{Api, api::PostParams};
+
+use crate::{
+    backup::{WAIT, backup, conditions},
+    support::{
+        ControlPlane, Env, Operator, TestCtx, ensure,
+        process::eventually,
+        tables::{backups_of, create_table, wait_condition},
+    },
+};
 
 pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     vec![
@@ -13,6 +23,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("operator_exits_with_an_install_hint_when_crds_are_missing", missing_crds),
         env.trial("operator_refuses_an_invalid_tenancy_file", bad_tenancy_file),
         env.trial("operator_reads_a_valid_tenancy_file", good_tenancy_file),
+        env.trial("operator_leader_election_hands_over_without_doubling", leader_election),
     ]
 }
 
@@ -99,4 +110,49 @@ async fn good_tenancy_file(ctx: TestCtx) -> Result<(), String> {
     .await?;
     let code = op.terminate(Duration::from_secs(15));
     ensure(code == Some(0), || format!("exit code {code:?} after SIGTERM"))
+}
+
+async fn logged(op: &Operator, text: &'static str, timeout: Duration) -> Result<std::time::Instant, String> {
+    eventually(&format!("{text:?} in the operator's log"), timeout, || {
+        let log = op.process.log_text();
+        async move { log.contains(text).then(std::time::Instant::now) }
+    })
+    .await
+}
+
+async fn leader_election(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
+    let ns = format!("--leader-election-namespace={}", ctx.namespace);
+    let args = ["--leader-election", ns.as_str(), "--leader-election-lease-duration=4s"];
+    let mut first = ctx.start_operator(&args)?;
+    logged(&first, "became the leader", WAIT).await?;
+    let second = ctx.start_operator(&args)?;
+    logged(&second, "standing by", WAIT).await?;
+
+    let api: Api<DynamoBackup> = ctx.api();
+    api.create(&PostParams::default(), &backup("before", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    wait_condition(&api, "before", "Ready", WAIT, conditions).await?;
+    ensure(!second.process.log_text().contains("reconciled"), || "the standby reconciled".into())?;
+
+    first.process.signal(libc::SIGKILL);
+    let killed = std::time::Instant::now();
+    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the leader survived SIGKILL")?;
+    let took_over = logged(&second, "became the leader", Duration::from_secs(30)).await?;
+    println!("the standby took over {:.1?} after the leader was killed (lease: 4 s)", took_over - killed);
+    api.create(&PostParams::default(), &backup("after", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    wait_condition(&api, "after", "Ready", WAIT, conditions).await?;
+    let backups = backups_of(&ctx.dynamo(), &table).await?;
+    ensure(backups.len() == 2, || format!("expected one backup per object: {backups:?}"))?;
+
+    // A leader stopped with SIGTERM hands the lease over at once.
+    let mut second = second;
+    let third = ctx.start_operator(&args)?;
+    logged(&third, "standing by", WAIT).await?;
+    let stopping = std::time::Instant::now();
+    ensure(second.terminate(Duration::from_secs(15)) == Some(0), || "the leader did not stop cleanly".into())?;
+    ensure(second.process.log_text().contains("released the lease"), || "the lease was not released".into())?;
+    let handed = logged(&third, "became the leader", Duration::from_secs(30)).await?;
+    println!("after SIGTERM the next replica led {:.1?} later", handed - stopping);
+    Ok(())
 }

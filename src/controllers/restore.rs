@@ -25,7 +25,9 @@ use crate::{
     plan::{
         backup::creating_poll,
         conditions::Standing,
-        restore::{STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, table_overrides},
+        restore::{
+            STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, pitr_source, table_overrides,
+        },
         tables::TableRef,
         validate::{self, RestoreRequest, Source},
     },
@@ -277,12 +279,7 @@ async fn resolve_point_in_time(
         return Ok(Err(w.stalled(invalid.reason, invalid.message).await?));
     }
     let target_region = request.region.as_deref().or(ctx.default_region.as_deref());
-    let cross_region = table.region.is_some() && table.region.as_deref() != target_region;
-    // A table in the target's region is named; one in another region goes by its ARN.
-    let source_table = match (&source.arn, cross_region) {
-        (Some(arn), true) => arn.clone(),
-        _ => table.name.clone(),
-    };
+    let source_table = pitr_source(&table.name, table.region.as_deref(), source.arn.as_deref(), target_region);
     Ok(Ok(Resolved {
         from: RestoreFrom::PointInTime { source_table, at },
         backup_arn: None,

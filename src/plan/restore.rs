@@ -90,6 +90,16 @@ fn kept(kind: &str, keep: &[String], source: &[IndexDef]) -> Result<Vec<IndexDef
         .collect()
 }
 
+/// How RestoreTableToPointInTime names its source: by name in the target's own region, by
+/// ARN across regions (the call is made in the target's region).
+pub fn pitr_source(table_name: &str, table_region: Option<&str>, table_arn: Option<&str>, target_region: Option<&str>) -> String {
+    let cross_region = table_region.is_some() && table_region != target_region;
+    match (table_arn, cross_region) {
+        (Some(arn), true) => arn.to_owned(),
+        _ => table_name.to_owned(),
+    }
+}
+
 /// What the target table name stands for right now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -228,6 +238,14 @@ mod tests {
             }),
             deletion_protection: None,
         }
+    }
+
+    #[test]
+    fn a_source_in_another_region_goes_by_arn() {
+        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/UserProfiles";
+        assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("us-east-1")), arn);
+        assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("eu-west-1")), "UserProfiles");
+        assert_eq!(pitr_source("UserProfiles", None, Some(arn), Some("us-east-1")), "UserProfiles", "a plain name is local");
     }
 
     #[test]

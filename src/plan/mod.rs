@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod lease;
 pub mod names;
 pub mod restore;
+pub mod retention;
 pub mod schedule;
 pub mod tables;
 pub mod tenancy;

@@ -82,3 +82,17 @@ pub mod condition {
     pub const RECONCILING: &str = "Reconciling";
     pub const STALLED: &str = "Stalled";
 }
+
+/// Labels and annotations the operator sets on the DynamoBackups a policy creates.
+pub mod labels {
+    /// The policy that created the backup (a label-safe form of its name).
+    pub const POLICY: &str = "dynamobackup.io/policy";
+    /// The table (a label-safe form of its name; `spec.tableName` stays the truth).
+    pub const TABLE: &str = "dynamobackup.io/table";
+    /// `schedule`, `pre-rollout` or `manual`.
+    pub const TRIGGER: &str = "dynamobackup.io/trigger";
+    /// `"true"` exempts a backup from retention.
+    pub const PINNED: &str = "dynamobackup.io/pinned";
+    /// On scheduled backups: the slot time (RFC 3339).
+    pub const SCHEDULED_TIME: &str = "dynamobackup.io/scheduled-time";
+}

@@ -50,8 +50,9 @@ where
     Ok(())
 }
 
-/// Adds or removes the operator's finalizer; optimistic (resourceVersion), so a concurrent
-/// change makes this fail and the reconcile run again rather than clobber another writer.
+/// Adds or removes the operator's finalizer. The patch first tests that the finalizer list is
+/// still what we read: a concurrent change of the list makes it fail and the reconcile run
+/// again, while our own status writes in between do not get in the way.
 pub async fn set_finalizer<K>(api: &Api<K>, obj: &K, wanted: bool) -> Result<bool, Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
@@ -64,8 +65,12 @@ where
     if wanted {
         finalizers.push(FINALIZER.to_owned());
     }
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let current = if obj.finalizers().is_empty() { serde_json::Value::Null } else { json!(obj.finalizers()) };
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": current},
+        {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+    ]))?;
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
     Ok(true)
 }
 

@@ -3,6 +3,7 @@
 //! metrics for every reconcile.
 
 pub mod backup;
+pub mod policy;
 pub mod restore;
 mod common;
 mod error;
@@ -24,7 +25,7 @@ pub use common::{FINALIZER, Failures};
 pub use error::Error;
 
 use crate::{
-    api::{DynamoBackup, DynamoRestore},
+    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     context::Context,
     metrics::{ErrorLabels, KindLabels},
 };
@@ -33,7 +34,8 @@ use crate::{
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
     let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone());
     let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone());
-    futures::join!(backups, restores);
+    let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone());
+    futures::join!(backups, restores, policies);
 }
 
 fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {

@@ -40,6 +40,26 @@ pub fn table_label_value(table: &str) -> String {
     table_slug(table, LABEL_VALUE_MAX)
 }
 
+/// A label value for any name: itself when it fits 63 characters, else cut and hashed.
+pub fn label_value(name: &str) -> String {
+    table_slug(name, LABEL_VALUE_MAX)
+}
+
+/// The name of the DynamoBackup a policy makes for one table and one occasion (`suffix`: a slot
+/// time such as `20260115-0300`, or `pre-<template hash>`): `<policy>-<table>-<suffix>`, within
+/// the 253 characters of an object name, and the same every time for the same inputs.
+pub fn child_backup_name(policy: &str, table: &str, suffix: &str) -> String {
+    let table = table_slug(table, LABEL_VALUE_MAX);
+    let room = OBJECT_NAME_MAX - table.len() - suffix.len() - 2;
+    let policy = if policy.len() <= room {
+        policy.to_owned()
+    } else {
+        let hash = short_hash(policy);
+        format!("{}-{hash}", cut(policy, room - hash.len() - 1))
+    };
+    format!("{policy}-{table}-{suffix}")
+}
+
 /// The DynamoDB backup name of a DynamoBackup without `spec.backupName`: its object name and the
 /// start of its uid, so a re-created object with the same name never adopts an older backup.
 pub fn default_backup_name(object_name: &str, uid: &str) -> String {
@@ -89,6 +109,15 @@ mod tests {
         assert_eq!(name, "orders-before-v42-5f0c7a1e");
         let long = default_backup_name(&"x".repeat(253), "5f0c7a1e-8b2d");
         assert!(long.len() <= BACKUP_NAME_MAX);
+    }
+
+    #[test]
+    fn child_names_are_deterministic_and_fit() {
+        assert_eq!(child_backup_name("orders", "Orders", "20260115-0300"), format!("orders-orders-{}-20260115-0300", short_hash("Orders")));
+        assert_eq!(child_backup_name("orders", "orders", "pre-5f7c9d"), "orders-orders-pre-5f7c9d");
+        let long = child_backup_name(&"p".repeat(253), &"T".repeat(255), "20260115-0300");
+        assert!(long.len() <= OBJECT_NAME_MAX, "{}", long.len());
+        assert_ne!(long, child_backup_name(&format!("{}q", "p".repeat(252)), &"T".repeat(255), "20260115-0300"));
     }
 
     proptest! {

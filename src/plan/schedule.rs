@@ -116,6 +116,15 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The part of a child backup's name that tells its slot: the slot's civil time in the
+    /// schedule's zone, `YYYYMMDD-HHMM`, with seconds when the slot has them.
+    pub fn slot_suffix(&self, slot: Timestamp) -> String {
+        let local = slot.to_zoned(self.time_zone.clone());
+        if local.second() == 0 { local.strftime("%Y%m%d-%H%M").to_string() } else { local.strftime("%Y%m%d-%H%M%S").to_string() }
+    }
+}
+
 /// Why a slot made no backup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SkipReason {
@@ -247,6 +256,13 @@ mod tests {
         // 00:00Z..02:00Z on 25 October is 02:00 CEST .. 02:00 CET (the fold) and on to 03:00 CET.
         let slots = s.slots_between(ts("2026-10-25T00:00:00Z"), ts("2026-10-25T02:00:00Z"));
         assert_eq!(slots, vec![ts("2026-10-25T00:30:00Z"), ts("2026-10-25T01:30:00Z")]);
+    }
+
+    #[test]
+    fn slot_suffixes_read_in_the_zone() {
+        let s = schedule("0 3 * * *", Some("Europe/Berlin"));
+        assert_eq!(s.slot_suffix(ts("2026-01-15T02:00:00Z")), "20260115-0300");
+        assert_eq!(schedule("@every 20s", None).slot_suffix(ts("2026-01-15T10:00:20Z")), "20260115-100020");
     }
 
     #[test]

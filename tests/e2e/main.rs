@@ -4,6 +4,7 @@
 mod backup;
 mod crds;
 mod operator;
+mod policy;
 mod restore;
 mod support;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     trials.extend(operator::trials(&env));
     trials.extend(backup::trials(&env));
     trials.extend(restore::trials(&env));
+    trials.extend(policy::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

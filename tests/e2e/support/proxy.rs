@@ -34,7 +34,7 @@ pub enum Rule {
 struct Shared {
     upstream: String,
     calls: Mutex<Vec<String>>,
-    bodies: Mutex<Vec<(String, String)>>,
+    bodies: Mutex<Vec<(String, String, jiff::Timestamp)>>,
     rules: Mutex<Vec<Rule>>,
     held: Notify,
 }
@@ -72,8 +72,17 @@ impl FaultProxy {
 
     /// The JSON bodies of the requests of `operation`, in order.
     pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
+        self.requests_at(operation).into_iter().map(|(body, _)| body).collect()
+    }
+
+    /// The same, with the moment each request arrived.
+    pub fn requests_at(&self, operation: &str) -> Vec<(serde_json::Value, jiff::Timestamp)> {
         let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
-        bodies.into_iter().filter(|(op, _)| op == operation).filter_map(|(_, body)| serde_json::from_str(&body).ok()).collect()
+        bodies
+            .into_iter()
+            .filter(|(op, _, _)| op == operation)
+            .filter_map(|(_, body, at)| Some((serde_json::from_str(&body).ok()?, at)))
+            .collect()
     }
 
     pub fn count(&self, operation: &str) -> usize {
@@ -122,7 +131,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     }
     let request_body = String::from_utf8_lossy(&body).into_owned();
     if let Ok(mut bodies) = shared.bodies.lock() {
-        bodies.push((operation.clone(), request_body.clone()));
+        bodies.push((operation.clone(), request_body.clone(), jiff::Timestamp::now()));
     }
 
     let mut hold = false;

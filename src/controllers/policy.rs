@@ -1,0 +1,379 @@
+//! DynamoBackupPolicy: PITR on every table, a DynamoBackup per table for each schedule slot,
+//! retention over the DynamoBackups it made, and what its deletion does to them.
+//!
+//! The policy never talks to DynamoDB about backups itself: it creates and deletes DynamoBackup
+//! objects (named from policy, table and slot, so a restart never doubles a slot), and their
+//! controller does the rest.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, ListParams, ObjectMeta, PostParams},
+    runtime::controller::Action,
+};
+
+use super::{
+    Error,
+    common::{FINALIZER, Reported, StatusWriter, publish, set_finalizer},
+};
+use crate::{
+    api::{
+        BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, DynamoBackupSpec, LastBackup, OnPolicyDelete, PitrStatus,
+        PolicyPhase, PolicyTableStatus, SkippedSlot, labels,
+    },
+    context::Context,
+    dynamo::model::Scope,
+    plan::{
+        conditions::Standing,
+        names::{child_backup_name, label_value, table_label_value},
+        retention::{self, Candidate, Rules},
+        schedule::{Schedule, plan_slots},
+        tables::TableRef,
+        validate::invalid,
+    },
+};
+
+pub const KIND: &str = "DynamoBackupPolicy";
+
+/// How often PITR windows are read again, so the window a user reads is current.
+const PITR_REFRESH: Duration = Duration::from_secs(300);
+/// How often a policy looks again while one of its backups is still on its way.
+const CHILD_POLL: Duration = Duration::from_secs(10);
+/// Skipped slots kept in status, newest first.
+const SKIPPED_KEPT: usize = 20;
+
+type Writer<'a> = StatusWriter<'a, DynamoBackupPolicy>;
+
+impl Reported for DynamoBackupPolicy {
+    type Status = DynamoBackupPolicyStatus;
+
+    fn current_status(&self) -> DynamoBackupPolicyStatus {
+        self.status.clone().unwrap_or_default()
+    }
+
+    fn conditions(status: &mut DynamoBackupPolicyStatus) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+
+    fn observed_generation(status: &mut DynamoBackupPolicyStatus) -> &mut Option<i64> {
+        &mut status.observed_generation
+    }
+
+    fn mark_stalled(status: &mut DynamoBackupPolicyStatus) {
+        status.phase = Some(PolicyPhase::Failed);
+    }
+}
+
+/// The spec, checked once: everything the reconcile acts on.
+struct Checked {
+    tables: Vec<TableRef>,
+    region: Option<String>,
+    schedule: Option<Schedule>,
+    rules: Option<Rules>,
+}
+
+fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::Invalid> {
+    let spec = &policy.spec;
+    if spec.tables.is_empty() || spec.tables.len() > 100 {
+        return Err(invalid("spec.tables must name 1 to 100 tables"));
+    }
+    let mut tables = Vec::with_capacity(spec.tables.len());
+    for (i, text) in spec.tables.iter().enumerate() {
+        let table = TableRef::parse(text).map_err(|e| invalid(format!("spec.tables[{i}]: {e}")))?;
+        if tables.iter().any(|t: &TableRef| t.name == table.name && t.region == table.region) {
+            return Err(invalid(format!("spec.tables[{i}]: {text:?} is listed twice")));
+        }
+        tables.push(table);
+    }
+    let days = spec.point_in_time_recovery.recovery_period_in_days;
+    if !(1..=35).contains(&days) {
+        return Err(invalid(format!("spec.pointInTimeRecovery.recoveryPeriodInDays {days} must be 1 to 35")));
+    }
+    let schedule = spec.schedule.as_ref().map(Schedule::parse).transpose()?;
+    let rules = spec.retention.as_ref().map(Rules::parse).transpose()?;
+    Ok(Checked { tables, region: spec.region.clone(), schedule, rules })
+}
+
+pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let api: Api<DynamoBackupPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut w = StatusWriter::new(&api, obj.as_ref(), &ctx);
+    match reconcile_with(&mut w, &namespace).await {
+        Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
+        other => other,
+    }
+}
+
+async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("{}={}", labels::POLICY, label_value(&obj.name_any()));
+    let children = backups.list(&ListParams::default().labels(&selector)).await?.items;
+
+    if obj.metadata.deletion_timestamp.is_some() {
+        return delete_policy(w, &backups, &children).await;
+    }
+    let checked = match check(obj) {
+        Ok(checked) => checked,
+        Err(invalid) => return w.stalled(invalid.reason, invalid.message).await,
+    };
+    for table in &checked.tables {
+        if let Err(denied) = ctx.tenancy.check(namespace, &table.name, table.region_or(checked.region.as_deref())) {
+            return w.stalled("AccessDenied", denied.0).await;
+        }
+    }
+    set_finalizer(w.api, obj, obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups).await?;
+
+    let now = Timestamp::now();
+    let missing = protect_tables(w, &checked, &children).await?;
+    let mut requeue = PITR_REFRESH;
+    if let Some(schedule) = &checked.schedule {
+        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, now).await?);
+    }
+    if children.iter().any(|c| !matches!(c.status.as_ref().and_then(|s| s.phase), Some(BackupPhase::Available | BackupPhase::Failed))) {
+        requeue = requeue.min(CHILD_POLL);
+    }
+    if let Some(rules) = &checked.rules {
+        apply_retention(w, &backups, &checked, rules, &children, now).await?;
+    }
+
+    if missing.is_empty() {
+        w.status.phase = Some(PolicyPhase::Protected);
+        let tables = checked.tables.len();
+        let message = match (&checked.schedule, obj.spec.point_in_time_recovery.enabled) {
+            (Some(_), true) => format!("PITR on and snapshots scheduled for {tables} table(s)"),
+            (None, true) => format!("PITR on for {tables} table(s)"),
+            (Some(_), false) => format!("snapshots scheduled for {tables} table(s); PITR left as found"),
+            (None, false) => format!("{tables} table(s) watched; PITR left as found"),
+        };
+        w.write(&Standing::Ready { reason: "Protected".into(), message }).await?;
+    } else {
+        w.status.phase = Some(PolicyPhase::Degraded);
+        let message = format!(
+            "table(s) {} do not exist in {}; the others are protected. Create them or fix spec.tables",
+            missing.join(", "),
+            ctx.region_label(checked.region.as_deref())
+        );
+        w.write(&Standing::Stalled { reason: "TableNotFound".into(), message }).await?;
+    }
+    Ok(Action::requeue(requeue.max(Duration::from_secs(1))))
+}
+
+/// PITR as asked on every table, and each table's line in status. Returns the missing tables.
+async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[DynamoBackup]) -> Result<Vec<String>, Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let pitr_spec = &obj.spec.point_in_time_recovery;
+    let mut missing = Vec::new();
+    let mut lines = Vec::with_capacity(checked.tables.len());
+    for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
+        let scope = Scope::region(table.region_or(checked.region.as_deref()));
+        let mut line = PolicyTableStatus { name: text.clone(), ..Default::default() };
+        let Some(described) = ctx.dynamo.describe_table(&scope, &table.name).await? else {
+            missing.push(table.name.clone());
+            lines.push(line);
+            continue;
+        };
+        line.table_arn = described.arn;
+        let mut pitr = ctx.dynamo.describe_pitr(&scope, &table.name).await?;
+        if pitr_spec.enabled && (!pitr.enabled || pitr.recovery_period_in_days.is_some_and(|d| d != pitr_spec.recovery_period_in_days)) {
+            pitr = ctx.dynamo.enable_pitr(&scope, &table.name, pitr_spec.recovery_period_in_days).await?;
+            let note = format!("point-in-time recovery on for table {} ({} days)", table.name, pitr_spec.recovery_period_in_days);
+            publish(&ctx.recorder, obj, false, "PointInTimeRecoveryEnabled", "UpdateContinuousBackups", note).await;
+        }
+        line.point_in_time_recovery = Some(PitrStatus {
+            status: if pitr.enabled { "ENABLED" } else { "DISABLED" }.into(),
+            recovery_period_in_days: pitr.recovery_period_in_days,
+            earliest_restorable_time: pitr.earliest.map(Time),
+            latest_restorable_time: pitr.latest.map(Time),
+        });
+        let mine: Vec<&DynamoBackup> = children.iter().filter(|c| c.spec.table_name == *text).collect();
+        let available: Vec<&DynamoBackup> =
+            mine.iter().copied().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available)).collect();
+        line.available_backups = u32::try_from(available.len()).ok();
+        line.last_backup = available
+            .iter()
+            .max_by_key(|c| created_at(c))
+            .map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
+        lines.push(line);
+    }
+    w.status.tables = lines;
+    w.status.last_successful_backup_time = children
+        .iter()
+        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available))
+        .filter_map(|c| c.status.as_ref().and_then(|s| s.created_at.clone()))
+        .max_by_key(|t| t.0);
+    Ok(missing)
+}
+
+fn created_at(backup: &DynamoBackup) -> Timestamp {
+    backup
+        .status
+        .as_ref()
+        .and_then(|s| s.created_at.as_ref().map(|t| t.0))
+        .or_else(|| backup.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or_default()
+}
+
+/// Takes the due slot (one DynamoBackup per table), reports skipped ones. Returns when to look again.
+async fn run_schedule(
+    w: &mut Writer<'_>,
+    backups: &Api<DynamoBackup>,
+    checked: &Checked,
+    schedule: &Schedule,
+    children: &[DynamoBackup],
+    now: Timestamp,
+) -> Result<Duration, Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let created = obj.metadata.creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
+    let last = w.status.last_schedule_time.as_ref().map(|t| t.0);
+    let plan = plan_slots(schedule, last, created, now);
+    w.status.next_schedule_time = plan.next.map(Time);
+    let mut skipped: Vec<(Timestamp, &'static str, Option<String>)> =
+        plan.skipped.iter().map(|(slot, reason)| (*slot, reason.as_str(), None)).collect();
+    let mut wait = plan.next.map(|next| Duration::try_from(next.duration_since(now)).unwrap_or_default()).unwrap_or(PITR_REFRESH);
+
+    let mut slot_done = true;
+    if let Some(slot) = plan.due {
+        for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
+            let key = format!("{}/{}/{}", obj.namespace().unwrap_or_default(), obj.name_any(), text);
+            let at = slot + schedule.offset_for(&key);
+            if at > now {
+                // Jitter: this table's backup of the slot is due a little later.
+                slot_done = false;
+                wait = wait.min(Duration::try_from(at.duration_since(now)).unwrap_or_default());
+                continue;
+            }
+            let name = child_backup_name(&obj.name_any(), text, &schedule.slot_suffix(slot));
+            if children.iter().any(|c| c.name_any() == name) {
+                continue;
+            }
+            let in_progress = children.iter().any(|c| {
+                c.spec.table_name == *text
+                    && c.labels().get(labels::TRIGGER).map(String::as_str) == Some("schedule")
+                    && matches!(c.status.as_ref().and_then(|s| s.phase), None | Some(BackupPhase::Pending | BackupPhase::Creating))
+            });
+            if in_progress {
+                skipped.push((slot, "PreviousBackupInProgress", Some(table.name.clone())));
+                continue;
+            }
+            let child = scheduled_backup(obj, &name, text, checked.region.clone(), slot);
+            match backups.create(&PostParams::default(), &child).await {
+                Ok(_) => {}
+                // Made by an earlier attempt that did not live to record the slot.
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if slot_done {
+            w.status.last_schedule_time = Some(Time(slot));
+        }
+    } else if let Some((latest, _)) = plan.skipped.last() {
+        w.status.last_schedule_time = Some(Time(*latest));
+    }
+
+    for (slot, reason, table) in skipped {
+        let known = w.status.skipped_slots.iter().any(|s| s.slot_time.0 == slot && s.reason == reason && s.table == table);
+        if known {
+            continue;
+        }
+        let what = table.as_deref().map(|t| format!(" for table {t}")).unwrap_or_default();
+        publish(&ctx.recorder, obj, true, "SlotSkipped", "Schedule", format!("slot {slot}{what} skipped: {reason}")).await;
+        w.status.skipped_slots.insert(0, SkippedSlot { slot_time: Time(slot), reason: reason.to_owned(), table });
+    }
+    w.status.skipped_slots.truncate(SKIPPED_KEPT);
+    Ok(wait)
+}
+
+fn scheduled_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Option<String>, slot: Timestamp) -> DynamoBackup {
+    let labels = BTreeMap::from([
+        (labels::POLICY.to_owned(), label_value(&policy.name_any())),
+        (labels::TABLE.to_owned(), table_label_value(TableRef::parse(table).map(|t| t.name).as_deref().unwrap_or(table))),
+        (labels::TRIGGER.to_owned(), "schedule".to_owned()),
+    ]);
+    // Deliberately no GitOps tracking labels and no owner reference: an Argo CD or Flux prune,
+    // or the garbage collector, must never take backups away with the policy.
+    DynamoBackup {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            annotations: Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_owned(), slot.to_string())])),
+            ..Default::default()
+        },
+        spec: DynamoBackupSpec {
+            table_name: table.to_owned(),
+            region,
+            backup_name: None,
+            deletion_policy: policy.spec.backup_deletion_policy,
+        },
+        status: None,
+    }
+}
+
+async fn apply_retention(
+    w: &mut Writer<'_>,
+    backups: &Api<DynamoBackup>,
+    checked: &Checked,
+    rules: &Rules,
+    children: &[DynamoBackup],
+    now: Timestamp,
+) -> Result<(), Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let policy = label_value(&obj.name_any());
+    let candidates: Vec<Candidate> = children
+        .iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .map(|c| Candidate {
+            name: c.name_any(),
+            table: c.spec.table_name.clone(),
+            policy: c.labels().get(labels::POLICY).cloned(),
+            created: created_at(c),
+            available: c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available),
+            pinned: c.labels().get(labels::PINNED).map(String::as_str) == Some("true"),
+        })
+        .collect();
+    let zone = checked.schedule.as_ref().map(|s| s.time_zone.clone()).unwrap_or(jiff::tz::TimeZone::UTC);
+    let going = retention::plan(&policy, &candidates, rules, &zone, now);
+    let mut status = w.status.retention.clone().unwrap_or_default();
+    status.last_run_time = Some(Time(now));
+    let dry_run = obj.spec.retention.as_ref().is_some_and(|r| r.dry_run);
+    if dry_run {
+        status.would_delete = going;
+    } else {
+        status.would_delete = Vec::new();
+        for name in &going {
+            match backups.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => continue,
+                Err(err) => return Err(err.into()),
+            }
+            status.deleted += 1;
+            publish(&ctx.recorder, obj, false, "RetentionDeleted", "Retention", format!("deleted DynamoBackup {name}")).await;
+        }
+    }
+    w.status.retention = Some(status);
+    Ok(())
+}
+
+/// The policy is going: with `onPolicyDelete: DeleteBackups`, its DynamoBackups go too (their
+/// own finalizers then act per their deletionPolicy); with Orphan, they stay.
+async fn delete_policy(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, children: &[DynamoBackup]) -> Result<Action, Error> {
+    if !w.obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    if w.obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups {
+        for child in children.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
+            match backups.delete(&child.name_any(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let note = format!("deleting {} DynamoBackup(s) of this policy", children.len());
+        publish(&w.ctx.recorder, w.obj, false, "BackupsDeleted", "Delete", note).await;
+    }
+    set_finalizer(w.api, w.obj, false).await?;
+    Ok(Action::await_change())
+}

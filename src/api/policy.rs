@@ -265,7 +265,8 @@ pub struct RolloutStatus {
     pub kind: WorkloadKind,
     pub name: String,
     pub template_hash: String,
-    /// The pre-rollout snapshot taken for this revision (one per table, sharing this prefix).
+    /// The pre-rollout snapshot of the first table for this revision; every table has one,
+    /// named `<policy>-<table>-pre-<templateHash>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
 }

@@ -32,9 +32,10 @@ use crate::{
 
 /// Runs every controller until `stop` turns true; reconciles in flight finish first.
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
-    let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone());
-    let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone());
-    let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone());
+    let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone(), |c, _, _| c);
+    let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone(), |c, _, _| c);
+    let policies =
+        watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::watch_workloads);
     futures::join!(backups, restores, policies);
 }
 
@@ -45,25 +46,35 @@ fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> impl Future<Output = ()
     }
 }
 
-fn apis<K>(ctx: &Context) -> Vec<Api<K>>
+/// One Api per watched namespace (None: all namespaces).
+fn apis<K>(ctx: &Context) -> Vec<(Option<String>, Api<K>)>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
     if ctx.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
+        vec![(None, Api::all(ctx.client.clone()))]
     } else {
-        ctx.namespaces.iter().map(|ns| Api::namespaced(ctx.client.clone(), ns)).collect()
+        ctx.namespaces.iter().map(|ns| (Some(ns.clone()), Api::namespaced(ctx.client.clone(), ns))).collect()
     }
 }
 
+/// Adds further triggers to a controller: (controller, its namespace, its cache) -> controller.
+pub type Extend<K> = fn(Controller<K>, Option<&str>, &Context) -> Controller<K>;
+
 /// One controller per watched namespace for kind `K`, reconciled by `reconcile`.
-async fn watch<K, F, Fut>(ctx: Arc<Context>, kind: &'static str, reconcile: F, stop: tokio::sync::watch::Receiver<bool>)
+async fn watch<K, F, Fut>(
+    ctx: Arc<Context>,
+    kind: &'static str,
+    reconcile: F,
+    stop: tokio::sync::watch::Receiver<bool>,
+    extend: Extend<K>,
+)
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
-    let runs = apis::<K>(&ctx).into_iter().map(|api| {
+    let runs = apis::<K>(&ctx).into_iter().map(|(namespace, api)| {
         let (reader, writer) = reflector::store();
         // Only spec changes (and the start of a deletion) reconcile: our own status writes do not.
         let stream = watcher(api, watcher::Config::default())
@@ -86,7 +97,8 @@ where
                 result
             }
         };
-        Controller::for_stream(stream, reader)
+        let controller = extend(Controller::for_stream(stream, reader), namespace.as_deref(), &ctx);
+        controller
             .with_config(controller::Config::default().concurrency(ctx.concurrency))
             .graceful_shutdown_on(stopped(&stop))
             .run(measured, move |obj, err, ctx| error_policy(kind, obj, err, ctx), ctx.clone())

@@ -8,11 +8,20 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::{
+    api::apps::v1::{Deployment, StatefulSet},
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
 use kube::{
     Api, ResourceExt,
-    api::{DeleteParams, ListParams, ObjectMeta, PostParams},
-    runtime::controller::Action,
+    api::{DeleteParams, ListParams, ObjectMeta, PartialObjectMeta, PostParams},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        predicates,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
 };
 
 use super::{
@@ -22,7 +31,7 @@ use super::{
 use crate::{
     api::{
         BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, DynamoBackupSpec, LastBackup, OnPolicyDelete, PitrStatus,
-        PolicyPhase, PolicyTableStatus, SkippedSlot, labels,
+        PolicyPhase, PolicyTableStatus, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
     dynamo::model::Scope,
@@ -30,6 +39,7 @@ use crate::{
         conditions::Standing,
         names::{child_backup_name, label_value, table_label_value},
         retention::{self, Candidate, Rules},
+        rollout::{Seen, changes, selects, template_hash},
         schedule::{Schedule, plan_slots},
         tables::TableRef,
         validate::invalid,
@@ -136,6 +146,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if children.iter().any(|c| !matches!(c.status.as_ref().and_then(|s| s.phase), Some(BackupPhase::Available | BackupPhase::Failed))) {
         requeue = requeue.min(CHILD_POLL);
     }
+    run_pre_rollout(w, &backups, &checked, namespace).await?;
     if let Some(rules) = &checked.rules {
         apply_retention(w, &backups, &checked, rules, &children, now).await?;
     }
@@ -288,20 +299,22 @@ async fn run_schedule(
 }
 
 fn scheduled_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Option<String>, slot: Timestamp) -> DynamoBackup {
+    let mut backup = child_backup(policy, name, table, region, "schedule");
+    backup.metadata.annotations = Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_owned(), slot.to_string())]));
+    backup
+}
+
+/// A DynamoBackup of one table made by `policy`, for `trigger` (schedule, pre-rollout).
+fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Option<String>, trigger: &str) -> DynamoBackup {
     let labels = BTreeMap::from([
         (labels::POLICY.to_owned(), label_value(&policy.name_any())),
         (labels::TABLE.to_owned(), table_label_value(TableRef::parse(table).map(|t| t.name).as_deref().unwrap_or(table))),
-        (labels::TRIGGER.to_owned(), "schedule".to_owned()),
+        (labels::TRIGGER.to_owned(), trigger.to_owned()),
     ]);
     // Deliberately no GitOps tracking labels and no owner reference: an Argo CD or Flux prune,
     // or the garbage collector, must never take backups away with the policy.
     DynamoBackup {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            labels: Some(labels),
-            annotations: Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_owned(), slot.to_string())])),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(name.to_owned()), labels: Some(labels), ..Default::default() },
         spec: DynamoBackupSpec {
             table_name: table.to_owned(),
             region,
@@ -310,6 +323,91 @@ fn scheduled_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region
         },
         status: None,
     }
+}
+
+/// Reconciles a policy when a workload it follows changes its spec: a metadata-only watch of
+/// Deployments and StatefulSets (names, labels, generation; no templates over the wire),
+/// filtered to generation changes, mapped through the controller's own cache of policies.
+pub fn watch_workloads(controller: Controller<DynamoBackupPolicy>, namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackupPolicy> {
+    fn api<W: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(ctx: &Context, ns: Option<&str>) -> Api<W> {
+        match ns {
+            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+            None => Api::all(ctx.client.clone()),
+        }
+    }
+    let policies = controller.store();
+    let for_deployments = policies.clone();
+    let deployments = watcher(api::<PartialObjectMeta<Deployment>>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let statefulsets = watcher(api::<PartialObjectMeta<StatefulSet>>(ctx, namespace), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    controller
+        .watches_stream(deployments, move |d: PartialObjectMeta<Deployment>| following(&for_deployments, WorkloadKind::Deployment, &d.metadata))
+        .watches_stream(statefulsets, move |s: PartialObjectMeta<StatefulSet>| following(&policies, WorkloadKind::StatefulSet, &s.metadata))
+}
+
+/// The policies of the workload's namespace that follow it.
+fn following(policies: &Store<DynamoBackupPolicy>, kind: WorkloadKind, workload: &ObjectMeta) -> Vec<ObjectRef<DynamoBackupPolicy>> {
+    let labels = workload.labels.clone().unwrap_or_default();
+    let name = workload.name.clone().unwrap_or_default();
+    policies
+        .state()
+        .iter()
+        .filter(|p| p.metadata.namespace == workload.namespace)
+        .filter(|p| p.spec.pre_rollout.as_ref().is_some_and(|pre| pre.workloads.iter().any(|sel| selects(sel, kind, &name, &labels))))
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
+/// Snapshots of every table before a new rollout of the selected workloads: one DynamoBackup
+/// per table, named from the new pod template's hash. The workloads are only read.
+async fn run_pre_rollout(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, checked: &Checked, namespace: &str) -> Result<(), Error> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let Some(pre) = &obj.spec.pre_rollout else {
+        w.status.rollouts.clear();
+        return Ok(());
+    };
+    let mut seen = Vec::new();
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
+    for d in deployments.list(&ListParams::default()).await?.items {
+        let template = serde_json::to_value(d.spec.as_ref().map(|s| &s.template))?;
+        seen.push((WorkloadKind::Deployment, d.name_any(), d.labels().clone(), template));
+    }
+    let statefulsets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
+    for s in statefulsets.list(&ListParams::default()).await?.items {
+        let template = serde_json::to_value(s.spec.as_ref().map(|s| &s.template))?;
+        seen.push((WorkloadKind::StatefulSet, s.name_any(), s.labels().clone(), template));
+    }
+    let selected: Vec<Seen> = seen
+        .into_iter()
+        .filter(|(kind, name, labels, _)| pre.workloads.iter().any(|sel| selects(sel, *kind, name, labels)))
+        .map(|(kind, name, _, template)| Seen { kind, name, hash: template_hash(&template) })
+        .collect();
+    let (mut record, snapshots) = changes(&w.status.rollouts, &selected);
+    for change in snapshots {
+        let mut first = None;
+        for text in &obj.spec.tables {
+            let name = child_backup_name(&obj.name_any(), text, &format!("pre-{}", change.hash));
+            first.get_or_insert_with(|| name.clone());
+            match backups.create(&PostParams::default(), &child_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await {
+                Ok(_) => {}
+                // This revision was snapshotted before: never twice.
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let note = format!("{:?} {} has a new pod template ({}): snapshot of every table", change.kind, change.name, change.hash);
+        publish(&ctx.recorder, obj, false, "PreRolloutBackup", "Rollout", note).await;
+        if let Some(entry) = record.iter_mut().find(|r| r.kind == change.kind && r.name == change.name) {
+            entry.backup = first;
+        }
+    }
+    w.status.rollouts = record;
+    Ok(())
 }
 
 async fn apply_retention(

@@ -7,6 +7,7 @@ pub mod lease;
 pub mod names;
 pub mod restore;
 pub mod retention;
+pub mod rollout;
 pub mod schedule;
 pub mod tables;
 pub mod tenancy;

@@ -13,7 +13,12 @@ use std::process::ExitCode;
 use libtest_mimic::Arguments;
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // The tests mostly wait (for slots, for the apiserver, for moto); more than one per core
+    // keeps the run short. `--test-threads` still wins.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(6);
+    }
     if args.list {
         // Listing needs no environment; names only.
         eprintln!("(the e2e tests are listed once the environment is up; run them to see names)");

@@ -5,8 +5,9 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use dynamo_backup_operator::api::{
     BackupPhase, BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, OnPolicyDelete,
-    PointInTimeRecoverySpec, Retention, labels,
+    PointInTimeRecoverySpec, PreRollout, Retention, WorkloadKind, WorkloadSelector, labels,
 };
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{
     Api, ResourceExt,
@@ -32,6 +33,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("policy_dry_run_lists_and_deletes_nothing", dry_run),
         env.trial("policy_deleted_with_orphan_keeps_every_backup", orphan),
         env.trial("policy_deleted_with_delete_backups_removes_them", delete_backups),
+        env.trial("policy_snapshots_before_a_new_rollout_only", pre_rollout),
     ]
 }
 
@@ -299,4 +301,70 @@ async fn delete_backups(ctx: TestCtx) -> Result<(), String> {
         (none_left && dynamo_empty).then_some(())
     })
     .await
+}
+
+fn deployment(image: &str, replicas: i32) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "orders-api", "labels": {"app": "orders-api"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "orders-api"}},
+            "template": {
+                "metadata": {"labels": {"app": "orders-api"}},
+                "spec": {"containers": [{"name": "api", "image": image}]}
+            }
+        }
+    })
+}
+
+async fn pre_rollout_backups(ctx: &TestCtx) -> Result<Vec<DynamoBackup>, String> {
+    let by_table = children(ctx, "guarded").await?;
+    Ok(by_table.into_values().flatten().filter(|b| b.labels().get(labels::TRIGGER).map(String::as_str) == Some("pre-rollout")).collect())
+}
+
+async fn pre_rollout(ctx: TestCtx) -> Result<(), String> {
+    let (orders, items) = (ctx.table("Orders"), ctx.table("OrderItems"));
+    create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard")]).await?;
+    create_table(&ctx.dynamo(), &items, &[("i-1", "key")]).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    let apply = PatchParams::apply("e2e-gitops");
+    deployments.patch("orders-api", &apply, &Patch::Apply(deployment("orders:41", 1))).await.map_err(|e| e.to_string())?;
+    let _op = ctx.start_operator(&[])?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy("guarded", &[&orders, &items]);
+    p.spec.pre_rollout = Some(PreRollout {
+        workloads: vec![WorkloadSelector { kind: WorkloadKind::Deployment, name: Some("orders-api".into()), selector: None }],
+    });
+    api.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let first = eventually("the rollout recorded", WAIT, || async {
+        let p = api.get("guarded").await.ok()?;
+        p.status?.rollouts.first().map(|r| r.template_hash.clone())
+    })
+    .await?;
+    ensure(pre_rollout_backups(&ctx).await?.is_empty(), || "a snapshot on first sight".into())?;
+
+    deployments.patch("orders-api", &apply, &Patch::Apply(deployment("orders:42", 1))).await.map_err(|e| e.to_string())?;
+    let taken = eventually("one pre-rollout backup per table", WAIT, || async {
+        let list = pre_rollout_backups(&ctx).await.ok()?;
+        (list.len() == 2 && list.iter().all(|b| b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available))).then_some(list)
+    })
+    .await?;
+    let names: Vec<String> = taken.iter().map(|b| b.name_any()).collect();
+    let status = api.get("guarded").await.map_err(|e| e.to_string())?.status.ok_or("no status")?;
+    let rollout = status.rollouts.first().cloned().ok_or("no rollout")?;
+    println!("template {first} -> {}: {names:?}", rollout.template_hash);
+    ensure(rollout.template_hash != first && names.iter().all(|n| n.ends_with(&format!("pre-{}", rollout.template_hash))), || format!("{rollout:?}"))?;
+    ensure(rollout.backup.as_ref().is_some_and(|b| names.contains(b)), || format!("{rollout:?}"))?;
+
+    // Replicas only, then the same template again: no more snapshots.
+    deployments.patch("orders-api", &apply, &Patch::Apply(deployment("orders:42", 3))).await.map_err(|e| e.to_string())?;
+    deployments.patch("orders-api", &apply, &Patch::Apply(deployment("orders:42", 3))).await.map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure(pre_rollout_backups(&ctx).await?.len() == 2, || "a snapshot without a new template".into())?;
+
+    let d = deployments.get("orders-api").await.map_err(|e| e.to_string())?;
+    let managers: Vec<String> = d.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    ensure(managers.iter().all(|m| m == "e2e-gitops"), || format!("someone else wrote the Deployment: {managers:?}"))
 }

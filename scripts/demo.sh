@@ -62,6 +62,22 @@ py items Orders
 say "status of the restore"
 kubectl get dynamorestore -n shop orders-restore -o jsonpath='{.status}' | python3 -m json.tool
 
+say "a DynamoBackupPolicy: PITR on Orders, a snapshot every 20 s, the last two kept (examples/demo-policy.yaml)"
+kubectl apply -f examples/demo-policy.yaml
+kubectl wait -n shop --for=condition=Ready --timeout=60s dynamobackuppolicy/orders-demo
+echo "  point-in-time recovery of Orders, as the policy reports it:"
+kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.tables[0].pointInTimeRecovery}' | python3 -m json.tool
+echo "  waiting for three slots, so that retention has something to delete (about a minute)..."
+for _ in $(seq 1 60); do
+  deleted=$(kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.retention.deleted}' 2>/dev/null || true)
+  left=$(kubectl get dynamobackup -n shop -l dynamobackup.io/policy=orders-demo -o name | wc -l)
+  [ "${deleted:-0}" -ge 1 ] && [ "$left" -eq 2 ] && break
+  sleep 2
+done
+kubectl get dynamobackuppolicy -n shop
+kubectl get dynamobackup -n shop -l dynamobackup.io/policy=orders-demo -L dynamobackup.io/trigger
+echo "  retention: $(kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.retention}')"
+
 say "events"
 kubectl get events -n shop -o custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message
 

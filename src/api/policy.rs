@@ -26,7 +26,8 @@ pub const SCHEDULE_PATTERN: &str =
     printcolumn(name = "PITR", type_ = "boolean", json_path = ".spec.pointInTimeRecovery.enabled"),
     printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule.cron"),
     printcolumn(name = "Last-Backup", type_ = "date", json_path = ".status.lastSuccessfulBackupTime"),
-    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    // A string: kubectl shows a future `date` as <invalid>.
+    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextScheduleTime"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]

@@ -50,8 +50,9 @@ pub const KIND: &str = "DynamoBackupPolicy";
 
 /// How often PITR windows are read again, so the window a user reads is current.
 const PITR_REFRESH: Duration = Duration::from_secs(300);
-/// How often a policy looks again while one of its backups is still on its way.
-const CHILD_POLL: Duration = Duration::from_secs(10);
+/// How often a policy looks again while one of its backups is still on its way (its status and
+/// retention follow within this).
+const CHILD_POLL: Duration = Duration::from_secs(3);
 /// Skipped slots kept in status, newest first.
 const SKIPPED_KEPT: usize = 20;
 
@@ -272,7 +273,8 @@ async fn run_schedule(
             }
             let child = scheduled_backup(obj, &name, text, checked.region.clone(), slot);
             match backups.create(&PostParams::default(), &child).await {
-                Ok(_) => {}
+                // Look again soon: the new backup's progress, and retention once it is Available.
+                Ok(_) => wait = wait.min(CHILD_POLL),
                 // Made by an earlier attempt that did not live to record the slot.
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
                 Err(err) => return Err(err.into()),

@@ -7,6 +7,8 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+use futures::{StreamExt, TryStreamExt};
+
 use jiff::Timestamp;
 use k8s_openapi::{
     api::apps::v1::{Deployment, StatefulSet},
@@ -327,29 +329,81 @@ fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Op
     }
 }
 
-/// Reconciles a policy when a workload it follows changes its spec: a metadata-only watch of
-/// Deployments and StatefulSets (names, labels, generation; no templates over the wire),
-/// filtered to generation changes, mapped through the controller's own cache of policies.
-pub fn watch_workloads(controller: Controller<DynamoBackupPolicy>, namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackupPolicy> {
-    fn api<W: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(ctx: &Context, ns: Option<&str>) -> Api<W> {
-        match ns {
-            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-            None => Api::all(ctx.client.clone()),
+/// Reconciles a policy when a workload it follows changes its spec. The watches are kept
+/// cheap: they exist only in namespaces that have a policy with `preRollout`, started and
+/// stopped as such policies come and go, and they are metadata-only (names, labels,
+/// generation; no templates over the wire), filtered to generation changes.
+pub fn watch_workloads(controller: Controller<DynamoBackupPolicy>, _namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackupPolicy> {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(follow_workload_namespaces(ctx.client.clone(), controller.store(), tx));
+    let triggers = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|policy| (policy, rx)) });
+    controller.reconcile_on(triggers)
+}
+
+/// How often the set of namespaces with preRollout policies is looked at (in memory).
+const WORKLOAD_NAMESPACES_EVERY: Duration = Duration::from_secs(2);
+
+async fn follow_workload_namespaces(
+    client: kube::Client,
+    policies: Store<DynamoBackupPolicy>,
+    tx: tokio::sync::mpsc::Sender<ObjectRef<DynamoBackupPolicy>>,
+) {
+    let mut watching: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    while !tx.is_closed() {
+        let wanted: std::collections::BTreeSet<String> =
+            policies.state().iter().filter(|p| p.spec.pre_rollout.is_some()).filter_map(|p| p.namespace()).collect();
+        watching.retain(|namespace, task| {
+            let keep = wanted.contains(namespace);
+            if !keep {
+                task.abort();
+                tracing::info!(namespace, "no policy with preRollout left; stopped watching workloads");
+            }
+            keep
+        });
+        for namespace in wanted {
+            if !watching.contains_key(&namespace) {
+                tracing::info!(namespace, "watching Deployments and StatefulSets for preRollout");
+                let task = tokio::spawn(watch_namespace_workloads(client.clone(), namespace.clone(), policies.clone(), tx.clone()));
+                watching.insert(namespace, task);
+            }
+        }
+        tokio::time::sleep(WORKLOAD_NAMESPACES_EVERY).await;
+    }
+    for task in watching.values() {
+        task.abort();
+    }
+}
+
+async fn watch_namespace_workloads(
+    client: kube::Client,
+    namespace: String,
+    policies: Store<DynamoBackupPolicy>,
+    tx: tokio::sync::mpsc::Sender<ObjectRef<DynamoBackupPolicy>>,
+) {
+    let deployments = watcher(Api::<PartialObjectMeta<Deployment>>::namespaced(client.clone(), &namespace), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default())
+        .map_ok(|d| (WorkloadKind::Deployment, d.metadata));
+    let statefulsets = watcher(Api::<PartialObjectMeta<StatefulSet>>::namespaced(client, &namespace), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default())
+        .map_ok(|s| (WorkloadKind::StatefulSet, s.metadata));
+    let mut changes = futures::stream::select(deployments.boxed(), statefulsets.boxed());
+    while let Some(change) = changes.next().await {
+        match change {
+            Ok((kind, workload)) => {
+                for policy in following(&policies, kind, &workload) {
+                    if tx.send(policy).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            // The watcher backs off and resumes by itself.
+            Err(err) => tracing::warn!(namespace, error = %err, "watching workloads"),
         }
     }
-    let policies = controller.store();
-    let for_deployments = policies.clone();
-    let deployments = watcher(api::<PartialObjectMeta<Deployment>>(ctx, namespace), watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-    let statefulsets = watcher(api::<PartialObjectMeta<StatefulSet>>(ctx, namespace), watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-    controller
-        .watches_stream(deployments, move |d: PartialObjectMeta<Deployment>| following(&for_deployments, WorkloadKind::Deployment, &d.metadata))
-        .watches_stream(statefulsets, move |s: PartialObjectMeta<StatefulSet>| following(&policies, WorkloadKind::StatefulSet, &s.metadata))
 }
 
 /// The policies of the workload's namespace that follow it.

@@ -89,7 +89,7 @@ async fn pitr_on(ctx: TestCtx) -> Result<(), String> {
     let (orders, items) = (ctx.table("Orders"), ctx.table("OrderItems"));
     create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard")]).await?;
     create_table(&ctx.dynamo(), &items, &[("i-1", "key")]).await?;
-    let _op = ctx.start_operator(&[])?;
+    let op = ctx.start_operator(&[])?;
     let api: Api<DynamoBackupPolicy> = ctx.api();
     let mut p = policy("pitr", &[&orders, &items]);
     p.spec.point_in_time_recovery = PointInTimeRecoverySpec { enabled: true, recovery_period_in_days: 7 };
@@ -108,7 +108,7 @@ async fn pitr_on(ctx: TestCtx) -> Result<(), String> {
             format!("DynamoDB says {desc:?}")
         })?;
     }
-    Ok(())
+    ensure(!op.process.log_text().contains("watching Deployments"), || "workloads watched without a preRollout policy".into())
 }
 
 async fn schedule_and_retention(ctx: TestCtx) -> Result<(), String> {
@@ -331,7 +331,7 @@ async fn pre_rollout(ctx: TestCtx) -> Result<(), String> {
     let deployments: Api<Deployment> = ctx.api();
     let apply = PatchParams::apply("e2e-gitops");
     deployments.patch("orders-api", &apply, &Patch::Apply(deployment("orders:41", 1))).await.map_err(|e| e.to_string())?;
-    let _op = ctx.start_operator(&[])?;
+    let op = ctx.start_operator(&[])?;
     let api: Api<DynamoBackupPolicy> = ctx.api();
     let mut p = policy("guarded", &[&orders, &items]);
     p.spec.pre_rollout = Some(PreRollout {
@@ -366,5 +366,14 @@ async fn pre_rollout(ctx: TestCtx) -> Result<(), String> {
 
     let d = deployments.get("orders-api").await.map_err(|e| e.to_string())?;
     let managers: Vec<String> = d.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
-    ensure(managers.iter().all(|m| m == "e2e-gitops"), || format!("someone else wrote the Deployment: {managers:?}"))
+    ensure(managers.iter().all(|m| m == "e2e-gitops"), || format!("someone else wrote the Deployment: {managers:?}"))?;
+
+    // The workload watch lives exactly as long as a policy with preRollout in the namespace.
+    ensure(op.process.log_text().contains("watching Deployments and StatefulSets for preRollout"), || "no workload watch".into())?;
+    api.delete("guarded", &DeleteParams::default()).await.map_err(|e| e.to_string())?;
+    eventually("the workload watch to stop", WAIT, || {
+        let log = op.process.log_text();
+        async move { log.contains("stopped watching workloads").then_some(()) }
+    })
+    .await
 }

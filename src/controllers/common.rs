@@ -74,6 +74,30 @@ where
     Ok(true)
 }
 
+/// Creates `obj`; an object of that name already there counts as done (false).
+pub async fn create_once<K>(api: &Api<K>, obj: &K) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+{
+    match api.create(&kube::api::PostParams::default(), obj).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Deletes the named object; one already gone counts as done (false).
+pub async fn delete_once<K>(api: &Api<K>, name: &str) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    match api.delete(name, &kube::api::DeleteParams::default()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Publishes an event; a failure to publish is logged, never fails the reconcile.
 pub async fn publish<K>(recorder: &Recorder, obj: &K, warning: bool, reason: &str, action: &str, note: String)
 where

@@ -16,7 +16,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, ResourceExt,
-    api::{DeleteParams, ListParams, ObjectMeta, PartialObjectMeta, PostParams},
+    api::{ListParams, ObjectMeta, PartialObjectMeta},
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -28,7 +28,7 @@ use kube::{
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, publish, set_finalizer},
+    common::{FINALIZER, Reported, StatusWriter, create_once, delete_once, publish, set_finalizer},
 };
 use crate::{
     api::{
@@ -273,13 +273,10 @@ async fn run_schedule(
                 skipped.push((slot, "PreviousBackupInProgress", Some(table.name.clone())));
                 continue;
             }
-            let child = scheduled_backup(obj, &name, text, checked.region.clone(), slot);
-            match backups.create(&PostParams::default(), &child).await {
+            // An existing one was made by an earlier attempt that did not live to record the slot.
+            if create_once(backups, &scheduled_backup(obj, &name, text, checked.region.clone(), slot)).await? {
                 // Look again soon: the new backup's progress, and retention once it is Available.
-                Ok(_) => wait = wait.min(CHILD_POLL),
-                // Made by an earlier attempt that did not live to record the slot.
-                Err(kube::Error::Api(status)) if status.code == 409 => {}
-                Err(err) => return Err(err.into()),
+                wait = wait.min(CHILD_POLL);
             }
         }
         if slot_done {
@@ -449,12 +446,8 @@ async fn run_pre_rollout(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, checke
         for text in &obj.spec.tables {
             let name = child_backup_name(&obj.name_any(), text, &format!("pre-{}", change.hash));
             first.get_or_insert_with(|| name.clone());
-            match backups.create(&PostParams::default(), &child_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await {
-                Ok(_) => {}
-                // This revision was snapshotted before: never twice.
-                Err(kube::Error::Api(status)) if status.code == 409 => {}
-                Err(err) => return Err(err.into()),
-            }
+            // An existing one: this revision was snapshotted before, and never is twice.
+            create_once(backups, &child_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await?;
         }
         let note = format!("{:?} {} has a new pod template ({}): snapshot of every table", change.kind, change.name, change.hash);
         publish(&ctx.recorder, obj, false, "PreRolloutBackup", "Rollout", note).await;
@@ -498,10 +491,8 @@ async fn apply_retention(
     } else {
         status.would_delete = Vec::new();
         for name in &going {
-            match backups.delete(name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => continue,
-                Err(err) => return Err(err.into()),
+            if !delete_once(backups, name).await? {
+                continue;
             }
             status.deleted += 1;
             publish(&ctx.recorder, obj, false, "RetentionDeleted", "Retention", format!("deleted DynamoBackup {name}")).await;
@@ -519,11 +510,7 @@ async fn delete_policy(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, children
     }
     if w.obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups {
         for child in children.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
-            match backups.delete(&child.name_any(), &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(err) => return Err(err.into()),
-            }
+            delete_once(backups, &child.name_any()).await?;
         }
         let note = format!("deleting {} DynamoBackup(s) of this policy", children.len());
         publish(&w.ctx.recorder, w.obj, false, "BackupsDeleted", "Delete", note).await;

@@ -111,8 +111,13 @@ impl ControlPlane {
         files.sort();
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-            let crd: CustomResourceDefinition =
-                serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let mut value: serde_json::Value = serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            if !self.has_cel() {
+                // Before 1.25 the CRD schema has no such field, and server-side apply refuses
+                // what it does not know; those clusters would ignore the rules anyway.
+                strip_key(&mut value, "x-kubernetes-validations");
+            }
+            let crd: CustomResourceDefinition = serde_json::from_value(value).map_err(|e| format!("{}: {e}", file.display()))?;
             let name = crd.metadata.name.clone().ok_or("a CRD without a name")?;
             crds.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
                 .await
@@ -167,6 +172,17 @@ fn service_account_keys(dir: &Path) -> Result<(), String> {
     let key_s = key.display().to_string();
     run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key_s])?;
     run(&["pkey", "-in", &key_s, "-pubout", "-out", &dir.join("sa.pub").display().to_string()])
+}
+
+fn strip_key(value: &mut serde_json::Value, key: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove(key);
+            map.values_mut().for_each(|v| strip_key(v, key));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| strip_key(v, key)),
+        _ => {}
+    }
 }
 
 fn parse_number(text: &str) -> u32 {

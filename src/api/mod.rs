@@ -20,10 +20,30 @@ pub const GROUP: &str = "dynamobackup.io";
 /// Every CRD the operator owns, in a stable order (the order of files in `crds/`).
 pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("dynamobackup", DynamoBackup::crd()),
-        ("dynamobackuppolicy", DynamoBackupPolicy::crd()),
-        ("dynamorestore", DynamoRestore::crd()),
+        ("dynamobackup", without_null_enum_values(DynamoBackup::crd())),
+        ("dynamobackuppolicy", without_null_enum_values(DynamoBackupPolicy::crd())),
+        ("dynamorestore", without_null_enum_values(DynamoRestore::crd())),
     ]
+}
+
+/// schemars lists `null` among the values of an optional enum; `nullable: true` already says
+/// that, and apiservers before 1.22 mishandle a CRD whose enum holds `null`.
+fn without_null_enum_values(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Array(values)) = map.get_mut("enum") {
+                    values.retain(|v| !v.is_null());
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
+    strip(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// One CRD as the YAML document `crds/<kind>.yaml` holds.

@@ -144,12 +144,12 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     let missing = protect_tables(w, &checked, &children).await?;
     let mut requeue = PITR_REFRESH;
     if let Some(schedule) = &checked.schedule {
-        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, now).await?);
+        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &missing, now).await?);
     }
     if children.iter().any(|c| !matches!(c.status.as_ref().and_then(|s| s.phase), Some(BackupPhase::Available | BackupPhase::Failed))) {
         requeue = requeue.min(CHILD_POLL);
     }
-    run_pre_rollout(w, &backups, &checked, namespace).await?;
+    run_pre_rollout(w, &backups, &checked, &missing, namespace).await?;
     if let Some(rules) = &checked.rules {
         apply_retention(w, &backups, &checked, rules, &children, now).await?;
     }
@@ -238,6 +238,7 @@ async fn run_schedule(
     checked: &Checked,
     schedule: &Schedule,
     children: &[DynamoBackup],
+    missing: &[String],
     now: Timestamp,
 ) -> Result<Duration, Error> {
     let (obj, ctx) = (w.obj, w.ctx);
@@ -262,6 +263,11 @@ async fn run_schedule(
             }
             let name = child_backup_name(&obj.name_any(), text, &schedule.slot_suffix(slot));
             if children.iter().any(|c| c.name_any() == name) {
+                continue;
+            }
+            // A backup of a missing table could only fail; the slot is reported instead.
+            if missing.contains(&table.name) {
+                skipped.push((slot, "TableNotFound", Some(table.name.clone())));
                 continue;
             }
             let in_progress = children.iter().any(|c| {
@@ -418,7 +424,13 @@ fn following(policies: &Store<DynamoBackupPolicy>, kind: WorkloadKind, workload:
 
 /// Snapshots of every table before a new rollout of the selected workloads: one DynamoBackup
 /// per table, named from the new pod template's hash. The workloads are only read.
-async fn run_pre_rollout(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, checked: &Checked, namespace: &str) -> Result<(), Error> {
+async fn run_pre_rollout(
+    w: &mut Writer<'_>,
+    backups: &Api<DynamoBackup>,
+    checked: &Checked,
+    missing: &[String],
+    namespace: &str,
+) -> Result<(), Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let Some(pre) = &obj.spec.pre_rollout else {
         w.status.rollouts.clear();
@@ -443,7 +455,10 @@ async fn run_pre_rollout(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, checke
     let (mut record, snapshots) = changes(&w.status.rollouts, &selected);
     for change in snapshots {
         let mut first = None;
-        for text in &obj.spec.tables {
+        for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
+            if missing.contains(&table.name) {
+                continue;
+            }
             let name = child_backup_name(&obj.name_any(), text, &format!("pre-{}", change.hash));
             first.get_or_insert_with(|| name.clone());
             // An existing one: this revision was snapshotted before, and never is twice.

@@ -34,6 +34,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("policy_deleted_with_orphan_keeps_every_backup", orphan),
         env.trial("policy_deleted_with_delete_backups_removes_them", delete_backups),
         env.trial("policy_snapshots_before_a_new_rollout_only", pre_rollout),
+        env.trial("policy_with_a_missing_table_backs_up_the_others_and_says_so", missing_table),
     ]
 }
 
@@ -376,4 +377,27 @@ async fn pre_rollout(ctx: TestCtx) -> Result<(), String> {
         async move { log.contains("stopped watching workloads").then_some(()) }
     })
     .await
+}
+
+async fn missing_table(ctx: TestCtx) -> Result<(), String> {
+    let (orders, ghost) = (ctx.table("Orders"), ctx.table("Ghost"));
+    create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard")]).await?;
+    let _op = ctx.start_operator(&[])?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy("partial", &[&orders, &ghost]);
+    p.spec.schedule = Some(every("@every 20s"));
+    api.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let stalled = wait_condition(&api, "partial", "Stalled", WAIT, conditions).await?;
+    let cond = crate::support::tables::condition(&conditions(&stalled), "Stalled").cloned().ok_or("no Stalled")?;
+    println!("Stalled: {} — {}", cond.reason, cond.message);
+    ensure(cond.reason == "TableNotFound" && cond.message.contains(&ghost) && !cond.message.contains(&format!("{orders},")), || format!("{cond:?}"))?;
+    let reported = eventually("the slot skipped for the missing table", Duration::from_secs(60), || async {
+        let p = api.get("partial").await.ok()?;
+        let status = p.status?;
+        status.skipped_slots.iter().any(|s| s.reason == "TableNotFound" && s.table.as_deref() == Some(ghost.as_str())).then_some(status)
+    })
+    .await?;
+    let by_table = children(&ctx, "partial").await?;
+    ensure(by_table.contains_key(&orders) && !by_table.contains_key(&ghost), || format!("backups: {:?}", by_table.keys()))?;
+    ensure(reported.phase == Some(dynamo_backup_operator::api::PolicyPhase::Degraded), || format!("phase {:?}", reported.phase))
 }

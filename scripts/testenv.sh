@@ -10,7 +10,9 @@
 #   2. the cache, ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator/;
 #   3. a build from Go modules (k8s.io/kubernetes and go.etcd.io/etcd at pinned versions);
 #   4. for the control plane only, when the Go route fails: Debian's kubernetes 1.20 source
-#      package and Debian's etcd-server (no CEL validation there; CEL tests skip and say so).
+#      package (with Debian's reflect2 1.0.2 over the vendored 1.0.1, which crashes under the
+#      Go that builds it) and Debian's etcd-server 3.4. No CEL validation there: the CEL
+#      tests skip and say so.
 # Progress goes to stderr; only the export lines go to stdout.
 set -euo pipefail
 
@@ -89,12 +91,16 @@ build_debian_fallback() {
     echo 'deb-src http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list.d/dbo-src.list
   fi
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go rsync etcd-server >&2
+  # reflect2 1.0.1, which Kubernetes 1.20 vendors, crashes under Go 1.18 and later; Debian's
+  # 1.0.2 replaces it before the build.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go rsync etcd-server golang-github-modern-go-reflect2-dev >&2
   rm -rf "$work" && mkdir -p "$work" "$out"
   (
     cd "$work"
     apt-get source -qq kubernetes >&2
     cd "$(find . -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)"
+    rm -rf vendor/github.com/modern-go/reflect2
+    cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/modern-go/reflect2
     mkdir -p .go/src/k8s.io
     ln -sfn "$PWD" .go/src/k8s.io/kubernetes
     cd .go/src/k8s.io/kubernetes

@@ -45,11 +45,14 @@ pub fn apply_standing(current: &[Condition], standing: &Standing, generation: Op
     let mut out: Vec<Condition> =
         current.iter().filter(|c| ![READY, RECONCILING, STALLED].contains(&c.type_.as_str())).cloned().collect();
     for (type_, on) in [(READY, ready), (RECONCILING, reconciling), (STALLED, stalled)] {
-        // Ready=False carries the reason of what it waits for; the other two say why they are on.
+        // Ready=False carries the reason of what it waits for; the other two say why they are
+        // on. Never an empty message: some apiservers read it as null, which the schema refuses.
         let (reason, message) = if on || type_ == READY {
             (standing.reason().to_owned(), standing.message().to_owned())
+        } else if type_ == RECONCILING {
+            ("NotReconciling".to_owned(), "no work in flight".to_owned())
         } else {
-            (format!("Not{type_}"), String::new())
+            ("NotStalled".to_owned(), "nothing blocks progress".to_owned())
         };
         out.push(merge(current, type_, on, reason, message, generation, now));
     }
@@ -101,6 +104,7 @@ mod tests {
         let ready = conds.iter().find(|c| c.type_ == READY).expect("Ready is always present");
         assert_eq!(ready.reason, "Creating", "Ready=False says what it waits for");
         assert!(conds.iter().all(|c| c.observed_generation == Some(1)));
+        assert!(conds.iter().all(|c| !c.message.is_empty()), "no empty messages");
     }
 
     #[test]

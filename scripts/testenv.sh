@@ -82,14 +82,28 @@ build_etcd() {
   )
 }
 
+# Source packages come from the same places as the machine's binary packages: its own `deb`
+# entries, copied as `deb-src` (one-line and deb822 formats), unless it already has some.
+add_source_entries() {
+  local dir=/etc/apt/sources.list.d
+  if grep -rqsE '^(deb-src[[:space:]]|Types:.*deb-src)' /etc/apt/sources.list "$dir"; then return; fi
+  local lines
+  lines=$({ grep -hsE '^deb[[:space:]]' /etc/apt/sources.list "$dir"/*.list || true; } | sed 's/^deb\([[:space:]]\)/deb-src\1/')
+  [ -z "$lines" ] || printf '%s\n' "$lines" > "$dir/dynamo-backup-operator-src.list"
+  local f
+  for f in "$dir"/*.sources; do
+    [ -e "$f" ] || continue
+    case "$f" in *dynamo-backup-operator-src*) continue ;; esac
+    sed 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb-src/' "$f" > "$dir/dynamo-backup-operator-src-$(basename "$f")"
+  done
+}
+
 # Fallback: Kubernetes 1.20.2 from Debian's source package and etcd 3.4 from Debian.
 build_debian_fallback() {
   local out="$1" work="$CACHE_ROOT/build/debian-kubernetes"
   log "Go route failed; falling back to Debian's kubernetes source package (1.20.2, no CEL)"
   command -v apt-get >/dev/null || { log "apt-get not found"; return 1; }
-  if ! grep -rqs '^deb-src .*bookworm' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo 'deb-src http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list.d/dbo-src.list
-  fi
+  add_source_entries
   apt-get update -qq >&2
   # reflect2 1.0.1, which Kubernetes 1.20 vendors, crashes under Go 1.18 and later; Debian's
   # 1.0.2 replaces it before the build.

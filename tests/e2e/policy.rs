@@ -20,7 +20,7 @@ use crate::{
     support::{
         Env, TestCtx, ensure,
         process::eventually,
-        proxy::FaultProxy,
+        proxy::{FaultProxy, Rule},
         tables::{backups_of, create_table, wait_condition},
     },
 };
@@ -35,6 +35,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("policy_deleted_with_delete_backups_removes_them", delete_backups),
         env.trial("policy_snapshots_before_a_new_rollout_only", pre_rollout),
         env.trial("policy_with_a_missing_table_backs_up_the_others_and_says_so", missing_table),
+        env.trial("policy_skips_a_slot_while_the_previous_backup_is_creating", previous_in_progress),
     ]
 }
 
@@ -400,4 +401,25 @@ async fn missing_table(ctx: TestCtx) -> Result<(), String> {
     let by_table = children(&ctx, "partial").await?;
     ensure(by_table.contains_key(&orders) && !by_table.contains_key(&ghost), || format!("backups: {:?}", by_table.keys()))?;
     ensure(reported.phase == Some(dynamo_backup_operator::api::PolicyPhase::Degraded), || format!("phase {:?}", reported.phase))
+}
+
+async fn previous_in_progress(ctx: TestCtx) -> Result<(), String> {
+    let orders = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard")]).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    // Every backup stays CREATING for a long while.
+    proxy.add(Rule::BackupCreating { times: 1_000 });
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy("slow", &[&orders]);
+    p.spec.schedule = Some(every("@every 20s"));
+    api.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let skipped = eventually("a slot skipped as PreviousBackupInProgress", Duration::from_secs(90), || async {
+        let p = api.get("slow").await.ok()?;
+        p.status?.skipped_slots.into_iter().find(|s| s.reason == "PreviousBackupInProgress")
+    })
+    .await?;
+    println!("skipped: {skipped:?}");
+    let list = children(&ctx, "slow").await?.remove(&orders).unwrap_or_default();
+    ensure(list.len() == 1, || format!("a second backup while the first was creating: {:?}", list.iter().map(|b| b.name_any()).collect::<Vec<_>>()))
 }

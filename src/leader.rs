@@ -39,10 +39,6 @@ impl LeaderElection {
         Self { api: Api::namespaced(client, namespace), name: name.to_owned(), identity, duration }
     }
 
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     fn retry_every(&self) -> Duration {
         (self.duration / 5).max(Duration::from_millis(500))
     }

@@ -347,6 +347,14 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
     let target_arn = table.arn.clone().unwrap_or_default();
     let source = w.status.source_table_arn.as_deref().and_then(|arn| TableRef::parse(arn).ok());
     let source_scope = Scope { region: source.as_ref().and_then(|s| s.region.clone()).or(scope.region.clone()) };
+    // Tags and TTL are copied from the source table only if it still exists: one look, and only
+    // when a pending step needs it.
+    let pending = |step: &str| !w.status.after_restore_done.iter().any(|done| done == step);
+    let needs_source = (spec.copy_tags && pending(STEP_TAGS)) || (spec.time_to_live == TimeToLiveMode::Copy && pending(STEP_TTL));
+    let source = match source {
+        Some(source) if needs_source && ctx.dynamo.describe_table(&source_scope, &source.name).await?.is_some() => Some(source),
+        _ => None,
+    };
     for step in [STEP_TAGS, STEP_PITR, STEP_DELETION_PROTECTION, STEP_TTL] {
         if w.status.after_restore_done.iter().any(|done| done == step) {
             continue;
@@ -355,8 +363,7 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
             STEP_TAGS => {
                 let mut tags = Tags::new();
                 if spec.copy_tags
-                    && let (Some(source), Some(arn)) = (&source, w.status.source_table_arn.as_deref())
-                    && ctx.dynamo.describe_table(&source_scope, &source.name).await?.is_some()
+                    && let (Some(_), Some(arn)) = (&source, w.status.source_table_arn.as_deref())
                 {
                     tags = ctx.dynamo.list_tags(&source_scope, arn).await?;
                 }
@@ -372,7 +379,7 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
                 _ => Ok(()),
             },
             _ => match (&spec.time_to_live, &source) {
-                (TimeToLiveMode::Copy, Some(source)) if ctx.dynamo.describe_table(&source_scope, &source.name).await?.is_some() => {
+                (TimeToLiveMode::Copy, Some(source)) => {
                     match ctx.dynamo.time_to_live(&source_scope, &source.name).await? {
                         Some(attribute) if ctx.dynamo.time_to_live(scope, &table.name).await?.as_deref() != Some(attribute.as_str()) => {
                             ctx.dynamo.enable_time_to_live(scope, &table.name, &attribute).await

@@ -77,11 +77,6 @@ fn merge(
     Condition { type_: type_.to_owned(), status, reason, message, observed_generation: generation, last_transition_time }
 }
 
-/// The status of one condition type, if present.
-pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
-    conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
-}
-
 #[cfg(test)]
 mod tests {
     use jiff::Timestamp;

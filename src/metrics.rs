@@ -1,8 +1,16 @@
-//! Prometheus metrics. Labels stay bounded: kinds, operations and outcomes, never object UIDs.
+//! Prometheus metrics. Labels stay bounded: kinds, operations, outcomes and the names of
+//! policies and tables, never object UIDs. docs/operations.md lists every series.
 
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use jiff::Timestamp;
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, text::encode},
+    metrics::{MetricType, counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -25,12 +33,41 @@ pub struct AwsLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyTableLabels {
+    pub namespace: String,
+    pub policy: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    pub namespace: String,
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct TableLabels {
+    pub region: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RestoreLabels {
+    /// backup or pointInTime.
+    pub source: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reconciles: Family<KindLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<KindLabels, Histogram>,
     pub aws_requests: Family<AwsLabels, Counter>,
+    pub last_successful_backup: Family<PolicyTableLabels, Gauge>,
+    pub retention_deletions: Family<PolicyLabels, Counter>,
+    pub restore_duration: Family<RestoreLabels, Histogram>,
+    pub latest_restorable: Arc<LatestRestorable>,
 }
 
 impl Default for Metrics {
@@ -46,7 +83,77 @@ impl Default for Metrics {
         registry.register("reconcile_duration_seconds", "How long reconciles take, per kind", reconcile_duration.clone());
         let aws_requests = Family::<AwsLabels, Counter>::default();
         registry.register("aws_requests", "DynamoDB requests, per operation and outcome", aws_requests.clone());
-        Self { registry, reconciles, reconcile_errors, reconcile_duration, aws_requests }
+        let last_successful_backup = Family::<PolicyTableLabels, Gauge>::default();
+        registry.register(
+            "last_successful_backup_timestamp_seconds",
+            "Creation time (Unix seconds) of the newest Available backup a policy holds, per table",
+            last_successful_backup.clone(),
+        );
+        let retention_deletions = Family::<PolicyLabels, Counter>::default();
+        registry.register("retention_deletions", "DynamoBackups deleted by a policy's retention", retention_deletions.clone());
+        let restore_duration = Family::<RestoreLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0])
+        });
+        registry.register(
+            "restore_duration_seconds",
+            "From the restore call (or the DynamoRestore's creation) to the new table ACTIVE with the after-restore steps done",
+            restore_duration.clone(),
+        );
+        let latest_restorable = Arc::new(LatestRestorable::default());
+        registry.register_collector(Box::new(latest_restorable.clone()));
+        Self {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            aws_requests,
+            last_successful_backup,
+            retention_deletions,
+            restore_duration,
+            latest_restorable,
+        }
+    }
+}
+
+/// The latest restorable time of each table a policy watches with PITR on, as last read from
+/// DynamoDB; a scrape reports how many seconds ago that is. The value grows between reads (a
+/// policy reads PITR on every reconcile, at least every 5 minutes), so it is an upper bound of
+/// what a restore to the latest restorable time would miss.
+#[derive(Debug, Default)]
+pub struct LatestRestorable(Mutex<BTreeMap<TableLabels, Timestamp>>);
+
+impl LatestRestorable {
+    pub fn set(&self, table: TableLabels, latest: Option<Timestamp>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match latest {
+            Some(latest) => map.insert(table, latest),
+            None => map.remove(&table),
+        };
+    }
+
+    fn snapshot(&self) -> Vec<(TableLabels, Timestamp)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+}
+
+impl Collector for LatestRestorable {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let tables = self.snapshot();
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let now = Timestamp::now();
+        let mut metric = encoder.encode_descriptor(
+            "seconds_since_latest_restorable_time",
+            "Seconds since the latest restorable time of a PITR-protected table, as last read",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, latest) in &tables {
+            let seconds = now.duration_since(*latest).as_secs_f64().max(0.0);
+            metric.encode_family(labels)?.encode_gauge(&seconds)?;
+        }
+        Ok(())
     }
 }
 
@@ -75,5 +182,25 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn reports_seconds_since_the_latest_restorable_time_at_scrape() {
+        let metrics = Metrics::default();
+        let table = TableLabels { region: "eu-west-1".into(), table: "Orders".into() };
+        let latest = Timestamp::now() - jiff::SignedDuration::from_secs(300);
+        metrics.latest_restorable.set(table.clone(), Some(latest));
+        let text = metrics.render().expect("encoding to a String cannot fail");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("dynamo_backup_operator_seconds_since_latest_restorable_time{"))
+            .unwrap_or_else(|| panic!("no series in {text}"));
+        assert!(line.contains("region=\"eu-west-1\",table=\"Orders\""), "{line}");
+        let value: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+        assert!((300.0..360.0).contains(&value), "{line}");
+
+        metrics.latest_restorable.set(table, None);
+        let text = metrics.render().expect("encoding to a String cannot fail");
+        assert!(!text.contains("seconds_since_latest_restorable_time"), "PITR off: no series\n{text}");
     }
 }

@@ -103,6 +103,11 @@ pub async fn publish<K>(recorder: &Recorder, obj: &K, warning: bool, reason: &st
 where
     K: Resource<DynamicType = ()>,
 {
+    if warning {
+        tracing::warn!(reason, action, "{note}");
+    } else {
+        tracing::info!(reason, action, "{note}");
+    }
     let event = Event {
         type_: if warning { EventType::Warning } else { EventType::Normal },
         reason: reason.to_owned(),

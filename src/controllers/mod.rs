@@ -20,6 +20,7 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 pub use common::{FINALIZER, Failures};
 pub use error::Error;
@@ -85,6 +86,13 @@ where
         let reconcile = reconcile.clone();
         let measured = move |obj: Arc<K>, ctx: Arc<Context>| {
             let reconcile = reconcile.clone();
+            // Every line logged during this reconcile carries the object and a fresh trace id.
+            let span = tracing::info_span!(
+                "reconcile",
+                kind,
+                object = %format!("{}/{}", obj.meta().namespace.as_deref().unwrap_or_default(), obj.meta().name.as_deref().unwrap_or_default()),
+                trace_id = %trace_id(),
+            );
             async move {
                 let started = Instant::now();
                 let labels = KindLabels { kind };
@@ -96,6 +104,7 @@ where
                 }
                 result
             }
+            .instrument(span)
         };
         let controller = extend(Controller::for_stream(stream, reader), namespace.as_deref(), &ctx);
         controller
@@ -113,6 +122,11 @@ where
             })
     });
     join_all(runs).await;
+}
+
+/// A W3C-style trace id: 32 lowercase hex digits, random per reconcile.
+fn trace_id() -> String {
+    format!("{:032x}", fastrand::u128(1..))
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(kind: &'static str, obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {

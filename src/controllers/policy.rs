@@ -37,6 +37,7 @@ use crate::{
     },
     context::Context,
     dynamo::model::Scope,
+    metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         conditions::Standing,
         names::{child_backup_name, label_value, table_label_value},
@@ -197,6 +198,9 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
             let note = format!("point-in-time recovery on for table {} ({} days)", table.name, pitr_spec.recovery_period_in_days);
             publish(&ctx.recorder, obj, false, "PointInTimeRecoveryEnabled", "UpdateContinuousBackups", note).await;
         }
+        let region = ctx.region_label(scope.region.as_deref()).to_owned();
+        let latest = pitr.latest.filter(|_| pitr.enabled);
+        ctx.metrics.latest_restorable.set(TableLabels { region, table: table.name.clone() }, latest);
         line.point_in_time_recovery = Some(PitrStatus {
             status: if pitr.enabled { "ENABLED" } else { "DISABLED" }.into(),
             recovery_period_in_days: pitr.recovery_period_in_days,
@@ -211,6 +215,10 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
             .iter()
             .max_by_key(|c| created_at(c))
             .map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
+        if let Some(newest) = available.iter().map(|c| created_at(c)).max() {
+            let labels = PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
+            ctx.metrics.last_successful_backup.get_or_create(&labels).set(newest.as_second());
+        }
         lines.push(line);
     }
     w.status.tables = lines;
@@ -510,6 +518,8 @@ async fn apply_retention(
                 continue;
             }
             status.deleted += 1;
+            let labels = PolicyLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any() };
+            ctx.metrics.retention_deletions.get_or_create(&labels).inc();
             publish(&ctx.recorder, obj, false, "RetentionDeleted", "Retention", format!("deleted DynamoBackup {name}")).await;
         }
     }

@@ -22,6 +22,7 @@ use crate::{
         DynamoError, ErrorClass,
         model::{IndexDef, RestoreFrom, Scope, Table, Tags},
     },
+    metrics::RestoreLabels,
     plan::{
         backup::creating_poll,
         conditions::Standing,
@@ -330,6 +331,12 @@ async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, tab
     w.status.table_status = Some(fresh.status);
     w.status.completed_at = Some(now());
     w.status.phase = Some(RestorePhase::Completed);
+    let began = w.status.started_at.as_ref().or(w.obj.metadata.creation_timestamp.as_ref()).map(|t| t.0);
+    if let Some(began) = began {
+        let source = if matches!(request.source, Source::PointInTime { .. }) { "pointInTime" } else { "backup" };
+        let seconds = Timestamp::now().duration_since(began).as_secs_f64().max(0.0);
+        w.ctx.metrics.restore_duration.get_or_create(&RestoreLabels { source }).observe(seconds);
+    }
     let message = completed_message(request);
     w.write(&Standing::Ready { reason: "Restored".into(), message: message.clone() }).await?;
     publish(&w.ctx.recorder, w.obj, false, "RestoreCompleted", "Restore", message).await;

@@ -3,6 +3,7 @@
 
 mod backup;
 mod crds;
+mod observability;
 mod operator;
 mod policy;
 mod restore;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     trials.extend(backup::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
+    trials.extend(observability::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

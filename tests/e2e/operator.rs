@@ -27,7 +27,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     ]
 }
 
-async fn get(url: &str) -> Option<(u16, String)> {
+pub(crate) async fn get(url: &str) -> Option<(u16, String)> {
     let response = reqwest::get(url).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))

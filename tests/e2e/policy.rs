@@ -39,7 +39,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     ]
 }
 
-fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
+pub(crate) fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
     DynamoBackupPolicy::new(
         name,
         DynamoBackupPolicySpec {
@@ -59,11 +59,11 @@ fn every(cron: &str) -> BackupSchedule {
     BackupSchedule { cron: cron.into(), time_zone: None, jitter: None, starting_deadline: None, suspend: false }
 }
 
-fn keep_last(n: u32) -> Retention {
+pub(crate) fn keep_last(n: u32) -> Retention {
     Retention { keep_last: Some(n), min_available: 1, ..Default::default() }
 }
 
-fn conditions(p: &DynamoBackupPolicy) -> Vec<Condition> {
+pub(crate) fn conditions(p: &DynamoBackupPolicy) -> Vec<Condition> {
     p.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
 }
 
@@ -79,7 +79,7 @@ async fn children(ctx: &TestCtx, policy: &str) -> Result<BTreeMap<String, Vec<Dy
 }
 
 /// A DynamoBackup that looks as if `policy` made it, Available before the test goes on.
-async fn labelled_backup(ctx: &TestCtx, name: &str, table: &str, policy: &str) -> Result<(), String> {
+pub(crate) async fn labelled_backup(ctx: &TestCtx, name: &str, table: &str, policy: &str) -> Result<(), String> {
     let api: Api<DynamoBackup> = ctx.api();
     let mut b = backup::backup(name, table, DeletionPolicy::Delete);
     b.metadata.labels = Some(BTreeMap::from([(labels::POLICY.to_owned(), policy.to_owned()), (labels::TRIGGER.to_owned(), "manual".to_owned())]));

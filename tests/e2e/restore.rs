@@ -44,7 +44,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     ]
 }
 
-fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
+pub(crate) fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
     DynamoRestore::new(
         name,
         DynamoRestoreSpec {
@@ -58,7 +58,7 @@ fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
     )
 }
 
-fn from_backup(name: &str) -> RestoreSource {
+pub(crate) fn from_backup(name: &str) -> RestoreSource {
     RestoreSource { backup_ref: Some(LocalObjectReference { name: name.to_owned() }), backup_arn: None, point_in_time: None }
 }
 
@@ -74,7 +74,7 @@ fn point_in_time(table: &str, at: Option<&str>) -> RestoreSource {
     }
 }
 
-fn conditions(r: &DynamoRestore) -> Vec<Condition> {
+pub(crate) fn conditions(r: &DynamoRestore) -> Vec<Condition> {
     r.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
 }
 

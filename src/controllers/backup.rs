@@ -58,7 +58,7 @@ async fn reconcile_with(r: &mut StatusWriter<'_, DynamoBackup>, namespace: &str)
     }
     set_finalizer(api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
 
-    let scope = Scope::region(target.region.as_deref());
+    let scope = r.scope(target.region.clone());
     let backup = match r.status.backup_arn.clone() {
         Some(arn) => ctx.dynamo.describe_backup(&scope, &arn).await?,
         None => match ctx.dynamo.find_backup(&scope, &target.table.name, &target.backup_name).await? {
@@ -158,7 +158,7 @@ async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTa
     }
     if r.obj.spec.deletion_policy == DeletionPolicy::Delete {
         let region = target.as_ref().and_then(|t| t.region.clone());
-        let scope = Scope { region };
+        let scope = r.scope(region);
         // A backup created just before a crash is not in status yet: look it up by name.
         let arn = match (&r.status.backup_arn, &target) {
             (Some(arn), _) => Some(arn.clone()),

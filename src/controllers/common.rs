@@ -22,7 +22,7 @@ use serde_json::json;
 use super::Error;
 use crate::{
     context::Context,
-    dynamo::DynamoError,
+    dynamo::{DynamoError, model::Scope},
     plan::conditions::{Standing, apply_standing},
     run::FIELD_MANAGER,
 };
@@ -159,6 +159,13 @@ pub struct StatusWriter<'a, K: Reported> {
 impl<'a, K: Reported> StatusWriter<'a, K> {
     pub fn new(api: &'a Api<K>, obj: &'a K, ctx: &'a Context) -> Self {
         Self { api, obj, ctx, status: obj.current_status() }
+    }
+
+    /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
+    /// role its namespace assumes by the tenancy file, if any.
+    pub fn scope(&self, region: Option<String>) -> Scope {
+        let namespace = self.obj.namespace().unwrap_or_default();
+        Scope { region, role_arn: self.ctx.tenancy.role_for(&namespace).map(str::to_owned) }
     }
 
     pub async fn write(&mut self, standing: &Standing) -> Result<(), Error> {

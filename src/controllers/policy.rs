@@ -36,7 +36,6 @@ use crate::{
         PolicyPhase, PolicyTableStatus, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
-    dynamo::model::Scope,
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         conditions::Standing,
@@ -184,7 +183,7 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
     let mut missing = Vec::new();
     let mut lines = Vec::with_capacity(checked.tables.len());
     for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
-        let scope = Scope::region(table.region_or(checked.region.as_deref()));
+        let scope = w.scope(table.region_or(checked.region.as_deref()).map(str::to_owned));
         let mut line = PolicyTableStatus { name: text.clone(), ..Default::default() };
         let Some(described) = ctx.dynamo.describe_table(&scope, &table.name).await? else {
             missing.push(table.name.clone());

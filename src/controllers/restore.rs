@@ -107,7 +107,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
         return Ok(Action::await_change());
     }
 
-    let scope = Scope::region(request.region.as_deref());
+    let scope = w.scope(request.region.clone());
     let target = ctx.dynamo.describe_table(&scope, &request.target).await?;
     let source_arn = w.status.source_backup_arn.clone().or_else(|| w.status.source_table_arn.clone());
     let started_at = w.status.started_at.as_ref().map(|t| t.0);
@@ -224,7 +224,7 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         );
         return Ok(Err(w.stalled("InvalidSpec", message).await?));
     }
-    let scope = Scope { region: backup_region };
+    let scope = w.scope(backup_region);
     let Some(backup) = ctx.dynamo.describe_backup(&scope, &backup_arn).await? else {
         let message = format!("backup {backup_arn} does not exist, or the operator may not read it");
         return Ok(Err(w.stalled("SourceBackupNotFound", message).await?));
@@ -270,7 +270,7 @@ async fn resolve_point_in_time(
 ) -> Result<Result<Resolved, Action>, Error> {
     let ctx = w.ctx;
     let source_region = table.region_or(request.region.as_deref()).map(str::to_owned);
-    let scope = Scope { region: source_region.clone() };
+    let scope = w.scope(source_region.clone());
     let Some(source) = ctx.dynamo.describe_table(&scope, &table.name).await? else {
         let message = format!("source table {:?} does not exist in {}", table.name, ctx.region_label(source_region.as_deref()));
         return Ok(Err(w.stalled("SourceTableNotFound", message).await?));
@@ -353,7 +353,7 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
     let ctx = w.ctx;
     let target_arn = table.arn.clone().unwrap_or_default();
     let source = w.status.source_table_arn.as_deref().and_then(|arn| TableRef::parse(arn).ok());
-    let source_scope = Scope { region: source.as_ref().and_then(|s| s.region.clone()).or(scope.region.clone()) };
+    let source_scope = w.scope(source.as_ref().and_then(|s| s.region.clone()).or(scope.region.clone()));
     // Tags and TTL are copied from the source table only if it still exists: one look, and only
     // when a pending step needs it.
     let pending = |step: &str| !w.status.after_restore_done.iter().any(|done| done == step);
@@ -422,7 +422,7 @@ async fn cleanup(w: &mut Writer<'_>, request: Option<RestoreRequest>) -> Result<
     if w.obj.spec.deletion_policy == DeletionPolicy::Delete
         && let Some(request) = request
     {
-        let scope = Scope::region(request.region.as_deref());
+        let scope = w.scope(request.region.clone());
         let table = w.ctx.dynamo.describe_table(&scope, &request.target).await?;
         let source_arn = w.status.source_backup_arn.clone().or_else(|| w.status.source_table_arn.clone());
         let started_at = w.status.started_at.as_ref().map(|t| t.0);

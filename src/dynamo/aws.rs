@@ -37,8 +37,8 @@ impl AwsDynamo {
         self.clients.default_region()
     }
 
-    fn client(&self, scope: &Scope) -> aws_sdk_dynamodb::Client {
-        self.clients.client(scope.region.as_deref())
+    async fn client(&self, scope: &Scope) -> aws_sdk_dynamodb::Client {
+        self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
     }
 
     async fn call<T, E, Fut>(&self, operation: &'static str, class: OperationClass, request: Fut) -> DynamoResult<T>
@@ -239,13 +239,13 @@ macro_rules! with_overrides {
 #[async_trait]
 impl DynamoPort for AwsDynamo {
     async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>> {
-        let req = self.client(scope).describe_table().table_name(table).send();
+        let req = self.client(scope).await.describe_table().table_name(table).send();
         let out = absent_as_none(self.call("DescribeTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException")?;
         Ok(out.and_then(|out| out.table().map(table_from)))
     }
 
     async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup> {
-        let req = self.client(scope).create_backup().table_name(table).backup_name(backup_name).send();
+        let req = self.client(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
         let out = self.call("CreateBackup", OperationClass::CreateBackup, req).await?;
         out.backup_details().map(backup_from_details).ok_or_else(|| DynamoError {
             operation: "CreateBackup",
@@ -256,7 +256,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Option<Backup>> {
-        let client = self.client(scope);
+        let client = self.client(scope).await;
         let mut start: Option<String> = None;
         let mut newest: Option<Backup> = None;
         loop {
@@ -292,7 +292,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
-        let req = self.client(scope).describe_backup().backup_arn(backup_arn).send();
+        let req = self.client(scope).await.describe_backup().backup_arn(backup_arn).send();
         let Some(out) = absent_as_none(self.call("DescribeBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException")? else {
             return Ok(None);
         };
@@ -322,12 +322,12 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()> {
-        let req = self.client(scope).delete_backup().backup_arn(backup_arn).send();
+        let req = self.client(scope).await.delete_backup().backup_arn(backup_arn).send();
         absent_as_none(self.call("DeleteBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException").map(|_| ())
     }
 
     async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table> {
-        let client = self.client(scope);
+        let client = self.client(scope).await;
         let description = match from {
             RestoreFrom::Backup { arn } => {
                 const OP: &str = "RestoreTableFromBackup";
@@ -359,7 +359,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn describe_pitr(&self, scope: &Scope, table: &str) -> DynamoResult<Pitr> {
-        let req = self.client(scope).describe_continuous_backups().table_name(table).send();
+        let req = self.client(scope).await.describe_continuous_backups().table_name(table).send();
         let out = self.call("DescribeContinuousBackups", OperationClass::ControlPlane, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
@@ -371,13 +371,13 @@ impl DynamoPort for AwsDynamo {
             .recovery_period_in_days(recovery_period_in_days)
             .build()
             .map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
+        let req = self.client(scope).await.update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
         let out = self.call(OP, OperationClass::ControlPlane, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
     async fn list_tags(&self, scope: &Scope, resource_arn: &str) -> DynamoResult<Tags> {
-        let client = self.client(scope);
+        let client = self.client(scope).await;
         let mut tags = Tags::new();
         let mut token: Option<String> = None;
         loop {
@@ -401,17 +401,17 @@ impl DynamoPort for AwsDynamo {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<_, _>>()
             .map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
+        let req = self.client(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
         self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
     }
 
     async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()> {
-        let req = self.client(scope).update_table().table_name(table).deletion_protection_enabled(enabled).send();
+        let req = self.client(scope).await.update_table().table_name(table).deletion_protection_enabled(enabled).send();
         self.call("UpdateTable", OperationClass::ControlPlane, req).await.map(|_| ())
     }
 
     async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>> {
-        let req = self.client(scope).describe_time_to_live().table_name(table).send();
+        let req = self.client(scope).await.describe_time_to_live().table_name(table).send();
         let out = self.call("DescribeTimeToLive", OperationClass::ControlPlane, req).await?;
         Ok(out
             .time_to_live_description()
@@ -422,12 +422,12 @@ impl DynamoPort for AwsDynamo {
     async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> DynamoResult<()> {
         const OP: &str = "UpdateTimeToLive";
         let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build().map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).update_time_to_live().table_name(table).time_to_live_specification(spec).send();
+        let req = self.client(scope).await.update_time_to_live().table_name(table).time_to_live_specification(spec).send();
         self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
     }
 
     async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()> {
-        let req = self.client(scope).delete_table().table_name(table).send();
+        let req = self.client(scope).await.delete_table().table_name(table).send();
         absent_as_none(self.call("DeleteTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException").map(|_| ())
     }
 }

@@ -5,17 +5,14 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-/// Where a call goes: the region (None: the operator's default).
+/// Where a call goes: the region (None: the operator's default), and the IAM role it is made
+/// under (None: the operator's own credentials).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     pub region: Option<String>,
+    pub role_arn: Option<String>,
 }
 
-impl Scope {
-    pub fn region(region: Option<&str>) -> Self {
-        Self { region: region.map(str::to_owned) }
-    }
-}
 
 /// A backup's lifecycle as DynamoDB reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

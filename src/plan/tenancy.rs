@@ -86,6 +86,14 @@ impl Tenancy {
         Ok(Tenancy::Tenants(tenants))
     }
 
+    /// The role `namespace`'s DynamoDB calls assume, if its tenant names one.
+    pub fn role_for(&self, namespace: &str) -> Option<&str> {
+        match self {
+            Tenancy::SingleTenant => None,
+            Tenancy::Tenants(tenants) => tenants.iter().find(|t| t.namespace == namespace).and_then(|t| t.role_arn.as_deref()),
+        }
+    }
+
     /// May `namespace` act on `table` in `region` (None: the operator's default region)?
     /// Ok carries the tenant's role to assume, if it has one.
     pub fn check(&self, namespace: &str, table: &str, region: Option<&str>) -> Result<Option<&str>, AccessDenied> {

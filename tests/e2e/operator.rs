@@ -12,7 +12,8 @@ use crate::{
     support::{
         ControlPlane, Env, Operator, TestCtx, ensure,
         process::eventually,
-        tables::{backups_of, create_table, wait_condition},
+        proxy::FaultProxy,
+        tables::{backups_of, condition, create_table, wait_condition},
     },
 };
 
@@ -23,6 +24,8 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("operator_exits_with_an_install_hint_when_crds_are_missing", missing_crds),
         env.trial("operator_refuses_an_invalid_tenancy_file", bad_tenancy_file),
         env.trial("operator_reads_a_valid_tenancy_file", good_tenancy_file),
+        env.trial("operator_assumes_the_role_of_a_tenant", tenant_role),
+        env.trial("operator_refuses_what_the_tenancy_file_does_not_allow_without_aws_calls", tenancy_refusals),
         env.trial("operator_leader_election_hands_over_without_doubling", leader_election),
     ]
 }
@@ -110,6 +113,67 @@ async fn good_tenancy_file(ctx: TestCtx) -> Result<(), String> {
     .await?;
     let code = op.terminate(Duration::from_secs(15));
     ensure(code == Some(0), || format!("exit code {code:?} after SIGTERM"))
+}
+
+/// A tenant with a roleArn: its DynamoDB calls are signed with the role's credentials, got
+/// from STS once (and cached), not with the operator's own.
+async fn tenant_role(ctx: TestCtx) -> Result<(), String> {
+    const ROLE: &str = "arn:aws:iam::123456789012:role/shop-backups";
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
+    let file = ctx.env.dir.join(format!("tenancy-role-{}.yaml", ctx.namespace));
+    let yaml = format!("tenants:\n  - namespace: {}\n    tables: ['Orders*']\n    roleArn: {ROLE}\n", ctx.namespace);
+    std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let _op = ctx.start_operator_via(&proxy, &[&format!("--tenancy-file={}", file.display())])?;
+
+    let api: Api<DynamoBackup> = ctx.api();
+    for name in ["first", "second"] {
+        api.create(&PostParams::default(), &backup(name, &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+        wait_condition(&api, name, "Ready", WAIT, conditions).await?;
+    }
+    let assumed = proxy.requests_raw("AssumeRole");
+    println!("AssumeRole requests: {assumed:?}");
+    ensure(assumed.len() == 1, || format!("expected one AssumeRole (credentials cached), saw {}", assumed.len()))?;
+    let encoded_role = ROLE.replace(':', "%3A").replace('/', "%2F");
+    ensure(assumed[0].contains(&format!("RoleArn={encoded_role}")) && assumed[0].contains("RoleSessionName=dynamo-backup-operator"), || {
+        format!("AssumeRole asked for something else: {}", assumed[0])
+    })?;
+    ensure(proxy.signers("AssumeRole").iter().all(|k| k == "testing"), || "STS was not asked with the operator's own credentials".into())?;
+    let signers = proxy.signers("CreateBackup");
+    println!("CreateBackup signed by: {signers:?}");
+    ensure(signers.len() == 2 && signers.iter().all(|k| !k.is_empty() && k != "testing"), || {
+        format!("CreateBackup not signed with the role's credentials: {signers:?}")
+    })?;
+    let all: Vec<String> = ["ListBackups", "DescribeBackup", "CreateBackup"].iter().flat_map(|op| proxy.signers(op)).collect();
+    ensure(all.iter().all(|k| *k == signers[0]), || format!("some DynamoDB call used other credentials: {all:?}"))?;
+    ensure(backups_of(&ctx.dynamo(), &table).await?.len() == 2, || "two backups in DynamoDB".into())
+}
+
+/// Outside its tenant's tables or regions a request is Stalled/AccessDenied, and DynamoDB is
+/// never asked; the namespace's allowed table is still backed up.
+async fn tenancy_refusals(ctx: TestCtx) -> Result<(), String> {
+    let (orders, payments) = (ctx.table("Orders"), ctx.table("Payments"));
+    create_table(&ctx.dynamo(), &payments, &[("p-1", "card")]).await?;
+    let file = ctx.env.dir.join(format!("tenancy-refusals-{}.yaml", ctx.namespace));
+    let yaml = format!("tenants:\n  - namespace: {}\n    tables: ['Orders*']\n    regions: [us-east-1]\n", ctx.namespace);
+    std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let _op = ctx.start_operator_via(&proxy, &[&format!("--tenancy-file={}", file.display())])?;
+
+    let api: Api<DynamoBackup> = ctx.api();
+    let mut elsewhere = backup("elsewhere", &orders, DeletionPolicy::Retain);
+    elsewhere.spec.region = Some("eu-west-1".into());
+    for b in [backup("payments", &payments, DeletionPolicy::Retain), elsewhere] {
+        let name = b.metadata.name.clone().unwrap_or_default();
+        api.create(&PostParams::default(), &b).await.map_err(|e| e.to_string())?;
+        let stalled = wait_condition(&api, &name, "Stalled", WAIT, conditions).await?;
+        let cond = condition(&conditions(&stalled), "Stalled").cloned().ok_or("no Stalled condition")?;
+        println!("{name}: Stalled {} - {}", cond.reason, cond.message);
+        ensure(cond.reason == "AccessDenied", || format!("{name}: {cond:?}"))?;
+    }
+    ensure(proxy.calls().is_empty(), || format!("DynamoDB was asked: {:?}", proxy.calls()))?;
+    ensure(backups_of(&ctx.dynamo(), &payments).await?.is_empty(), || "a backup of a refused table".into())
 }
 
 async fn logged(op: &Operator, text: &'static str, timeout: Duration) -> Result<std::time::Instant, String> {

@@ -30,6 +30,8 @@ impl Operator {
             cmd.env(key, value);
         }
         cmd.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
+        // moto serves STS on the same port: a tenant's roleArn is assumed there.
+        cmd.env("AWS_ENDPOINT_URL_STS", endpoint);
         let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;
         Ok(Self { process, metrics_url: format!("http://127.0.0.1:{port}") })
     }

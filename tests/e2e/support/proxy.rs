@@ -1,6 +1,7 @@
 //! A fault-injecting proxy between the operator and moto, for what moto never shows: AWS
 //! errors, backups and tables that stay CREATING for a while, and a reply held back so a test
-//! can kill the operator right after a call reached DynamoDB. It also counts calls by operation.
+//! can kill the operator right after a call reached DynamoDB. It also counts calls by operation
+//! (STS's too, when the operator's STS endpoint is the proxy) and records who signed each.
 //! Everything it fakes is chosen by the test that starts it; by default it only forwards.
 
 use std::{
@@ -34,6 +35,8 @@ pub enum Rule {
 struct Shared {
     upstream: String,
     calls: Mutex<Vec<String>>,
+    /// (operation, the access key id that signed it).
+    signers: Mutex<Vec<(String, String)>>,
     bodies: Mutex<Vec<(String, String, jiff::Timestamp)>>,
     rules: Mutex<Vec<Rule>>,
     held: Notify,
@@ -75,6 +78,12 @@ impl FaultProxy {
         self.requests_at(operation).into_iter().map(|(body, _)| body).collect()
     }
 
+    /// The raw bodies of the requests of `operation` (for STS's form-encoded ones).
+    pub fn requests_raw(&self, operation: &str) -> Vec<String> {
+        let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        bodies.into_iter().filter(|(op, _, _)| op == operation).map(|(_, body, _)| body).collect()
+    }
+
     /// The same, with the moment each request arrived.
     pub fn requests_at(&self, operation: &str) -> Vec<(serde_json::Value, jiff::Timestamp)> {
         let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
@@ -83,6 +92,12 @@ impl FaultProxy {
             .filter(|(op, _, _)| op == operation)
             .filter_map(|(_, body, at)| Some((serde_json::from_str(&body).ok()?, at)))
             .collect()
+    }
+
+    /// The access key ids that signed the requests of `operation`, in order.
+    pub fn signers(&self, operation: &str) -> Vec<String> {
+        let signers = self.shared.signers.lock().map(|s| s.clone()).unwrap_or_default();
+        signers.into_iter().filter(|(op, _)| op == operation).map(|(_, key)| key).collect()
     }
 
     pub fn count(&self, operation: &str) -> usize {
@@ -120,16 +135,28 @@ fn aws_error(status: u16, code: &str) -> Response {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let request_body = String::from_utf8_lossy(&body).into_owned();
+    // DynamoDB names the operation in a header (JSON protocol); STS in the form body (query).
     let operation = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
+        .or_else(|| request_body.split('&').find_map(|pair| pair.strip_prefix("Action=")))
         .unwrap_or("")
         .to_owned();
     if let Ok(mut calls) = shared.calls.lock() {
         calls.push(operation.clone());
     }
-    let request_body = String::from_utf8_lossy(&body).into_owned();
+    let signer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').next())
+        .unwrap_or("")
+        .to_owned();
+    if let Ok(mut signers) = shared.signers.lock() {
+        signers.push((operation.clone(), signer));
+    }
     if let Ok(mut bodies) = shared.bodies.lock() {
         bodies.push((operation.clone(), request_body.clone(), jiff::Timestamp::now()));
     }
@@ -171,6 +198,12 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         Err(err) => return aws_error(502, &format!("ProxyUpstreamError: {err}")),
     };
     let status = answer.status().as_u16();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-amz-json-1.0")
+        .to_owned();
     let mut text = answer.text().await.unwrap_or_default();
     if hold {
         shared.held.notify_waiters();
@@ -197,7 +230,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     }
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
-        .header("content-type", "application/x-amz-json-1.0")
+        .header("content-type", content_type)
         .body(Body::from(text))
         .unwrap_or_default()
 }

@@ -7,8 +7,8 @@ demo:   ## a local control plane + moto + the operator + the examples
 test:   ## every test: unit, property and end-to-end
 	scripts/test.sh
 
-bench:  ## figures: DynamoBackup created -> Ready (median of 20), DynamoDB calls per backup
-	eval "$$(scripts/testenv.sh)" && cargo bench --locked --bench backup_ready
+bench:  ## figures: DynamoBackup created -> Ready (median of 20), DynamoDB calls per backup; memory
+	eval "$$(scripts/testenv.sh)" && cargo bench --locked --bench backup_ready && cargo bench --locked --bench memory
 
 crds:   ## regenerate crds/ from the Rust types
 	cargo run --quiet -- crd --output-dir crds

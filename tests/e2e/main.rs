@@ -3,6 +3,8 @@
 
 mod backup;
 mod crds;
+mod health;
+mod kstatus;
 mod operator;
 mod policy;
 mod restore;
@@ -36,6 +38,8 @@ fn main() -> ExitCode {
     trials.extend(backup::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
+    trials.extend(health::trials(&env));
+    trials.extend(kstatus::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

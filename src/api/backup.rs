@@ -63,7 +63,10 @@ pub enum BackupPhase {
     Deleting,
 }
 
+/// What the operator last saw and did. A new object shows `observedGeneration: -1` (a schema
+/// default) until the operator has seen it, so kstatus tools read it as in progress.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[schemars(extend("default" = {"observedGeneration": -1}))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupStatus {
     /// The generation of the spec this status describes.

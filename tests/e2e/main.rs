@@ -3,6 +3,8 @@
 
 mod backup;
 mod crds;
+mod health;
+mod kstatus;
 mod observability;
 mod operator;
 mod policy;
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
     trials.extend(observability::trials(&env));
+    trials.extend(health::trials(&env));
+    trials.extend(kstatus::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

@@ -39,7 +39,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     ]
 }
 
-pub(crate) fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
+pub fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
     DynamoBackupPolicy::new(
         name,
         DynamoBackupPolicySpec {
@@ -55,7 +55,7 @@ pub(crate) fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
     )
 }
 
-fn every(cron: &str) -> BackupSchedule {
+pub fn every(cron: &str) -> BackupSchedule {
     BackupSchedule { cron: cron.into(), time_zone: None, jitter: None, starting_deadline: None, suspend: false }
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn keep_last(n: u32) -> Retention {
     Retention { keep_last: Some(n), min_available: 1, ..Default::default() }
 }
 
-pub(crate) fn conditions(p: &DynamoBackupPolicy) -> Vec<Condition> {
+pub fn conditions(p: &DynamoBackupPolicy) -> Vec<Condition> {
     p.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
 }
 

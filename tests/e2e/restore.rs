@@ -44,7 +44,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     ]
 }
 
-pub(crate) fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
+pub fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
     DynamoRestore::new(
         name,
         DynamoRestoreSpec {
@@ -58,11 +58,11 @@ pub(crate) fn restore(name: &str, source: RestoreSource, target: &str) -> Dynamo
     )
 }
 
-pub(crate) fn from_backup(name: &str) -> RestoreSource {
+pub fn from_backup(name: &str) -> RestoreSource {
     RestoreSource { backup_ref: Some(LocalObjectReference { name: name.to_owned() }), backup_arn: None, point_in_time: None }
 }
 
-fn point_in_time(table: &str, at: Option<&str>) -> RestoreSource {
+pub fn point_in_time(table: &str, at: Option<&str>) -> RestoreSource {
     RestoreSource {
         backup_ref: None,
         backup_arn: None,
@@ -74,11 +74,11 @@ fn point_in_time(table: &str, at: Option<&str>) -> RestoreSource {
     }
 }
 
-pub(crate) fn conditions(r: &DynamoRestore) -> Vec<Condition> {
+pub fn conditions(r: &DynamoRestore) -> Vec<Condition> {
     r.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
 }
 
-async fn enable_pitr(ctx: &TestCtx, table: &str) -> Result<(), String> {
+pub async fn enable_pitr(ctx: &TestCtx, table: &str) -> Result<(), String> {
     let spec = PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build().map_err(|e| e.to_string())?;
     ctx.dynamo()
         .update_continuous_backups()

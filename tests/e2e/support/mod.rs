@@ -2,9 +2,12 @@
 //! test gets its own namespace (and its own operator when it needs one), so tests run in
 //! parallel. Logs are kept in the run's folder and shown when a test fails.
 
+pub mod argocd;
 pub mod binaries;
 pub mod control_plane;
+pub mod kstatus;
 pub mod moto;
+pub mod objects;
 pub mod operator;
 pub mod process;
 pub mod proxy;

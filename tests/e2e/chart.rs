@@ -180,7 +180,9 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
     )?;
     ensure(container["args"] == json!(["run"]), || format!("args: {}", container["args"]))?;
     ensure(container["image"] == "dynamo-backup-operator:0.1.0", || format!("image: {}", container["image"]))?;
-    ensure(container["ports"] == json!([{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]), || format!("ports: {}", container["ports"]))?;
+    ensure(container["ports"] == json!([{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]), || {
+        format!("ports: {}", container["ports"])
+    })?;
     for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         let get = &container[probe]["httpGet"];
         ensure(get["path"] == path && get["port"] == "metrics", || format!("{probe}: {}", container[probe]))?;
@@ -214,7 +216,9 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
     ensure(deployment["spec"]["strategy"]["type"] == "RollingUpdate", || "a rolling update with leader election".into())?;
 
     let service = one(&docs, "Service")?;
-    ensure(service["spec"]["ports"][0]["name"] == "metrics" && service["spec"]["ports"][0]["port"] == 8080, || format!("service: {service}"))?;
+    ensure(service["spec"]["ports"][0]["name"] == "metrics" && service["spec"]["ports"][0]["port"] == 8080, || {
+        format!("service: {service}")
+    })?;
     let cluster_role = one(&docs, "ClusterRole")?;
     let granted = grants(cluster_role)?;
     ensure(granted == expected(OPERATOR_RULES), || {
@@ -267,7 +271,8 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
     let name = config_map["metadata"]["name"].as_str().ok_or("a ConfigMap without a name")?;
     let mount = container["volumeMounts"].as_array().and_then(|m| m.iter().find(|m| m["name"] == "tenancy")).ok_or("no tenancy mount")?;
     ensure(mount["readOnly"] == true && mount["mountPath"] == "/etc/dynamo-backup-operator/tenancy", || format!("mount: {mount}"))?;
-    let volume = template["spec"]["volumes"].as_array().and_then(|v| v.iter().find(|v| v["name"] == "tenancy")).ok_or("no tenancy volume")?;
+    let volume =
+        template["spec"]["volumes"].as_array().and_then(|v| v.iter().find(|v| v["name"] == "tenancy")).ok_or("no tenancy volume")?;
     ensure(volume["configMap"]["name"] == name, || format!("volume: {volume}"))?;
     let file = config_map["data"]["tenancy.yaml"].as_str().ok_or("no tenancy.yaml in the ConfigMap")?;
     let tenancy = Tenancy::parse(file).map_err(|e| format!("the operator refuses the rendered tenancy file: {e}\n{file}"))?;
@@ -277,11 +282,17 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
 
     let monitor = one(&docs, "ServiceMonitor")?;
     ensure(monitor["apiVersion"] == "monitoring.coreos.com/v1", || format!("ServiceMonitor: {monitor}"))?;
-    ensure(monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack", || format!("ServiceMonitor labels: {}", monitor["metadata"]))?;
+    ensure(monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack", || {
+        format!("ServiceMonitor labels: {}", monitor["metadata"])
+    })?;
     let endpoint = &monitor["spec"]["endpoints"][0];
-    ensure(endpoint["port"] == "metrics" && endpoint["path"] == "/metrics" && endpoint["interval"] == "15s", || format!("endpoint: {endpoint}"))?;
+    ensure(endpoint["port"] == "metrics" && endpoint["path"] == "/metrics" && endpoint["interval"] == "15s", || {
+        format!("endpoint: {endpoint}")
+    })?;
     let service = one(&docs, "Service")?;
-    ensure(monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"], || "the ServiceMonitor does not select the Service".into())?;
+    ensure(monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"], || {
+        "the ServiceMonitor does not select the Service".into()
+    })?;
 
     let account = one(&docs, "ServiceAccount")?;
     ensure(
@@ -290,7 +301,9 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
     )?;
 
     // Watched namespaces: a Role and RoleBinding in each, nothing cluster-wide.
-    ensure(only(&docs, "ClusterRole").is_empty() && only(&docs, "ClusterRoleBinding").is_empty(), || "cluster-wide RBAC with watchNamespaces".into())?;
+    ensure(only(&docs, "ClusterRole").is_empty() && only(&docs, "ClusterRoleBinding").is_empty(), || {
+        "cluster-wide RBAC with watchNamespaces".into()
+    })?;
     let roles = only(&docs, "Role");
     let mut seen = BTreeSet::new();
     for role in &roles {
@@ -337,7 +350,13 @@ async fn replicas_need_leader_election(ctx: TestCtx) -> Result<(), String> {
     };
     ensure(err.contains("needs leaderElection.enabled"), || format!("no reason given:\n{err}"))?;
     // One replica without leader election: no Lease Role, and never two pods side by side.
-    let docs = documents(&render(&ctx.env.bins, &ctx.env.dir, &format!("{}-one", ctx.namespace), "operators", Some("leaderElection:\n  enabled: false\n"))?)?;
+    let docs = documents(&render(
+        &ctx.env.bins,
+        &ctx.env.dir,
+        &format!("{}-one", ctx.namespace),
+        "operators",
+        Some("leaderElection:\n  enabled: false\n"),
+    )?)?;
     ensure(only(&docs, "Role").is_empty(), || "a lease Role without leader election".into())?;
     let deployment = one(&docs, "Deployment")?;
     ensure(deployment["spec"]["strategy"]["type"] == "Recreate", || format!("strategy: {}", deployment["spec"]["strategy"]))?;
@@ -353,7 +372,8 @@ async fn existing_tenancy(ctx: TestCtx) -> Result<(), String> {
     let file = env_value(container, "TENANCY_FILE");
     ensure(file.as_deref() == Some("/etc/dynamo-backup-operator/tenancy/tenants.yaml"), || format!("TENANCY_FILE: {file:?}"))?;
     let volumes = &deployment["spec"]["template"]["spec"]["volumes"];
-    let want = json!([{"name": "tenancy", "configMap": {"name": "platform-tenants", "items": [{"key": "tenants.yaml", "path": "tenants.yaml"}]}}]);
+    let want =
+        json!([{"name": "tenancy", "configMap": {"name": "platform-tenants", "items": [{"key": "tenants.yaml", "path": "tenants.yaml"}]}}]);
     ensure(*volumes == want, || format!("volumes: {volumes}"))?;
 
     let both = "tenancy:\n  existingConfigMap: platform-tenants\n  tenants:\n    - {namespace: shop, tables: [Orders]}\n";

@@ -233,7 +233,13 @@ async fn runs_as_service_account(ctx: TestCtx) -> Result<(), String> {
 }
 
 /// Whether the client's identity may do this, as the API server's authorizer says.
-async fn may(reviews: &Api<SelfSubjectAccessReview>, verb: &str, group: &str, resource: &str, namespace: Option<&str>) -> Result<bool, String> {
+async fn may(
+    reviews: &Api<SelfSubjectAccessReview>,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> Result<bool, String> {
     let (resource, subresource) = match resource.split_once('/') {
         Some((resource, sub)) => (resource, Some(sub.to_owned())),
         None => (resource, None),

@@ -133,10 +133,8 @@ pub async fn install_operator_identity(bins: &Binaries, plane: &ControlPlane, di
     eprintln!("[e2e] the operators run as the chart's ServiceAccount:\n{}", applied.trim_end());
 
     let accounts: Api<ServiceAccount> = Api::namespaced(plane.client.clone(), RELEASE_NAMESPACE);
-    let request = TokenRequest {
-        spec: TokenRequestSpec { expiration_seconds: Some(2 * 3600), ..Default::default() },
-        ..Default::default()
-    };
+    let request =
+        TokenRequest { spec: TokenRequestSpec { expiration_seconds: Some(2 * 3600), ..Default::default() }, ..Default::default() };
     let token = accounts
         .create_token_request(SERVICE_ACCOUNT, &PostParams::default(), &request)
         .await

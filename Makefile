@@ -10,8 +10,9 @@ test:   ## every test: unit, property and end-to-end
 bench:  ## figures: DynamoBackup created -> Ready (median of 20), DynamoDB calls per backup; memory
 	eval "$$(scripts/testenv.sh)" && cargo bench --locked --bench backup_ready && cargo bench --locked --bench memory
 
-crds:   ## regenerate crds/ from the Rust types
+crds:   ## regenerate crds/ from the Rust types, and the chart's copies of them
 	cargo run --quiet -- crd --output-dir crds
+	cp crds/*.yaml charts/dynamo-backup-operator/crds/
 
 build:
 	cargo build --locked

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Provides what the end-to-end tests and the demo need — kube-apiserver, etcd, kubectl and
+# Provides what the end-to-end tests and the demo need — kube-apiserver, etcd, kubectl, helm and
 # moto's server — and prints `export` lines that point at them:
 #
 #     eval "$(scripts/testenv.sh)"
 #
 # Each binary is looked for in this order:
-#   1. an explicit variable (KUBE_APISERVER_BIN, ETCD_BIN, KUBECTL_BIN, MOTO_SERVER_BIN) or a
-#      KUBEBUILDER_ASSETS folder holding kube-apiserver, etcd and kubectl;
+#   1. an explicit variable (KUBE_APISERVER_BIN, ETCD_BIN, KUBECTL_BIN, HELM_BIN,
+#      MOTO_SERVER_BIN) or a KUBEBUILDER_ASSETS folder holding kube-apiserver, etcd and kubectl;
 #   2. the cache, ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator/;
-#   3. a build from Go modules (k8s.io/kubernetes and go.etcd.io/etcd at pinned versions);
+#   3. a build from Go modules (k8s.io/kubernetes, go.etcd.io/etcd and helm.sh/helm/v3 at pinned
+#      versions);
 #   4. for the control plane only, when the Go route fails: Debian's kubernetes 1.20 source
 #      package (with Debian's reflect2 1.0.2 over the vendored 1.0.1, which crashes under the
 #      Go that builds it) and Debian's etcd-server 3.4. No CEL validation there: the CEL
@@ -19,6 +20,9 @@ set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+# Helm 3.19 asks for Go 1.24 (what kube-apiserver 1.34 needs too) and uses the Kubernetes 1.34
+# libraries, the control plane's minor.
+HELM_VERSION="${HELM_VERSION:-3.19.5}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator"
 
 log() { printf '[testenv] %s\n' "$*" >&2; }
@@ -165,6 +169,40 @@ provide_control_plane() {
   fi
 }
 
+build_helm() {
+  local out="$1" v="$HELM_VERSION" gomod client_go
+  command -v go >/dev/null || { log "go not found: it is needed to build helm"; return 1; }
+  log "building helm v$v from Go modules (a few minutes, once)"
+  mkdir -p "$out"
+  # The Kubernetes version `helm template` and `helm lint` assume without a cluster is the one of
+  # the client-go it is built with, as in Helm's own release builds.
+  gomod=$(go mod download -json "helm.sh/helm/v3@v$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [ -f "$gomod" ] || { log "no go.mod for helm.sh/helm/v3@v$v"; return 1; }
+  client_go=$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$gomod")
+  local minor
+  minor=$(echo "${client_go#v0.}" | cut -d. -f1)
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=v$v"
+  if [ -n "$minor" ]; then
+    ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+    ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+  fi
+  GOBIN="$out" CGO_ENABLED=0 go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@v$v" >&2
+}
+
+provide_helm() {
+  if [ -n "${HELM_BIN:-}" ]; then return; fi
+  local dir="$CACHE_ROOT/helm-$HELM_VERSION"
+  if [ ! -x "$dir/helm" ]; then
+    rm -rf "$dir.tmp"
+    if ! build_helm "$dir.tmp"; then
+      rm -rf "$dir.tmp"
+      die "could not build helm v$HELM_VERSION from Go modules (Go 1.24 or newer is needed); or name one with HELM_BIN"
+    fi
+    mv "$dir.tmp" "$dir"
+  fi
+  HELM_BIN="$dir/helm"
+}
+
 provide_moto() {
   if [ -n "${MOTO_SERVER_BIN:-}" ]; then return; fi
   local venv="$CACHE_ROOT/moto-$MOTO_VERSION"
@@ -180,10 +218,11 @@ provide_moto() {
 }
 
 provide_control_plane
+provide_helm
 provide_moto
 
-for v in KUBE_APISERVER_BIN ETCD_BIN KUBECTL_BIN MOTO_SERVER_BIN; do
+for v in KUBE_APISERVER_BIN ETCD_BIN KUBECTL_BIN HELM_BIN MOTO_SERVER_BIN; do
   [ -x "${!v}" ] || die "$v=${!v} is not an executable"
   printf 'export %s=%q\n' "$v" "${!v}"
 done
-log "kube-apiserver: $("$KUBE_APISERVER_BIN" --version 2>&1 | head -n1); etcd: $("$ETCD_BIN" --version 2>&1 | head -n1)"
+log "kube-apiserver: $("$KUBE_APISERVER_BIN" --version 2>&1 | head -n1); etcd: $("$ETCD_BIN" --version 2>&1 | head -n1); helm: $("$HELM_BIN" version --short 2>&1 | head -n1)"

@@ -70,4 +70,26 @@ mod tests {
             );
         }
     }
+
+    /// The chart ships the same CRDs as `crds/`, byte for byte: one source of truth.
+    #[test]
+    fn chart_crds_are_copies_of_the_crds_folder() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let names = |dir: &std::path::Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        let chart = root.join("charts/dynamo-backup-operator/crds");
+        let expected = names(&root.join("crds"));
+        assert!(!expected.is_empty(), "crds/ is empty");
+        assert_eq!(names(&chart), expected, "the chart's crds/ must hold exactly the files of crds/; run `make crds`");
+        for name in expected {
+            let source = std::fs::read(root.join("crds").join(&name)).unwrap_or_default();
+            let copy = std::fs::read(chart.join(&name)).unwrap_or_default();
+            assert!(source == copy, "{} differs from crds/{name}; run `make crds`", chart.join(&name).display());
+        }
+    }
 }

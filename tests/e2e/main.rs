@@ -2,6 +2,7 @@
 //! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
 
 mod backup;
+mod chart;
 mod crds;
 mod health;
 mod kstatus;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         }
     };
     let mut trials = crds::trials(&env);
+    trials.extend(chart::trials(&env));
     trials.extend(operator::trials(&env));
     trials.extend(backup::trials(&env));
     trials.extend(restore::trials(&env));

@@ -5,12 +5,23 @@ use std::{sync::Arc, time::Duration};
 use libtest_mimic::Trial;
 
 use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup};
-use kube::{Api, api::PostParams};
+use k8s_openapi::api::{
+    authentication::v1::SelfSubjectReview,
+    authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec},
+    core::v1::Secret,
+};
+use kube::{
+    Api,
+    api::{ListParams, PostParams},
+};
 
 use crate::{
     backup::{WAIT, backup, conditions},
     support::{
-        ControlPlane, Env, Operator, TestCtx, ensure,
+        ControlPlane, Env, Operator, TestCtx,
+        chart::{RELEASE_NAMESPACE, SERVICE_ACCOUNT},
+        control_plane::client_from,
+        ensure,
         process::eventually,
         proxy::FaultProxy,
         tables::{backups_of, condition, create_table, wait_condition},
@@ -27,6 +38,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("operator_assumes_the_role_of_a_tenant", tenant_role),
         env.trial("operator_refuses_what_the_tenancy_file_does_not_allow_without_aws_calls", tenancy_refusals),
         env.trial("operator_leader_election_hands_over_without_doubling", leader_election),
+        env.trial("operator_runs_as_the_charts_service_account_with_least_privilege", runs_as_service_account),
     ]
 }
 
@@ -187,8 +199,11 @@ async fn logged(op: &Operator, text: &'static str, timeout: Duration) -> Result<
 async fn leader_election(ctx: TestCtx) -> Result<(), String> {
     let table = ctx.table("Orders");
     create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
-    let ns = format!("--leader-election-namespace={}", ctx.namespace);
-    let args = ["--leader-election", ns.as_str(), "--leader-election-lease-duration=4s"];
+    // The chart's ServiceAccount may hold Leases only in the release namespace; the name keeps
+    // this test's Lease apart from other tests'.
+    let ns = format!("--leader-election-namespace={RELEASE_NAMESPACE}");
+    let name = format!("--leader-election-lease-name={}", ctx.namespace);
+    let args = ["--leader-election", ns.as_str(), name.as_str(), "--leader-election-lease-duration=4s"];
     let mut first = ctx.start_operator(&args)?;
     logged(&first, "became the leader", WAIT).await?;
     let second = ctx.start_operator(&args)?;
@@ -219,4 +234,94 @@ async fn leader_election(ctx: TestCtx) -> Result<(), String> {
     let handed = logged(&third, "became the leader", Duration::from_secs(30)).await?;
     println!("after SIGTERM the next replica led {:.1?} later", handed - stopping);
     Ok(())
+}
+
+/// Every operator the tests start runs as the chart's ServiceAccount, so every test of the
+/// controllers also proves the chart's RBAC grants enough. This one proves the other half: that
+/// identity is not an admin's, and may do only what the chart grants.
+async fn runs_as_service_account(ctx: TestCtx) -> Result<(), String> {
+    let mut op = ctx.start_operator(&[])?;
+    let base = op.metrics_url.clone();
+    eventually("/readyz to answer 200", Duration::from_secs(30), || {
+        let url = format!("{base}/readyz");
+        async move { get(&url).await.filter(|(status, _)| *status == 200) }
+    })
+    .await?;
+    let client = client_from(&op.kubeconfig).await?;
+
+    let expected = format!("system:serviceaccount:{RELEASE_NAMESPACE}:{SERVICE_ACCOUNT}");
+    if ctx.env.plane.version >= (1, 28) {
+        let review = Api::<SelfSubjectReview>::all(client.clone())
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+            .map_err(|e| format!("SelfSubjectReview: {e}"))?;
+        let user = review.status.and_then(|s| s.user_info).and_then(|u| u.username).unwrap_or_default();
+        ensure(user == expected, || format!("the operator runs as {user:?}, not {expected:?}"))?;
+        println!("the operator runs as {user}");
+    }
+
+    let ns = ctx.namespace.as_str();
+    // (verb, API group, resource or resource/subresource, namespace; None: cluster-wide)
+    let allowed = [
+        ("create", "dynamobackup.io", "dynamobackups", Some(ns)),
+        ("patch", "dynamobackup.io", "dynamorestores/status", Some(ns)),
+        ("create", "events.k8s.io", "events", Some(ns)),
+        ("watch", "apps", "deployments", Some(ns)),
+        ("update", "coordination.k8s.io", "leases", Some(RELEASE_NAMESPACE)),
+    ];
+    let denied = [
+        ("list", "", "secrets", None),
+        ("get", "", "configmaps", Some(ns)),
+        ("delete", "apps", "deployments", Some(ns)),
+        ("patch", "apps", "deployments", Some(ns)),
+        ("update", "dynamobackup.io", "dynamobackups", Some(ns)),
+        ("create", "coordination.k8s.io", "leases", Some(ns)),
+        ("create", "apiextensions.k8s.io", "customresourcedefinitions", None),
+    ];
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    for (expected, list) in [(true, &allowed[..]), (false, &denied[..])] {
+        for &(verb, group, resource, namespace) in list {
+            let granted = may(&reviews, verb, group, resource, namespace).await?;
+            let what = format!("{verb} {group}/{resource} in {}", namespace.unwrap_or("the cluster"));
+            ensure(granted == expected, || format!("the operator's identity {}: {what}", if granted { "may" } else { "may not" }))?;
+        }
+    }
+
+    // And the API server acts on it: the operator's credentials cannot read Secrets.
+    match Api::<Secret>::all(client).list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) if status.code == 403 => {}
+        other => return Err(format!("listing Secrets with the operator's credentials: {other:?}")),
+    }
+    let code = op.terminate(Duration::from_secs(15));
+    ensure(code == Some(0), || format!("exit code {code:?} after SIGTERM"))
+}
+
+/// Whether the client's identity may do this, as the API server's authorizer says.
+async fn may(
+    reviews: &Api<SelfSubjectAccessReview>,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> Result<bool, String> {
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((resource, sub)) => (resource, Some(sub.to_owned())),
+        None => (resource, None),
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some(group.into()),
+                resource: Some(resource.into()),
+                subresource,
+                verb: Some(verb.into()),
+                namespace: namespace.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = reviews.create(&PostParams::default(), &review).await.map_err(|e| format!("SelfSubjectAccessReview: {e}"))?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
 }

@@ -7,11 +7,12 @@ pub struct Binaries {
     pub kube_apiserver: PathBuf,
     pub etcd: PathBuf,
     pub kubectl: PathBuf,
+    pub helm: PathBuf,
     pub moto_server: PathBuf,
     pub operator: PathBuf,
 }
 
-const VARS: [&str; 4] = ["KUBE_APISERVER_BIN", "ETCD_BIN", "KUBECTL_BIN", "MOTO_SERVER_BIN"];
+const VARS: [&str; 5] = ["KUBE_APISERVER_BIN", "ETCD_BIN", "KUBECTL_BIN", "HELM_BIN", "MOTO_SERVER_BIN"];
 
 impl Binaries {
     pub fn find() -> Result<Self, String> {
@@ -39,6 +40,7 @@ impl Binaries {
             kube_apiserver: get("KUBE_APISERVER_BIN")?,
             etcd: get("ETCD_BIN")?,
             kubectl: get("KUBECTL_BIN")?,
+            helm: get("HELM_BIN")?,
             moto_server: get("MOTO_SERVER_BIN")?,
             operator: PathBuf::from(env!("CARGO_BIN_EXE_dynamo-backup-operator")),
         })

@@ -4,6 +4,7 @@
 
 pub mod argocd;
 pub mod binaries;
+pub mod chart;
 pub mod control_plane;
 pub mod kstatus;
 pub mod moto;
@@ -34,6 +35,8 @@ pub struct Env {
     pub bins: Binaries,
     pub dir: PathBuf,
     pub plane: ControlPlane,
+    /// A kubeconfig with a token of the chart's ServiceAccount: the operators' identity.
+    pub operator_kubeconfig: PathBuf,
     pub moto: Moto,
     pub runtime: tokio::runtime::Runtime,
     counter: AtomicUsize,
@@ -48,14 +51,17 @@ impl Env {
             .map_err(|e| e.to_string())?
             .keep();
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-        let (plane, moto) = runtime.block_on(async {
+        let (plane, moto, operator_kubeconfig) = runtime.block_on(async {
             let plane_dir = dir.join("control-plane");
             let (plane, moto) = tokio::join!(ControlPlane::start(&bins, &plane_dir), Moto::start(&bins.moto_server, &dir));
             let plane = plane?;
             plane.install_crds().await?;
-            Ok::<_, String>((plane, moto?))
+            let operator_kubeconfig = chart::install_operator_identity(&bins, &plane, &dir)
+                .await
+                .map_err(|e| format!("installing the chart's ServiceAccount and RBAC: {e}"))?;
+            Ok::<_, String>((plane, moto?, operator_kubeconfig))
         })?;
-        Ok(Arc::new(Self { bins, dir, plane, moto, runtime, counter: AtomicUsize::new(0) }))
+        Ok(Arc::new(Self { bins, dir, plane, operator_kubeconfig, moto, runtime, counter: AtomicUsize::new(0) }))
     }
 
     /// A test that runs against this environment in a namespace of its own.
@@ -125,14 +131,15 @@ impl TestCtx {
         api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace: {e}"))
     }
 
-    /// Starts an operator watching this test's namespace; its log is shown if the test fails.
+    /// Starts an operator watching this test's namespace, as the chart's ServiceAccount; its log
+    /// is shown if the test fails.
     pub fn start_operator(&self, extra_args: &[&str]) -> Result<Operator, String> {
-        self.start_operator_with(&self.env.plane.kubeconfig.clone(), &self.env.moto.url.clone(), extra_args)
+        self.start_operator_with(&self.env.operator_kubeconfig.clone(), &self.env.moto.url.clone(), extra_args)
     }
 
     /// The same, talking to DynamoDB through a fault-injecting proxy.
     pub fn start_operator_via(&self, proxy: &proxy::FaultProxy, extra_args: &[&str]) -> Result<Operator, String> {
-        self.start_operator_with(&self.env.plane.kubeconfig.clone(), &proxy.url, extra_args)
+        self.start_operator_with(&self.env.operator_kubeconfig.clone(), &proxy.url, extra_args)
     }
 
     pub fn start_operator_with(&self, kubeconfig: &std::path::Path, endpoint: &str, extra_args: &[&str]) -> Result<Operator, String> {

@@ -1,6 +1,10 @@
 //! The real `dynamo-backup-operator` binary, started as a user starts it.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
 use super::{
     Env,
@@ -10,6 +14,8 @@ use super::{
 pub struct Operator {
     pub process: Process,
     pub metrics_url: String,
+    /// The kubeconfig it talks to the API server with.
+    pub kubeconfig: PathBuf,
 }
 
 impl Operator {
@@ -33,7 +39,7 @@ impl Operator {
         // moto serves STS on the same port: a tenant's roleArn is assumed there.
         cmd.env("AWS_ENDPOINT_URL_STS", endpoint);
         let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;
-        Ok(Self { process, metrics_url: format!("http://127.0.0.1:{port}") })
+        Ok(Self { process, metrics_url: format!("http://127.0.0.1:{port}"), kubeconfig: kubeconfig.to_owned() })
     }
 
     /// SIGTERM, then the exit code if it ends within `timeout`.

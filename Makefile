@@ -20,5 +20,5 @@ build:
 release:  ## what the Dockerfile builds
 	cargo build --release --locked
 
-image:
-	docker build -t dynamo-backup-operator:dev .
+image:  ## docker build (without a Docker daemon: the Dockerfile's build stage, run here)
+	scripts/image.sh

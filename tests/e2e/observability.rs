@@ -104,6 +104,9 @@ async fn metrics_and_logs(ctx: TestCtx) -> Result<(), String> {
     }
     println!("reconcile lines per object: {:?}", traces.iter().map(|(o, t)| (o, t.len())).collect::<Vec<_>>());
     println!("event lines: {reasons:?}");
+    if let Some(line) = log.lines().find(|l| l.contains("\"RetentionDeleted\"")) {
+        println!("a retention line: {line}");
+    }
     ensure(reasons.get("RetentionDeleted") == Some(&format!("{ns}/nightly")), || {
         format!("retention not logged in its reconcile: {reasons:?}")
     })?;

@@ -4,19 +4,20 @@ use std::{sync::Arc, time::Duration};
 
 use libtest_mimic::Trial;
 
-use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup};
+use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup, DynamoBackupPolicy, labels};
 use k8s_openapi::api::{
     authentication::v1::SelfSubjectReview,
     authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec},
     core::v1::Secret,
 };
 use kube::{
-    Api,
-    api::{ListParams, PostParams},
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams, PostParams},
 };
 
 use crate::{
     backup::{WAIT, backup, conditions},
+    policy,
     support::{
         ControlPlane, Env, Operator, TestCtx,
         chart::{RELEASE_NAMESPACE, SERVICE_ACCOUNT},
@@ -38,6 +39,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("operator_assumes_the_role_of_a_tenant", tenant_role),
         env.trial("operator_refuses_what_the_tenancy_file_does_not_allow_without_aws_calls", tenancy_refusals),
         env.trial("operator_leader_election_hands_over_without_doubling", leader_election),
+        env.trial("operator_leader_change_doubles_no_slot_and_loses_no_backup", leader_change_slots),
         env.trial("operator_runs_as_the_charts_service_account_with_least_privilege", runs_as_service_account),
     ]
 }
@@ -324,4 +326,77 @@ async fn may(
     };
     let answer = reviews.create(&PostParams::default(), &review).await.map_err(|e| format!("SelfSubjectAccessReview: {e}"))?;
     Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+/// A policy taking a snapshot every 10 s while its leader is SIGKILLed: every slot has at most
+/// one DynamoBackup per table, a slot missing is one the policy reports as skipped, and each
+/// DynamoBackup has exactly one backup in DynamoDB.
+async fn leader_change_slots(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
+    let ns = format!("--leader-election-namespace={RELEASE_NAMESPACE}");
+    let name = format!("--leader-election-lease-name={}", ctx.namespace);
+    let args = ["--leader-election", ns.as_str(), name.as_str(), "--leader-election-lease-duration=4s"];
+    let mut first = ctx.start_operator(&args)?;
+    logged(&first, "became the leader", WAIT).await?;
+    let second = ctx.start_operator(&args)?;
+    logged(&second, "standing by", WAIT).await?;
+
+    let policies: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy::policy("often", &[&table]);
+    let mut schedule = policy::every("@every 10s");
+    schedule.starting_deadline = Some("1m".into());
+    p.spec.schedule = Some(schedule);
+    policies.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    let selector = ListParams::default().labels(&format!("{}=often", labels::POLICY));
+    let count = |at_least: usize| {
+        let (backups, selector) = (backups.clone(), selector.clone());
+        async move { backups.list(&selector).await.ok().map(|l| l.items.len()).filter(|n| *n >= at_least) }
+    };
+    let before = eventually("two slots taken by the first leader", Duration::from_secs(60), || count(2)).await?;
+
+    first.process.signal(libc::SIGKILL);
+    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the leader survived SIGKILL")?;
+    logged(&second, "became the leader", Duration::from_secs(30)).await?;
+    eventually("two more slots taken by the new leader", Duration::from_secs(60), || count(before + 2)).await?;
+
+    // No further slots, then every backup Ready.
+    let suspend = serde_json::json!({"spec": {"schedule": {"suspend": true}}});
+    policies.patch("often", &PatchParams::default(), &Patch::Merge(&suspend)).await.map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let children = eventually("every DynamoBackup of the policy Ready", WAIT, || {
+        let (backups, selector) = (backups.clone(), selector.clone());
+        async move {
+            let list = backups.list(&selector).await.ok()?.items;
+            list.iter()
+                .all(|b| conditions(b).iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                .then_some(list)
+        }
+    })
+    .await?;
+    let mut slots: Vec<jiff::Timestamp> = children
+        .iter()
+        .filter_map(|b| b.annotations().get(labels::SCHEDULED_TIME).and_then(|t| t.parse().ok()))
+        .collect();
+    slots.sort();
+    println!("slots taken: {:?}", slots.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+    ensure(slots.len() == children.len(), || "a policy backup without its slot".into())?;
+    let mut distinct = slots.clone();
+    distinct.dedup();
+    ensure(distinct.len() == slots.len(), || format!("a slot was taken twice: {slots:?}"))?;
+    let status = policies.get("often").await.map_err(|e| e.to_string())?.status.unwrap_or_default();
+    let skipped: Vec<jiff::Timestamp> = status.skipped_slots.iter().map(|s| s.slot_time.0).collect();
+    println!("skipped: {skipped:?}");
+    for pair in slots.windows(2) {
+        let mut at = pair[0] + jiff::SignedDuration::from_secs(10);
+        while at < pair[1] {
+            ensure(skipped.contains(&at), || format!("slot {at} was neither taken nor reported skipped"))?;
+            at += jiff::SignedDuration::from_secs(10);
+        }
+    }
+    let in_dynamo = backups_of(&ctx.dynamo(), &table).await?;
+    ensure(in_dynamo.len() == children.len(), || {
+        format!("{} DynamoBackups but {} backups in DynamoDB: {in_dynamo:?}", children.len(), in_dynamo.len())
+    })
 }

@@ -157,10 +157,15 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if missing.is_empty() {
         w.status.phase = Some(PolicyPhase::Protected);
         let tables = checked.tables.len();
-        let message = match (&checked.schedule, obj.spec.point_in_time_recovery.enabled) {
-            (Some(_), true) => format!("PITR on and snapshots scheduled for {tables} table(s)"),
+        let snapshots = match &checked.schedule {
+            Some(schedule) if schedule.suspend => Some("scheduled snapshots suspended"),
+            Some(_) => Some("snapshots scheduled"),
+            None => None,
+        };
+        let message = match (snapshots, obj.spec.point_in_time_recovery.enabled) {
+            (Some(snapshots), true) => format!("PITR on and {snapshots} for {tables} table(s)"),
             (None, true) => format!("PITR on for {tables} table(s)"),
-            (Some(_), false) => format!("snapshots scheduled for {tables} table(s); PITR left as found"),
+            (Some(snapshots), false) => format!("{snapshots} for {tables} table(s); PITR left as found"),
             (None, false) => format!("{tables} table(s) watched; PITR left as found"),
         };
         w.write(&Standing::Ready { reason: "Protected".into(), message }).await?;
@@ -371,10 +376,10 @@ async fn follow_workload_namespaces(
             keep
         });
         for namespace in wanted {
-            if !watching.contains_key(&namespace) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = watching.entry(namespace) {
+                let namespace = slot.key().clone();
                 tracing::info!(namespace, "watching Deployments and StatefulSets for preRollout");
-                let task = tokio::spawn(watch_namespace_workloads(client.clone(), namespace.clone(), policies.clone(), tx.clone()));
-                watching.insert(namespace, task);
+                slot.insert(tokio::spawn(watch_namespace_workloads(client.clone(), namespace, policies.clone(), tx.clone())));
             }
         }
         tokio::time::sleep(WORKLOAD_NAMESPACES_EVERY).await;

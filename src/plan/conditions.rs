@@ -126,7 +126,7 @@ mod tests {
             observed_generation: None,
             last_transition_time: at(1),
         };
-        let conds = apply_standing(&[other.clone()], &reconciling(), None, &at(2));
+        let conds = apply_standing(std::slice::from_ref(&other), &reconciling(), None, &at(2));
         assert!(conds.contains(&other));
         assert_eq!(conds.len(), 4);
     }

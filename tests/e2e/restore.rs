@@ -163,7 +163,7 @@ async fn orders_snapshot(ctx: TestCtx) -> Result<(), String> {
     let target_arn = status.target_table_arn.clone().unwrap_or_default();
     let tags = db.list_tags_of_resource().resource_arn(&target_arn).send().await.map_err(|e| e.to_string())?;
     let tags: BTreeMap<String, String> = tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
-    ensure(tags.get("team").map(String::as_str) == Some("shop") && tags.get("restored-by").is_some(), || format!("tags {tags:?}"))?;
+    ensure(tags.get("team").map(String::as_str) == Some("shop") && tags.contains_key("restored-by"), || format!("tags {tags:?}"))?;
     let pitr = db.describe_continuous_backups().table_name(&restored).send().await.map_err(|e| e.to_string())?;
     let pitr_on = pitr
         .continuous_backups_description()

@@ -17,19 +17,7 @@ use kube::{Api, api::PostParams, runtime::wait::await_condition};
 
 fn main() {
     let count: usize = std::env::var("BACKUPS").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
-    let env = match support::Env::start() {
-        Ok(env) => env,
-        Err(err) => {
-            eprintln!("cannot start the environment: {err}");
-            std::process::exit(1);
-        }
-    };
-    let result = env.runtime.block_on(run(&env, count));
-    env.stop(result.is_err());
-    if let Err(err) = result {
-        eprintln!("benchmark failed: {err}");
-        std::process::exit(1);
-    }
+    support::run_benchmark(|env| async move { run(&env, count).await });
 }
 
 fn is_ready(obj: Option<&DynamoBackup>) -> bool {

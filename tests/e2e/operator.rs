@@ -198,18 +198,32 @@ async fn logged(op: &Operator, text: &'static str, timeout: Duration) -> Result<
     .await
 }
 
-async fn leader_election(ctx: TestCtx) -> Result<(), String> {
+/// Arguments for replicas that elect a leader with a 4 s lease. The chart's ServiceAccount may
+/// hold Leases only in the release namespace; the name keeps this test's Lease apart.
+fn election_args(ctx: &TestCtx) -> Vec<String> {
+    vec![
+        "--leader-election".into(),
+        format!("--leader-election-namespace={RELEASE_NAMESPACE}"),
+        format!("--leader-election-lease-name={}", ctx.namespace),
+        "--leader-election-lease-duration=4s".into(),
+    ]
+}
+
+/// A table, then two replicas: the first leads, the second stands by.
+async fn leader_and_standby(ctx: &TestCtx, args: &[&str]) -> Result<(String, Operator, Operator), String> {
     let table = ctx.table("Orders");
     create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
-    // The chart's ServiceAccount may hold Leases only in the release namespace; the name keeps
-    // this test's Lease apart from other tests'.
-    let ns = format!("--leader-election-namespace={RELEASE_NAMESPACE}");
-    let name = format!("--leader-election-lease-name={}", ctx.namespace);
-    let args = ["--leader-election", ns.as_str(), name.as_str(), "--leader-election-lease-duration=4s"];
-    let mut first = ctx.start_operator(&args)?;
+    let first = ctx.start_operator(args)?;
     logged(&first, "became the leader", WAIT).await?;
-    let second = ctx.start_operator(&args)?;
+    let second = ctx.start_operator(args)?;
     logged(&second, "standing by", WAIT).await?;
+    Ok((table, first, second))
+}
+
+async fn leader_election(ctx: TestCtx) -> Result<(), String> {
+    let owned = election_args(&ctx);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let (table, mut first, second) = leader_and_standby(&ctx, &args).await?;
 
     let api: Api<DynamoBackup> = ctx.api();
     api.create(&PostParams::default(), &backup("before", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
@@ -332,15 +346,9 @@ async fn may(
 /// one DynamoBackup per table, a slot missing is one the policy reports as skipped, and each
 /// DynamoBackup has exactly one backup in DynamoDB.
 async fn leader_change_slots(ctx: TestCtx) -> Result<(), String> {
-    let table = ctx.table("Orders");
-    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
-    let ns = format!("--leader-election-namespace={RELEASE_NAMESPACE}");
-    let name = format!("--leader-election-lease-name={}", ctx.namespace);
-    let args = ["--leader-election", ns.as_str(), name.as_str(), "--leader-election-lease-duration=4s"];
-    let mut first = ctx.start_operator(&args)?;
-    logged(&first, "became the leader", WAIT).await?;
-    let second = ctx.start_operator(&args)?;
-    logged(&second, "standing by", WAIT).await?;
+    let owned = election_args(&ctx);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let (table, mut first, second) = leader_and_standby(&ctx, &args).await?;
 
     let policies: Api<DynamoBackupPolicy> = ctx.api();
     let mut p = policy::policy("often", &[&table]);

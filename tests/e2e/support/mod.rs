@@ -113,6 +113,29 @@ impl Env {
     }
 }
 
+/// A benchmark's frame: the environment up, `body` run in it, the environment stopped (its logs
+/// kept if `body` failed), and exit code 1 on any failure. Used by `benches/`.
+#[allow(dead_code)]
+pub fn run_benchmark<F, Fut>(body: F)
+where
+    F: FnOnce(Arc<Env>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let env = match Env::start() {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("cannot start the environment: {err}");
+            std::process::exit(1);
+        }
+    };
+    let result = env.runtime.block_on(body(env.clone()));
+    env.stop(result.is_err());
+    if let Err(err) = result {
+        eprintln!("benchmark failed: {err}");
+        std::process::exit(1);
+    }
+}
+
 /// What one test has: the shared environment, its namespace, and its operators' logs.
 pub struct TestCtx {
     pub env: Arc<Env>,

@@ -1,4 +1,4 @@
-//! One SDK client per region, all built from the SDK's default chain: credentials (env, IRSA,
+//! One SDK client per region (and tenant role), all built from the SDK's default chain: credentials (env, IRSA,
 //! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`).
 //! A tenant's role (tenancy file, `roleArn`) is assumed with STS on top of those credentials.
 

@@ -215,13 +215,12 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         let available: Vec<&DynamoBackup> =
             mine.iter().copied().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available)).collect();
         line.available_backups = u32::try_from(available.len()).ok();
-        line.last_backup = available
-            .iter()
-            .max_by_key(|c| created_at(c))
-            .map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
-        if let Some(newest) = available.iter().map(|c| created_at(c)).max() {
+        let newest = available.iter().max_by_key(|c| created_at(c));
+        line.last_backup =
+            newest.map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
+        if let Some(newest) = newest {
             let labels = PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
-            ctx.metrics.last_successful_backup.get_or_create(&labels).set(newest.as_second());
+            ctx.metrics.last_successful_backup.get_or_create(&labels).set(created_at(newest).as_second());
         }
         lines.push(line);
     }

@@ -10,7 +10,10 @@
 #[allow(dead_code)]
 mod support;
 
-use std::{collections::BTreeMap, time::{Duration, Instant}};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup, DynamoBackupSpec};
 use kube::{Api, api::PostParams, runtime::wait::await_condition};
@@ -39,7 +42,10 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     for i in 0..=count {
         let name = format!("bench-{i}");
         let before = proxy.calls().len();
-        let backup = DynamoBackup::new(&name, DynamoBackupSpec { table_name: table.clone(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain });
+        let backup = DynamoBackup::new(
+            &name,
+            DynamoBackupSpec { table_name: table.clone(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain },
+        );
         let started = Instant::now();
         api.create(&PostParams::default(), &backup).await.map_err(|e| e.to_string())?;
         tokio::time::timeout(Duration::from_secs(60), await_condition(api.clone(), &name, is_ready))

@@ -177,10 +177,7 @@ mod tests {
         metrics.aws_requests.get_or_create(&AwsLabels { operation: "CreateBackup", outcome: "throttled" }).inc();
         let text = metrics.render().expect("encoding to a String cannot fail");
         assert!(text.contains("dynamo_backup_operator_reconciles_total{kind=\"DynamoBackup\"} 1"), "{text}");
-        assert!(
-            text.contains("dynamo_backup_operator_aws_requests_total{operation=\"CreateBackup\",outcome=\"throttled\"} 1"),
-            "{text}"
-        );
+        assert!(text.contains("dynamo_backup_operator_aws_requests_total{operation=\"CreateBackup\",outcome=\"throttled\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 

@@ -193,8 +193,7 @@ async fn check_crds(client: &kube::Client) -> Result<(), StartupError> {
         Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
         Err(err) => return Err(err.into()),
     };
-    let missing: Vec<String> =
-        PLURALS.iter().filter(|p| !served.iter().any(|s| s == *p)).map(|p| format!("{p}.{GROUP}")).collect();
+    let missing: Vec<String> = PLURALS.iter().filter(|p| !served.iter().any(|s| s == *p)).map(|p| format!("{p}.{GROUP}")).collect();
     if missing.is_empty() { Ok(()) } else { Err(StartupError::CrdsMissing(missing)) }
 }
 

@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A DynamoDB table name (3..255 of `[A-Za-z0-9_.-]`) or a table ARN, which carries region and
 /// account. The same rule is checked again in `plan::validate` for clusters that skip schemas.
-pub const TABLE_REF_PATTERN: &str =
-    r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255})$";
+pub const TABLE_REF_PATTERN: &str = r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255})$";
 
 /// A DynamoDB table name alone (restore targets are always names: the region comes from `region`).
 pub const TABLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{3,255}$";
@@ -16,8 +15,7 @@ pub const TABLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{3,255}$";
 pub const BACKUP_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{3,255}$";
 
 /// A native DynamoDB backup ARN.
-pub const BACKUP_ARN_PATTERN: &str =
-    r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}/backup/[A-Za-z0-9_.-]+$";
+pub const BACKUP_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}/backup/[A-Za-z0-9_.-]+$";
 
 /// An AWS region code such as `eu-west-1` or `us-gov-west-1`.
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
@@ -26,8 +24,7 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ns|us|ms|s|m|h|d|w))+$";
 
 /// CEL: `spec.region` may not be added, removed or changed after creation.
-pub const REGION_IMMUTABLE: &str =
-    "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)";
+pub const REGION_IMMUTABLE: &str = "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)";
 
 /// What deleting a Kubernetes object does to the DynamoDB resource it stands for.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -19,7 +19,10 @@ use super::{
 use crate::{
     api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus},
     context::Context,
-    dynamo::{ErrorClass, model::{Backup, BackupState, Scope}},
+    dynamo::{
+        ErrorClass,
+        model::{Backup, BackupState, Scope},
+    },
     plan::{
         backup::{AVAILABLE_RESYNC, creating_poll, phase_for},
         conditions::Standing,
@@ -107,7 +110,15 @@ async fn create(r: &mut StatusWriter<'_, DynamoBackup>, scope: &Scope, target: &
     r.status.phase = Some(BackupPhase::Creating);
     let standing = Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {}", created.name) };
     r.write(&standing).await?;
-    publish(&r.ctx.recorder, r.obj, false, "BackupRequested", "CreateBackup", format!("CreateBackup of table {} as {}", target.table.name, created.arn)).await;
+    publish(
+        &r.ctx.recorder,
+        r.obj,
+        false,
+        "BackupRequested",
+        "CreateBackup",
+        format!("CreateBackup of table {} as {}", target.table.name, created.arn),
+    )
+    .await;
     let described = r.ctx.dynamo.describe_backup(scope, &created.arn).await?;
     Ok(Ok(described.unwrap_or(created)))
 }
@@ -136,14 +147,23 @@ async fn report(r: &mut StatusWriter<'_, DynamoBackup>, backup: Option<Backup>) 
         BackupState::Creating => {
             let since = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(Timestamp::now);
             let elapsed = Duration::try_from(Timestamp::now().duration_since(since)).unwrap_or_default();
-            r.write(&Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {}", backup.name) }).await?;
+            r.write(&Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {}", backup.name) })
+                .await?;
             Ok(Action::requeue(creating_poll(elapsed)))
         }
         BackupState::Available => {
             r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {} is available", backup.name) }).await?;
             if previous != Some(BackupPhase::Available) {
                 let size = backup.size_bytes.map(|s| format!(", {s} bytes")).unwrap_or_default();
-                publish(&r.ctx.recorder, r.obj, false, "BackupAvailable", "DescribeBackup", format!("backup {} is available{size}", backup.arn)).await;
+                publish(
+                    &r.ctx.recorder,
+                    r.obj,
+                    false,
+                    "BackupAvailable",
+                    "DescribeBackup",
+                    format!("backup {} is available{size}", backup.arn),
+                )
+                .await;
             }
             Ok(Action::requeue(AVAILABLE_RESYNC))
         }

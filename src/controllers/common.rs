@@ -1,11 +1,7 @@
 //! What every controller does the same way: status by server-side apply, finalizers, events,
 //! and counting failures for backoff.
 
-use std::{
-    collections::HashMap,
-    fmt::Debug,
-    sync::Mutex,
-};
+use std::{collections::HashMap, fmt::Debug, sync::Mutex};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{

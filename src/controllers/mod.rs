@@ -3,10 +3,10 @@
 //! metrics for every reconcile.
 
 pub mod backup;
-pub mod policy;
-pub mod restore;
 mod common;
 mod error;
+pub mod policy;
+pub mod restore;
 
 use std::{fmt::Debug, sync::Arc, time::Instant};
 
@@ -35,8 +35,7 @@ use crate::{
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
     let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone(), |c, _, _| c);
     let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone(), |c, _, _| c);
-    let policies =
-        watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::watch_workloads);
+    let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::watch_workloads);
     futures::join!(backups, restores, policies);
 }
 
@@ -63,13 +62,7 @@ where
 pub type Extend<K> = fn(Controller<K>, Option<&str>, &Context) -> Controller<K>;
 
 /// One controller per watched namespace for kind `K`, reconciled by `reconcile`.
-async fn watch<K, F, Fut>(
-    ctx: Arc<Context>,
-    kind: &'static str,
-    reconcile: F,
-    stop: tokio::sync::watch::Receiver<bool>,
-    extend: Extend<K>,
-)
+async fn watch<K, F, Fut>(ctx: Arc<Context>, kind: &'static str, reconcile: F, stop: tokio::sync::watch::Receiver<bool>, extend: Extend<K>)
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,

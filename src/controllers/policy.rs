@@ -219,7 +219,8 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         line.last_backup =
             newest.map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
         if let Some(newest) = newest {
-            let labels = PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
+            let labels =
+                PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
             ctx.metrics.last_successful_backup.get_or_create(&labels).set(created_at(newest).as_second());
         }
         lines.push(line);
@@ -347,7 +348,11 @@ fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Op
 /// cheap: they exist only in namespaces that have a policy with `preRollout`, started and
 /// stopped as such policies come and go, and they are metadata-only (names, labels,
 /// generation; no templates over the wire), filtered to generation changes.
-pub fn watch_workloads(controller: Controller<DynamoBackupPolicy>, _namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackupPolicy> {
+pub fn watch_workloads(
+    controller: Controller<DynamoBackupPolicy>,
+    _namespace: Option<&str>,
+    ctx: &Context,
+) -> Controller<DynamoBackupPolicy> {
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     tokio::spawn(follow_workload_namespaces(ctx.client.clone(), controller.store(), tx));
     let triggers = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|policy| (policy, rx)) });

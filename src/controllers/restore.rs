@@ -123,7 +123,8 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
         }
         // We recorded a table of ours, and it is gone: never restore a second time on our own.
         Target::Free if w.status.target_table_id.is_some() || w.status.target_table_arn.is_some() => {
-            let message = format!("table {:?}, which this restore created, no longer exists (deleted outside the operator)", request.target);
+            let message =
+                format!("table {:?}, which this restore created, no longer exists (deleted outside the operator)", request.target);
             w.stalled("TargetTableGone", message).await
         }
         Target::Free => start(w, &request, &scope).await,
@@ -168,7 +169,15 @@ async fn start(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> R
 
     match w.ctx.dynamo.restore(scope, &resolved.from, &request.target, &overrides).await {
         Ok(table) => {
-            publish(&w.ctx.recorder, w.obj, false, "RestoreStarted", "Restore", format!("restoring {} into table {}", request.source.describe(), request.target)).await;
+            publish(
+                &w.ctx.recorder,
+                w.obj,
+                false,
+                "RestoreStarted",
+                "Restore",
+                format!("restoring {} into table {}", request.source.describe(), request.target),
+            )
+            .await;
             follow(w, request, scope, table).await
         }
         // Someone made the table between our look and our call, or a retry of ours did:
@@ -237,7 +246,13 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         Some(indexes) => indexes,
         // The answer did not list the source's indexes; the source table, if it is still
         // there, is the next best account of them. Only keep-lists need them.
-        None if w.obj.spec.overrides.as_ref().is_some_and(|o| o.keep_global_secondary_indexes.is_some() || o.keep_local_secondary_indexes.is_some()) => {
+        None if w
+            .obj
+            .spec
+            .overrides
+            .as_ref()
+            .is_some_and(|o| o.keep_global_secondary_indexes.is_some() || o.keep_local_secondary_indexes.is_some()) =>
+        {
             match ctx.dynamo.describe_table(&scope, &source.table_name).await? {
                 Some(table) => (table.global_indexes, table.local_indexes),
                 None => {
@@ -386,14 +401,12 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
                 _ => Ok(()),
             },
             _ => match (&spec.time_to_live, &source) {
-                (TimeToLiveMode::Copy, Some(source)) => {
-                    match ctx.dynamo.time_to_live(&source_scope, &source.name).await? {
-                        Some(attribute) if ctx.dynamo.time_to_live(scope, &table.name).await?.as_deref() != Some(attribute.as_str()) => {
-                            ctx.dynamo.enable_time_to_live(scope, &table.name, &attribute).await
-                        }
-                        _ => Ok(()),
+                (TimeToLiveMode::Copy, Some(source)) => match ctx.dynamo.time_to_live(&source_scope, &source.name).await? {
+                    Some(attribute) if ctx.dynamo.time_to_live(scope, &table.name).await?.as_deref() != Some(attribute.as_str()) => {
+                        ctx.dynamo.enable_time_to_live(scope, &table.name, &attribute).await
                     }
-                }
+                    _ => Ok(()),
+                },
                 _ => Ok(()),
             },
         };
@@ -429,7 +442,15 @@ async fn cleanup(w: &mut Writer<'_>, request: Option<RestoreRequest>) -> Result<
         let ours = classify_target(table.as_ref(), w.status.target_table_id.as_deref(), started_at, source_arn.as_deref());
         if ours == Target::Ours {
             w.ctx.dynamo.delete_table(&scope, &request.target).await?;
-            publish(&w.ctx.recorder, w.obj, false, "TableDeleted", "DeleteTable", format!("deleted table {}, which this restore created", request.target)).await;
+            publish(
+                &w.ctx.recorder,
+                w.obj,
+                false,
+                "TableDeleted",
+                "DeleteTable",
+                format!("deleted table {}, which this restore created", request.target),
+            )
+            .await;
         }
     }
     set_finalizer(w.api, w.obj, false).await?;

@@ -9,17 +9,14 @@ use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     primitives::DateTime,
     types::{
-        self as t, BackupStatus, BackupTypeFilter, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        LocalSecondaryIndex, PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType,
-        ProvisionedThroughput, SseSpecification, SseType, Tag, TimeToLiveSpecification, TimeToLiveStatus,
+        self as t, BackupStatus, BackupTypeFilter, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
+        PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType, ProvisionedThroughput, SseSpecification,
+        SseType, Tag, TimeToLiveSpecification, TimeToLiveStatus,
     },
 };
 use jiff::Timestamp;
 
-use super::{
-    DynamoError, DynamoPort, DynamoResult, ErrorClass, OperationClass, Pacer, RegionalClients,
-    model::*,
-};
+use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, OperationClass, Pacer, RegionalClients, model::*};
 use crate::metrics::{AwsLabels, Metrics};
 
 pub struct AwsDynamo {
@@ -80,12 +77,7 @@ fn absent_as_none<T>(result: DynamoResult<T>, not_found: &str) -> DynamoResult<O
 }
 
 fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> DynamoError {
-    DynamoError {
-        operation,
-        code: Some("InvalidRequest".into()),
-        message: err.to_string(),
-        class: ErrorClass::Terminal,
-    }
+    DynamoError { operation, code: Some("InvalidRequest".into()), message: err.to_string(), class: ErrorClass::Terminal }
 }
 
 fn ts(dt: &DateTime) -> Option<Timestamp> {
@@ -293,7 +285,8 @@ impl DynamoPort for AwsDynamo {
 
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
         let req = self.client(scope).await.describe_backup().backup_arn(backup_arn).send();
-        let Some(out) = absent_as_none(self.call("DescribeBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException")? else {
+        let Some(out) = absent_as_none(self.call("DescribeBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException")?
+        else {
             return Ok(None);
         };
         let Some(desc) = out.backup_description() else { return Ok(None) };
@@ -314,7 +307,8 @@ impl DynamoPort for AwsDynamo {
                         index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
                     })
                     .collect();
-                let local = f.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect();
+                let local =
+                    f.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect();
                 (global, local)
             }),
         });
@@ -337,11 +331,8 @@ impl DynamoPort for AwsDynamo {
             RestoreFrom::PointInTime { source_table, at } => {
                 const OP: &str = "RestoreTableToPointInTime";
                 let mut req = client.restore_table_to_point_in_time().target_table_name(target);
-                req = if source_table.starts_with("arn:") {
-                    req.source_table_arn(source_table)
-                } else {
-                    req.source_table_name(source_table)
-                };
+                req =
+                    if source_table.starts_with("arn:") { req.source_table_arn(source_table) } else { req.source_table_name(source_table) };
                 req = match at {
                     Some(at) => req.restore_date_time(to_datetime(*at)),
                     None => req.use_latest_restorable_time(true),
@@ -396,11 +387,8 @@ impl DynamoPort for AwsDynamo {
         if tags.is_empty() {
             return Ok(());
         }
-        let tags: Vec<Tag> = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<_, _>>()
-            .map_err(|e| build_error(OP, e))?;
+        let tags: Vec<Tag> =
+            tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
         self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
     }

@@ -36,17 +36,23 @@ impl ErrorClass {
 /// `None` for both means the request never got an answer (dispatch failure, time-out).
 pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
     match code {
-        Some(
-            "ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"
-            | "TooManyRequestsException",
-        ) => ErrorClass::Throttled,
+        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "TooManyRequestsException") => {
+            ErrorClass::Throttled
+        }
         // Busy or momentarily limited: these drain on their own (50 concurrent restores, a
         // backup a restore still reads, a table still being created, updated or deleted, PITR
         // that is still being turned on).
         Some(
-            "LimitExceededException" | "BackupInUseException" | "TableInUseException" | "ResourceInUseException"
-            | "ContinuousBackupsUnavailableException" | "InternalServerError" | "InternalFailure"
-            | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout"
+            "LimitExceededException"
+            | "BackupInUseException"
+            | "TableInUseException"
+            | "ResourceInUseException"
+            | "ContinuousBackupsUnavailableException"
+            | "InternalServerError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "RequestTimeout"
             | "RequestTimeoutException",
         ) => ErrorClass::Transient,
         Some(_) => match http_status {

@@ -13,7 +13,6 @@ pub struct Scope {
     pub role_arn: Option<String>,
 }
 
-
 /// A backup's lifecycle as DynamoDB reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupState {
@@ -127,7 +126,9 @@ pub struct TableOverrides {
 /// Where a restore takes its data from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RestoreFrom {
-    Backup { arn: String },
+    Backup {
+        arn: String,
+    },
     PointInTime {
         /// A name in the target's region, or an ARN (of another region: cross-region).
         source_table: String,

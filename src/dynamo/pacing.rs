@@ -26,11 +26,7 @@ pub struct Pacer {
 impl Pacer {
     pub fn new(list_backups: NonZeroU32, create_backup: NonZeroU32, control_plane: NonZeroU32) -> Self {
         let limiter = |rate| Arc::new(RateLimiter::direct(Quota::per_second(rate)));
-        Self {
-            list_backups: limiter(list_backups),
-            create_backup: limiter(create_backup),
-            control_plane: limiter(control_plane),
-        }
+        Self { list_backups: limiter(list_backups), create_backup: limiter(create_backup), control_plane: limiter(control_plane) }
     }
 
     /// Waits until one more call of this class fits the pace.

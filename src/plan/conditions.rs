@@ -19,17 +19,13 @@ pub enum Standing {
 impl Standing {
     pub fn reason(&self) -> &str {
         match self {
-            Standing::Ready { reason, .. } | Standing::Reconciling { reason, .. } | Standing::Stalled { reason, .. } => {
-                reason
-            }
+            Standing::Ready { reason, .. } | Standing::Reconciling { reason, .. } | Standing::Stalled { reason, .. } => reason,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            Standing::Ready { message, .. }
-            | Standing::Reconciling { message, .. }
-            | Standing::Stalled { message, .. } => message,
+            Standing::Ready { message, .. } | Standing::Reconciling { message, .. } | Standing::Stalled { message, .. } => message,
         }
     }
 }
@@ -42,8 +38,7 @@ pub fn apply_standing(current: &[Condition], standing: &Standing, generation: Op
         Standing::Reconciling { .. } => (false, true, false),
         Standing::Stalled { .. } => (false, false, true),
     };
-    let mut out: Vec<Condition> =
-        current.iter().filter(|c| ![READY, RECONCILING, STALLED].contains(&c.type_.as_str())).cloned().collect();
+    let mut out: Vec<Condition> = current.iter().filter(|c| ![READY, RECONCILING, STALLED].contains(&c.type_.as_str())).cloned().collect();
     for (type_, on) in [(READY, ready), (RECONCILING, reconciling), (STALLED, stalled)] {
         // Ready=False carries the reason of what it waits for; the other two say why they are
         // on. Never an empty message: some apiservers read it as null, which the schema refuses.
@@ -59,15 +54,7 @@ pub fn apply_standing(current: &[Condition], standing: &Standing, generation: Op
     out
 }
 
-fn merge(
-    current: &[Condition],
-    type_: &str,
-    on: bool,
-    reason: String,
-    message: String,
-    generation: Option<i64>,
-    now: &Time,
-) -> Condition {
+fn merge(current: &[Condition], type_: &str, on: bool, reason: String, message: String, generation: Option<i64>, now: &Time) -> Condition {
     let status = if on { "True" } else { "False" }.to_owned();
     let last_transition_time = current
         .iter()

@@ -44,7 +44,11 @@ pub fn check_window(table: &str, pitr: &Pitr, at: Option<Timestamp>) -> Result<(
 /// The overrides DynamoDB needs, built from the spec and the source's indexes. A keep-list
 /// becomes the full definitions of the kept indexes; an index it names that the source does
 /// not have makes the spec invalid.
-pub fn table_overrides(spec: Option<&RestoreOverrides>, source_gsis: &[IndexDef], source_lsis: &[IndexDef]) -> Result<TableOverrides, Invalid> {
+pub fn table_overrides(
+    spec: Option<&RestoreOverrides>,
+    source_gsis: &[IndexDef],
+    source_lsis: &[IndexDef],
+) -> Result<TableOverrides, Invalid> {
     let Some(spec) = spec else { return Ok(TableOverrides::default()) };
     let throughput = spec.provisioned_throughput.as_ref().map(|t| (t.read_capacity_units, t.write_capacity_units));
     let billing_mode = spec.billing_mode.map(|m| match m {
@@ -83,7 +87,11 @@ fn kept(kind: &str, keep: &[String], source: &[IndexDef]) -> Result<Vec<IndexDef
                 message: format!(
                     "keep{}SecondaryIndexes names {name:?}, which the source does not have (it has: {})",
                     if kind == "global" { "Global" } else { "Local" },
-                    if source.is_empty() { "none".to_owned() } else { source.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ") }
+                    if source.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        source.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                    }
                 ),
             })
         })
@@ -116,7 +124,12 @@ const SKEW: Duration = Duration::from_secs(120);
 
 /// `recorded_id`: the table id in status. `started_at`: when this restore recorded its intent
 /// to call DynamoDB (written before the call). `source_arn`: the backup or table restored from.
-pub fn classify_target(table: Option<&Table>, recorded_id: Option<&str>, started_at: Option<Timestamp>, source_arn: Option<&str>) -> Target {
+pub fn classify_target(
+    table: Option<&Table>,
+    recorded_id: Option<&str>,
+    started_at: Option<Timestamp>,
+    source_arn: Option<&str>,
+) -> Target {
     let Some(table) = table else { return Target::Free };
     if recorded_id.is_some() && table.id.as_deref() == recorded_id {
         return Target::Ours;
@@ -143,7 +156,10 @@ pub const STEP_TTL: &str = "timeToLive";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{api::ProvisionedThroughput, dynamo::model::{KeyRole, RestoreSummary}};
+    use crate::{
+        api::ProvisionedThroughput,
+        dynamo::model::{KeyRole, RestoreSummary},
+    };
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -215,7 +231,8 @@ mod tests {
         };
         let o = table_overrides(Some(&to_provisioned), &[gsi("byEmail", None)], &[]).expect("valid");
         assert_eq!(o.global_indexes, Some(vec![gsi("byEmail", Some((5, 7)))]));
-        let to_on_demand = RestoreOverrides { billing_mode: Some(BillingMode::PayPerRequest), provisioned_throughput: None, ..to_provisioned };
+        let to_on_demand =
+            RestoreOverrides { billing_mode: Some(BillingMode::PayPerRequest), provisioned_throughput: None, ..to_provisioned };
         let o = table_overrides(Some(&to_on_demand), &[gsi("byEmail", Some((1, 1)))], &[]).expect("valid");
         assert_eq!(o.global_indexes, Some(vec![gsi("byEmail", None)]));
     }

@@ -84,8 +84,7 @@ pub fn plan(policy: &str, candidates: &[Candidate], rules: &Rules, tz: &TimeZone
     if !rules.has_keep_rule() && rules.max_age.is_none() {
         return Vec::new();
     }
-    let tables: BTreeSet<&str> =
-        candidates.iter().filter(|c| c.policy.as_deref() == Some(policy)).map(|c| c.table.as_str()).collect();
+    let tables: BTreeSet<&str> = candidates.iter().filter(|c| c.policy.as_deref() == Some(policy)).map(|c| c.table.as_str()).collect();
     let mut delete = Vec::new();
     for table in tables {
         let mine: Vec<&Candidate> =
@@ -137,7 +136,14 @@ mod tests {
     }
 
     fn backup(name: &str, created: &str) -> Candidate {
-        Candidate { name: name.into(), table: "Orders".into(), policy: Some("p".into()), created: ts(created), available: true, pinned: false }
+        Candidate {
+            name: name.into(),
+            table: "Orders".into(),
+            policy: Some("p".into()),
+            created: ts(created),
+            available: true,
+            pinned: false,
+        }
     }
 
     fn daily(days: u32) -> Vec<Candidate> {

@@ -53,9 +53,7 @@ impl Schedule {
         } else {
             let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
             let parsed = parser.parse(cron).map_err(|e| {
-                invalid(format!(
-                    "spec.schedule.cron {cron:?} is not a cron schedule (5 fields, @hourly .. @yearly, or @every 6h): {e}"
-                ))
+                invalid(format!("spec.schedule.cron {cron:?} is not a cron schedule (5 fields, @hourly .. @yearly, or @every 6h): {e}"))
             })?;
             Rule::Cron(Box::new(parsed))
         };
@@ -66,7 +64,8 @@ impl Schedule {
             Some(j) => parse_duration("spec.schedule.jitter", j)?,
             None => Duration::ZERO,
         };
-        let starting_deadline = spec.starting_deadline.as_deref().map(|d| parse_duration("spec.schedule.startingDeadline", d)).transpose()?;
+        let starting_deadline =
+            spec.starting_deadline.as_deref().map(|d| parse_duration("spec.schedule.startingDeadline", d)).transpose()?;
         Ok(Self { rule, time_zone, jitter, starting_deadline, suspend: spec.suspend })
     }
 

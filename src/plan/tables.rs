@@ -24,8 +24,7 @@ impl TableRef {
         if let Some(rest) = text.strip_prefix("arn:") {
             let bad = || TableRefError::BadArn(text.to_owned());
             let mut parts = rest.splitn(5, ':');
-            let (partition, service, region, account, resource) =
-                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
+            let (partition, service, region, account, resource) = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
             let (Some(partition), Some("dynamodb"), Some(region), Some(account), Some(resource)) =
                 (partition, service, region, account, resource)
             else {
@@ -88,9 +87,6 @@ mod tests {
         assert!(matches!(TableRef::parse("my table"), Err(TableRefError::BadName(_))));
         assert!(matches!(TableRef::parse("ab"), Err(TableRefError::BadName(_))));
         assert!(matches!(TableRef::parse("arn:aws:s3:::bucket"), Err(TableRefError::BadArn(_))));
-        assert!(matches!(
-            TableRef::parse("arn:aws:dynamodb:eu-west-1:123:table/Orders"),
-            Err(TableRefError::BadArn(_))
-        ));
+        assert!(matches!(TableRef::parse("arn:aws:dynamodb:eu-west-1:123:table/Orders"), Err(TableRefError::BadArn(_))));
     }
 }

@@ -104,9 +104,7 @@ impl Tenancy {
             )));
         };
         if !tenant.tables.is_match(table) {
-            return Err(AccessDenied(format!(
-                "table {table:?} is not among the tables the tenancy file allows namespace {namespace:?}"
-            )));
+            return Err(AccessDenied(format!("table {table:?} is not among the tables the tenancy file allows namespace {namespace:?}")));
         }
         match region {
             Some(region) if !tenant.regions.iter().any(|r| r == region) => Err(AccessDenied(format!(

@@ -3,7 +3,10 @@
 
 use jiff::Timestamp;
 
-use super::{names::default_backup_name, tables::{TableRef, is_table_name}};
+use super::{
+    names::default_backup_name,
+    tables::{TableRef, is_table_name},
+};
 use crate::api::{BillingMode, DeletionPolicy, DynamoBackupSpec, DynamoRestoreSpec};
 
 /// Why a spec cannot be acted on, for `Stalled=True`.
@@ -47,9 +50,9 @@ fn region_of(table: &TableRef, spec_region: Option<&str>, field: &str) -> Result
         return Err(invalid(format!("spec.region {region:?} is not an AWS region code such as eu-west-1")));
     }
     match (&table.region, spec_region) {
-        (Some(arn_region), Some(spec)) if arn_region != spec => Err(invalid(format!(
-            "spec.region {spec:?} contradicts the region {arn_region:?} of the ARN in {field}; remove one of them"
-        ))),
+        (Some(arn_region), Some(spec)) if arn_region != spec => {
+            Err(invalid(format!("spec.region {spec:?} contradicts the region {arn_region:?} of the ARN in {field}; remove one of them")))
+        }
         (Some(arn_region), _) => Ok(Some(arn_region.clone())),
         (None, spec) => Ok(spec.map(str::to_owned)),
     }
@@ -98,15 +101,10 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     let src = &spec.source;
     let chosen = [src.backup_ref.is_some(), src.backup_arn.is_some(), src.point_in_time.is_some()].iter().filter(|x| **x).count();
     if chosen != 1 {
-        return Err(invalid(
-            "exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime must be set",
-        ));
+        return Err(invalid("exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime must be set"));
     }
     if !is_table_name(&spec.target_table_name) {
-        return Err(invalid(format!(
-            "spec.targetTableName {:?} must be 3 to 255 of A-Z a-z 0-9 _ . -",
-            spec.target_table_name
-        )));
+        return Err(invalid(format!("spec.targetTableName {:?} must be 3 to 255 of A-Z a-z 0-9 _ . -", spec.target_table_name)));
     }
     if let Some(region) = &spec.region
         && !is_region(region)
@@ -116,9 +114,7 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     if let Some(o) = &spec.overrides {
         let provisioned = o.billing_mode == Some(BillingMode::Provisioned);
         if provisioned != o.provisioned_throughput.is_some() {
-            return Err(invalid(
-                "spec.overrides.provisionedThroughput goes with billingMode PROVISIONED, and PROVISIONED needs it",
-            ));
+            return Err(invalid("spec.overrides.provisionedThroughput goes with billingMode PROVISIONED, and PROVISIONED needs it"));
         }
     }
     if spec.deletion_policy == DeletionPolicy::Delete && spec.after_restore.deletion_protection == Some(true) {
@@ -130,8 +126,8 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     let source = if let Some(r) = &src.backup_ref {
         Source::BackupRef(r.name.clone())
     } else if let Some(arn) = &src.backup_arn {
-        let (region, table) = parse_backup_arn(arn)
-            .ok_or_else(|| invalid(format!("spec.source.backupArn {arn:?} is not a DynamoDB backup ARN")))?;
+        let (region, table) =
+            parse_backup_arn(arn).ok_or_else(|| invalid(format!("spec.source.backupArn {arn:?} is not a DynamoDB backup ARN")))?;
         if spec.region.as_deref().is_some_and(|r| r != region) {
             return Err(invalid(format!(
                 "a native backup restores only into its own region {region:?}, not spec.region {:?}",
@@ -251,7 +247,8 @@ mod tests {
 
     #[test]
     fn a_backup_arn_restores_in_its_own_region() {
-        let src = RestoreSource { backup_arn: Some("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/0173-ab".into()), ..no_source() };
+        let src =
+            RestoreSource { backup_arn: Some("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/0173-ab".into()), ..no_source() };
         let ok = restore(&restore_spec(src.clone())).expect("valid");
         assert_eq!(ok.region.as_deref(), Some("eu-west-1"));
         let mut spec = restore_spec(src);

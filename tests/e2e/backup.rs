@@ -45,7 +45,13 @@ async fn event_reasons(ctx: &TestCtx, name: &str) -> Vec<String> {
     events
         .list(&ListParams::default())
         .await
-        .map(|l| l.items.into_iter().filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)).filter_map(|e| e.reason).collect())
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+                .filter_map(|e| e.reason)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -55,7 +61,10 @@ async fn available_with_details(ctx: TestCtx) -> Result<(), String> {
     let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
     let _op = ctx.start_operator_via(&proxy, &[])?;
     let api: Api<DynamoBackup> = ctx.api();
-    let created = api.create(&PostParams::default(), &backup("orders-before-v42", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    let created = api
+        .create(&PostParams::default(), &backup("orders-before-v42", &table, DeletionPolicy::Retain))
+        .await
+        .map_err(|e| e.to_string())?;
     let ready = wait_condition(&api, "orders-before-v42", "Ready", WAIT, conditions).await?;
     let status = ready.status.clone().ok_or("no status")?;
     println!("status: {}", serde_json::to_string_pretty(&status).unwrap_or_default());
@@ -124,7 +133,9 @@ async fn deletion_policies(ctx: TestCtx) -> Result<(), String> {
     api.create(&PostParams::default(), &backup("keep", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
     let dropped = wait_condition(&api, "drop", "Ready", WAIT, conditions).await?;
     let kept = wait_condition(&api, "keep", "Ready", WAIT, conditions).await?;
-    ensure(dropped.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "dynamobackup.io/cleanup")), || "no finalizer on Delete".into())?;
+    ensure(dropped.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "dynamobackup.io/cleanup")), || {
+        "no finalizer on Delete".into()
+    })?;
     ensure(kept.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()), || "a finalizer on Retain".into())?;
     let drop_arn = dropped.status.and_then(|s| s.backup_arn).ok_or("no ARN")?;
     let keep_arn = kept.status.and_then(|s| s.backup_arn).ok_or("no ARN")?;

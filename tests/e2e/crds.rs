@@ -61,11 +61,8 @@ async fn crds_are_established(ctx: TestCtx) -> Result<(), String> {
         ("DynamoRestore", "dynamorestores", "ddbrestore"),
         ("DynamoBackupPolicy", "dynamobackuppolicies", "ddbpolicy"),
     ] {
-        let (ar, caps) = group
-            .recommended_resources()
-            .into_iter()
-            .find(|(ar, _)| ar.kind == kind)
-            .ok_or_else(|| format!("{kind} is not served"))?;
+        let (ar, caps) =
+            group.recommended_resources().into_iter().find(|(ar, _)| ar.kind == kind).ok_or_else(|| format!("{kind} is not served"))?;
         ensure(ar.plural == plural && ar.version == "v1alpha1", || format!("{kind}: {ar:?}"))?;
         ensure(caps.subresources.iter().any(|(sub, _)| sub.plural == "status"), || format!("{kind} has no status subresource"))?;
         let crd_name = format!("{plural}.dynamobackup.io");
@@ -162,11 +159,7 @@ async fn kubectl_category(ctx: TestCtx) -> Result<(), String> {
     };
     let all = kubectl(&["get", "dynamobackup", "-o", "name"])?;
     println!("kubectl get dynamobackup -o name:\n{all}");
-    for expected in [
-        "dynamobackup.dynamobackup.io/b1",
-        "dynamobackuppolicy.dynamobackup.io/p1",
-        "dynamorestore.dynamobackup.io/r1",
-    ] {
+    for expected in ["dynamobackup.dynamobackup.io/b1", "dynamobackuppolicy.dynamobackup.io/p1", "dynamorestore.dynamobackup.io/r1"] {
         ensure(all.lines().any(|l| l == expected), || format!("{expected} missing from:\n{all}"))?;
     }
     let table = kubectl(&["get", "ddbbackup"])?;
@@ -277,13 +270,7 @@ fn bad_manifests() -> Vec<BadManifest> {
             false,
         ),
         bad("refused_empty_tables_list", "DynamoBackupPolicy", json!({"tables": []}), "spec.tables", false),
-        bad(
-            "refused_duplicate_tables",
-            "DynamoBackupPolicy",
-            json!({"tables": ["Orders", "Orders"]}),
-            "spec.tables[1]",
-            false,
-        ),
+        bad("refused_duplicate_tables", "DynamoBackupPolicy", json!({"tables": ["Orders", "Orders"]}), "spec.tables[1]", false),
         bad("refused_table_name_with_spaces", "DynamoBackup", json!({"tableName": "my orders"}), "spec.tableName", false),
         bad(
             "refused_cron_that_is_not_cron",
@@ -329,9 +316,7 @@ async fn refused(ctx: TestCtx, case: BadManifest) -> Result<(), String> {
         Err(kube::Error::Api(status)) => {
             println!("{}: refused ({}): {}", case.name, status.code, status.message);
             ensure(status.code == 422, || format!("expected 422 Invalid, got {}: {}", status.code, status.message))?;
-            ensure(status.message.contains(case.expect), || {
-                format!("the message does not name {:?}: {}", case.expect, status.message)
-            })
+            ensure(status.message.contains(case.expect), || format!("the message does not name {:?}: {}", case.expect, status.message))
         }
         Err(other) => Err(format!("unexpected error: {other}")),
     }

@@ -74,7 +74,11 @@ async fn restores(ctx: TestCtx) -> Result<(), String> {
     let api: Api<DynamoRestore> = ctx.api();
     let create = |name: &'static str, target: String| {
         let api = api.clone();
-        async move { api.create(&PostParams::default(), &restore::restore(name, restore::from_backup("snap"), &target)).await.map_err(|e| e.to_string()) }
+        async move {
+            api.create(&PostParams::default(), &restore::restore(name, restore::from_backup("snap"), &target))
+                .await
+                .map_err(|e| e.to_string())
+        }
     };
     create("waiting", target.clone()).await?;
     create("clash", existing.clone()).await?;
@@ -145,8 +149,20 @@ async fn odd_statuses(_ctx: TestCtx) -> Result<(), String> {
     type Case = (&'static str, i64, Option<Value>, &'static str, &'static str);
     let cases: Vec<Case> = vec![
         ("no status at all", 1, None, "Progressing", "observe generation 1"),
-        ("a status for the previous spec", 3, Some(json!({"observedGeneration": 2, "conditions": standing("Ready", "Available", "ok", 2)})), "Progressing", "observe generation 3"),
-        ("Ready written for an older spec", 3, Some(json!({"observedGeneration": 3, "conditions": standing("Ready", "Available", "ok", 2)})), "Progressing", "Available"),
+        (
+            "a status for the previous spec",
+            3,
+            Some(json!({"observedGeneration": 2, "conditions": standing("Ready", "Available", "ok", 2)})),
+            "Progressing",
+            "observe generation 3",
+        ),
+        (
+            "Ready written for an older spec",
+            3,
+            Some(json!({"observedGeneration": 3, "conditions": standing("Ready", "Available", "ok", 2)})),
+            "Progressing",
+            "Available",
+        ),
         (
             "Reconciling and Stalled both True (kstatus reads Reconciling first)",
             1,
@@ -157,13 +173,21 @@ async fn odd_statuses(_ctx: TestCtx) -> Result<(), String> {
             "Creating: busy",
         ),
         ("no conditions yet", 1, Some(json!({"observedGeneration": 1})), "Progressing", "report conditions"),
-        ("Stalled with a reason and no message", 1, Some(json!({"observedGeneration": 1, "conditions": standing("Stalled", "AccessDenied", "", 1)})), "Degraded", "AccessDenied"),
+        (
+            "Stalled with a reason and no message",
+            1,
+            Some(json!({"observedGeneration": 1, "conditions": standing("Stalled", "AccessDenied", "", 1)})),
+            "Degraded",
+            "AccessDenied",
+        ),
     ];
     for kind in Kind::ALL {
         for (what, generation, status, expected, words) in &cases {
             let said = health(kind, &object(kind, *generation, status.clone()))?;
             println!("{} with {what}: {said}", kind.name());
-            ensure(said.status == *expected && said.message.contains(words), || format!("{} with {what}: expected {expected} saying {words:?}, got {said}", kind.name()))?;
+            ensure(said.status == *expected && said.message.contains(words), || {
+                format!("{} with {what}: expected {expected} saying {words:?}, got {said}", kind.name())
+            })?;
         }
     }
 
@@ -175,7 +199,9 @@ async fn odd_statuses(_ctx: TestCtx) -> Result<(), String> {
         let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
         let code: String = text.lines().map(|l| l.split("--").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
         // Lua 5.2+ syntax that Argo CD's Lua 5.1 refuses, and libraries its sandbox leaves out.
-        for token in ["goto", "//", "<const>", "<close>", "<<", ">>", "string.", "math.", "utf8.", "io.", "os.", ":format(", ":find(", ":sub("] {
+        for token in
+            ["goto", "//", "<const>", "<close>", "<<", ">>", "string.", "math.", "utf8.", "io.", "os.", ":format(", ":find(", ":sub("]
+        {
             ensure(!code.contains(token), || format!("{} uses {token:?}, which Argo CD's Lua sandbox does not offer", path.display()))?;
         }
     }
@@ -193,7 +219,9 @@ async fn odd_statuses(_ctx: TestCtx) -> Result<(), String> {
     for kind in Kind::ALL {
         let key = format!("resource.customizations.health.dynamobackup.io_{}", kind.name());
         let file = std::fs::read_to_string(script_path(kind)).map_err(|e| e.to_string())?;
-        ensure(patch["data"][&key].as_str() == Some(file.as_str()), || format!("{}: {key} differs from {}", doc_path.display(), script_path(kind).display()))?;
+        ensure(patch["data"][&key].as_str() == Some(file.as_str()), || {
+            format!("{}: {key} differs from {}", doc_path.display(), script_path(kind).display())
+        })?;
     }
     println!("{} carries the three tested scripts", doc_path.display());
     Ok(())

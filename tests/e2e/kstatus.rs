@@ -55,7 +55,11 @@ where
 }
 
 fn standing(obj: &Value) -> String {
-    ["Ready", "Reconciling", "Stalled"].iter().map(|t| format!("{t}={}", if is_true(obj, t) { "True" } else { "False" })).collect::<Vec<_>>().join(" ")
+    ["Ready", "Reconciling", "Stalled"]
+        .iter()
+        .map(|t| format!("{t}={}", if is_true(obj, t) { "True" } else { "False" }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn new_objects(ctx: TestCtx) -> Result<(), String> {
@@ -63,7 +67,10 @@ async fn new_objects(ctx: TestCtx) -> Result<(), String> {
     let backups: Api<DynamoBackup> = ctx.api();
     backups.create(&PostParams::default(), &backup::backup("fresh", "Orders", DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
     let restores: Api<DynamoRestore> = ctx.api();
-    restores.create(&PostParams::default(), &restore::restore("fresh", restore::from_backup("fresh"), "Orders-restored")).await.map_err(|e| e.to_string())?;
+    restores
+        .create(&PostParams::default(), &restore::restore("fresh", restore::from_backup("fresh"), "Orders-restored"))
+        .await
+        .map_err(|e| e.to_string())?;
     let policies: Api<DynamoBackupPolicy> = ctx.api();
     policies.create(&PostParams::default(), &policy::policy("fresh", &["Orders"])).await.map_err(|e| e.to_string())?;
     for kind in Kind::ALL {
@@ -71,7 +78,9 @@ async fn new_objects(ctx: TestCtx) -> Result<(), String> {
         let file = save(&ctx, kind, &obj, "new")?;
         let said = health(kind, &obj)?;
         println!("{}: status {} -> kstatus {:?}, Argo CD {said} ({})", kind.name(), obj["status"], compute(&obj), file.display());
-        ensure(observed_generation(&obj) == Some(-1) && generation(&obj) == Some(1), || format!("{}: status {}", kind.name(), obj["status"]))?;
+        ensure(observed_generation(&obj) == Some(-1) && generation(&obj) == Some(1), || {
+            format!("{}: status {}", kind.name(), obj["status"])
+        })?;
         ensure(compute(&obj) == Status::InProgress, || format!("{}: kstatus reads a new object as {:?}", kind.name(), compute(&obj)))?;
         ensure(said.status == "Progressing", || format!("{}: Argo CD reads a new object as {said}", kind.name()))?;
     }
@@ -94,7 +103,9 @@ async fn backup_lifecycle(ctx: TestCtx) -> Result<(), String> {
     // deletionPolicy is the one field a DynamoBackup lets change.
     merge(&api, "snap", json!({"spec": {"deletionPolicy": "Delete"}})).await?;
     let edited = snap.until("to observe generation 2 while CREATING", WAIT, at_generation(2)).await?;
-    ensure(is_true(&edited, "Reconciling") && !is_true(&edited, "Ready"), || format!("generation 2 while CREATING: {}", standing(&edited)))?;
+    ensure(is_true(&edited, "Reconciling") && !is_true(&edited, "Ready"), || {
+        format!("generation 2 while CREATING: {}", standing(&edited))
+    })?;
     proxy.clear();
     let ready = snap.until("to be Ready", WAIT, |o| observed(o) && is_true(o, "Ready")).await?;
     ensure(!is_true(&ready, "Reconciling") && !is_true(&ready, "Stalled"), || standing(&ready))?;
@@ -120,12 +131,17 @@ async fn restore_lifecycle(ctx: TestCtx) -> Result<(), String> {
     proxy.add(Rule::TableCreating { table: clone.clone(), times: 1_000_000 });
     let _op = ctx.start_operator_via(&proxy, &[])?;
     let api: Api<DynamoRestore> = ctx.api();
-    api.create(&PostParams::default(), &restore::restore("clone", restore::point_in_time(&profiles, None), &clone)).await.map_err(|e| e.to_string())?;
-    let too_early = restore::restore("too-early", restore::point_in_time(&profiles, Some("2020-01-15T10:14:59Z")), &ctx.table("Clone-2020"));
+    api.create(&PostParams::default(), &restore::restore("clone", restore::point_in_time(&profiles, None), &clone))
+        .await
+        .map_err(|e| e.to_string())?;
+    let too_early =
+        restore::restore("too-early", restore::point_in_time(&profiles, Some("2020-01-15T10:14:59Z")), &ctx.table("Clone-2020"));
     api.create(&PostParams::default(), &too_early).await.map_err(|e| e.to_string())?;
 
     let mut watch = Watch::new(&ctx, Kind::Restore, "clone");
-    let restoring = watch.until("to be Reconciling while the table is CREATING", WAIT, |o| observed(o) && reason(o, "Reconciling") == "Restoring").await?;
+    let restoring = watch
+        .until("to be Reconciling while the table is CREATING", WAIT, |o| observed(o) && reason(o, "Reconciling") == "Restoring")
+        .await?;
     ensure(is_true(&restoring, "Reconciling") && !is_true(&restoring, "Ready"), || standing(&restoring))?;
     // afterRestore and deletionPolicy may change; they take effect once the table is ACTIVE.
     merge(&api, "clone", json!({"spec": {"afterRestore": {"tags": {"team": "shop"}}}})).await?;
@@ -133,7 +149,9 @@ async fn restore_lifecycle(ctx: TestCtx) -> Result<(), String> {
     ensure(is_true(&edited, "Reconciling"), || format!("generation 2 while restoring: {}", standing(&edited)))?;
     proxy.clear();
     let done = watch.until("to be Ready", WAIT, |o| observed(o) && is_true(o, "Ready")).await?;
-    ensure(done["status"]["phase"] == "Completed" && !is_true(&done, "Reconciling"), || format!("{} {}", done["status"]["phase"], standing(&done)))?;
+    ensure(done["status"]["phase"] == "Completed" && !is_true(&done, "Reconciling"), || {
+        format!("{} {}", done["status"]["phase"], standing(&done))
+    })?;
     // A Completed restore observes an edit too, and stays Ready.
     merge(&api, "clone", json!({"spec": {"deletionPolicy": "Delete"}})).await?;
     let later = watch.until("to observe generation 3 when Completed", WAIT, at_generation(3)).await?;
@@ -174,5 +192,7 @@ async fn policy_lifecycle(ctx: TestCtx) -> Result<(), String> {
     let fixed = watch.until("to observe generation 4 and be Ready", WAIT, |o| at_generation(4)(o) && is_true(o, "Ready")).await?;
     ensure(fixed["status"]["phase"] == "Protected", || format!("phase {}", fixed["status"]["phase"]))?;
     println!("orders: {} versions seen, kstatus {:?}", watch.seen.len(), watch.statuses());
-    ensure(watch.statuses().contains(&Status::Failed) && watch.statuses().last() == Some(&Status::Current), || format!("{:?}", watch.statuses()))
+    ensure(watch.statuses().contains(&Status::Failed) && watch.statuses().last() == Some(&Status::Current), || {
+        format!("{:?}", watch.statuses())
+    })
 }

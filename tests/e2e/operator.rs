@@ -150,9 +150,10 @@ async fn tenant_role(ctx: TestCtx) -> Result<(), String> {
     println!("AssumeRole requests: {assumed:?}");
     ensure(assumed.len() == 1, || format!("expected one AssumeRole (credentials cached), saw {}", assumed.len()))?;
     let encoded_role = ROLE.replace(':', "%3A").replace('/', "%2F");
-    ensure(assumed[0].contains(&format!("RoleArn={encoded_role}")) && assumed[0].contains("RoleSessionName=dynamo-backup-operator"), || {
-        format!("AssumeRole asked for something else: {}", assumed[0])
-    })?;
+    ensure(
+        assumed[0].contains(&format!("RoleArn={encoded_role}")) && assumed[0].contains("RoleSessionName=dynamo-backup-operator"),
+        || format!("AssumeRole asked for something else: {}", assumed[0]),
+    )?;
     ensure(proxy.signers("AssumeRole").iter().all(|k| k == "testing"), || "STS was not asked with the operator's own credentials".into())?;
     let signers = proxy.signers("CreateBackup");
     println!("CreateBackup signed by: {signers:?}");
@@ -377,16 +378,12 @@ async fn leader_change_slots(ctx: TestCtx) -> Result<(), String> {
         let (backups, selector) = (backups.clone(), selector.clone());
         async move {
             let list = backups.list(&selector).await.ok()?.items;
-            list.iter()
-                .all(|b| conditions(b).iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                .then_some(list)
+            list.iter().all(|b| conditions(b).iter().any(|c| c.type_ == "Ready" && c.status == "True")).then_some(list)
         }
     })
     .await?;
-    let mut slots: Vec<jiff::Timestamp> = children
-        .iter()
-        .filter_map(|b| b.annotations().get(labels::SCHEDULED_TIME).and_then(|t| t.parse().ok()))
-        .collect();
+    let mut slots: Vec<jiff::Timestamp> =
+        children.iter().filter_map(|b| b.annotations().get(labels::SCHEDULED_TIME).and_then(|t| t.parse().ok())).collect();
     slots.sort();
     println!("slots taken: {:?}", slots.iter().map(|t| t.to_string()).collect::<Vec<_>>());
     ensure(slots.len() == children.len(), || "a policy backup without its slot".into())?;

@@ -82,7 +82,8 @@ async fn children(ctx: &TestCtx, policy: &str) -> Result<BTreeMap<String, Vec<Dy
 pub(crate) async fn labelled_backup(ctx: &TestCtx, name: &str, table: &str, policy: &str) -> Result<(), String> {
     let api: Api<DynamoBackup> = ctx.api();
     let mut b = backup::backup(name, table, DeletionPolicy::Delete);
-    b.metadata.labels = Some(BTreeMap::from([(labels::POLICY.to_owned(), policy.to_owned()), (labels::TRIGGER.to_owned(), "manual".to_owned())]));
+    b.metadata.labels =
+        Some(BTreeMap::from([(labels::POLICY.to_owned(), policy.to_owned()), (labels::TRIGGER.to_owned(), "manual".to_owned())]));
     api.create(&PostParams::default(), &b).await.map_err(|e| e.to_string())?;
     wait_condition(&api, name, "Ready", WAIT, backup::conditions).await.map(|_| ())
 }
@@ -106,9 +107,10 @@ async fn pitr_on(ctx: TestCtx) -> Result<(), String> {
         ensure(pitr.earliest_restorable_time.is_some() && pitr.latest_restorable_time.is_some(), || "no window".into())?;
         let seen = ctx.dynamo().describe_continuous_backups().table_name(table).send().await.map_err(|e| e.to_string())?;
         let desc = seen.continuous_backups_description().and_then(|d| d.point_in_time_recovery_description()).ok_or("no PITR")?;
-        ensure(desc.point_in_time_recovery_status().map(|s| s.as_str()) == Some("ENABLED") && desc.recovery_period_in_days() == Some(7), || {
-            format!("DynamoDB says {desc:?}")
-        })?;
+        ensure(
+            desc.point_in_time_recovery_status().map(|s| s.as_str()) == Some("ENABLED") && desc.recovery_period_in_days() == Some(7),
+            || format!("DynamoDB says {desc:?}"),
+        )?;
     }
     ensure(!op.process.log_text().contains("watching Deployments"), || "workloads watched without a preRollout policy".into())
 }
@@ -160,8 +162,12 @@ async fn schedule_and_retention(ctx: TestCtx) -> Result<(), String> {
         println!("{table}: {names:?}");
         for b in &list {
             let l = b.labels();
-            ensure(l.get(labels::TRIGGER).map(String::as_str) == Some("schedule") || b.name_any() == pinned, || format!("trigger label on {}", b.name_any()))?;
-            ensure(l.get(labels::TABLE).is_some() && l.get(labels::POLICY).map(String::as_str) == Some("nightly"), || format!("labels {l:?}"))?;
+            ensure(l.get(labels::TRIGGER).map(String::as_str) == Some("schedule") || b.name_any() == pinned, || {
+                format!("trigger label on {}", b.name_any())
+            })?;
+            ensure(l.get(labels::TABLE).is_some() && l.get(labels::POLICY).map(String::as_str) == Some("nightly"), || {
+                format!("labels {l:?}")
+            })?;
             let slot = b.annotations().get(labels::SCHEDULED_TIME).ok_or("no scheduled-time")?;
             let _: jiff::Timestamp = slot.parse().map_err(|e| format!("{slot}: {e}"))?;
         }
@@ -179,7 +185,9 @@ async fn schedule_and_retention(ctx: TestCtx) -> Result<(), String> {
         .map_err(|e| format!("{e}: {in_dynamo} in DynamoDB"))?;
         println!("{table}: {left} backups in DynamoDB");
     }
-    ensure(children(&ctx, "nightly").await?.get(&orders).is_some_and(|l| l.iter().any(|b| b.name_any() == pinned)), || "the pinned backup went".into())?;
+    ensure(children(&ctx, "nightly").await?.get(&orders).is_some_and(|l| l.iter().any(|b| b.name_any() == pinned)), || {
+        "the pinned backup went".into()
+    })?;
     // Drift: from each slot to the CreateBackup request DynamoDB received for it (the proxy's clock).
     let all: Vec<DynamoBackup> = {
         let api: Api<DynamoBackup> = ctx.api();
@@ -197,10 +205,17 @@ async fn schedule_and_retention(ctx: TestCtx) -> Result<(), String> {
     }
     drifts.sort_by(f64::total_cmp);
     if let (Some(max), false) = (drifts.last(), drifts.is_empty()) {
-        println!("slot time -> CreateBackup request: median {:.2} s, max {max:.2} s over {} backups", drifts[drifts.len() / 2], drifts.len());
+        println!(
+            "slot time -> CreateBackup request: median {:.2} s, max {max:.2} s over {} backups",
+            drifts[drifts.len() / 2],
+            drifts.len()
+        );
     }
     let status = settled.status.ok_or("no status")?;
-    ensure(status.last_schedule_time.is_some() && status.next_schedule_time.is_some() && status.last_successful_backup_time.is_some(), || "schedule times".into())
+    ensure(
+        status.last_schedule_time.is_some() && status.next_schedule_time.is_some() && status.last_successful_backup_time.is_some(),
+        || "schedule times".into(),
+    )
 }
 
 async fn catch_up(ctx: TestCtx) -> Result<(), String> {
@@ -236,10 +251,7 @@ async fn catch_up(ctx: TestCtx) -> Result<(), String> {
     for table in [&orders, &items] {
         let list = by_table.get(table).cloned().unwrap_or_default();
         let slots: Vec<String> = list.iter().filter_map(|b| b.annotations().get(labels::SCHEDULED_TIME).cloned()).collect();
-        let during: Vec<&String> = slots
-            .iter()
-            .filter(|s| s.parse::<jiff::Timestamp>().is_ok_and(|t| t > taken && t < restart))
-            .collect();
+        let during: Vec<&String> = slots.iter().filter(|s| s.parse::<jiff::Timestamp>().is_ok_and(|t| t > taken && t < restart)).collect();
         println!("{table}: slots {slots:?}");
         ensure(during.len() == 1, || format!("expected one catch-up for {table} while down, got {during:?}"))?;
     }
@@ -357,7 +369,9 @@ async fn pre_rollout(ctx: TestCtx) -> Result<(), String> {
     let status = api.get("guarded").await.map_err(|e| e.to_string())?.status.ok_or("no status")?;
     let rollout = status.rollouts.first().cloned().ok_or("no rollout")?;
     println!("template {first} -> {}: {names:?}", rollout.template_hash);
-    ensure(rollout.template_hash != first && names.iter().all(|n| n.ends_with(&format!("pre-{}", rollout.template_hash))), || format!("{rollout:?}"))?;
+    ensure(rollout.template_hash != first && names.iter().all(|n| n.ends_with(&format!("pre-{}", rollout.template_hash))), || {
+        format!("{rollout:?}")
+    })?;
     ensure(rollout.backup.as_ref().is_some_and(|b| names.contains(b)), || format!("{rollout:?}"))?;
 
     // Replicas only, then the same template again: no more snapshots.
@@ -391,7 +405,9 @@ async fn missing_table(ctx: TestCtx) -> Result<(), String> {
     let stalled = wait_condition(&api, "partial", "Stalled", WAIT, conditions).await?;
     let cond = crate::support::tables::condition(&conditions(&stalled), "Stalled").cloned().ok_or("no Stalled")?;
     println!("Stalled: {} — {}", cond.reason, cond.message);
-    ensure(cond.reason == "TableNotFound" && cond.message.contains(&ghost) && !cond.message.contains(&format!("{orders},")), || format!("{cond:?}"))?;
+    ensure(cond.reason == "TableNotFound" && cond.message.contains(&ghost) && !cond.message.contains(&format!("{orders},")), || {
+        format!("{cond:?}")
+    })?;
     let reported = eventually("the slot skipped for the missing table", Duration::from_secs(60), || async {
         let p = api.get("partial").await.ok()?;
         let status = p.status?;
@@ -421,5 +437,7 @@ async fn previous_in_progress(ctx: TestCtx) -> Result<(), String> {
     .await?;
     println!("skipped: {skipped:?}");
     let list = children(&ctx, "slow").await?.remove(&orders).unwrap_or_default();
-    ensure(list.len() == 1, || format!("a second backup while the first was creating: {:?}", list.iter().map(|b| b.name_any()).collect::<Vec<_>>()))
+    ensure(list.len() == 1, || {
+        format!("a second backup while the first was creating: {:?}", list.iter().map(|b| b.name_any()).collect::<Vec<_>>())
+    })
 }

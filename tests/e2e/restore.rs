@@ -108,7 +108,14 @@ async fn orders_snapshot(ctx: TestCtx) -> Result<(), String> {
     let restored = ctx.table("Orders-restored");
     let db = ctx.dynamo();
     create_table(&db, &orders, &[("o-1", "keyboard"), ("o-2", "monitor"), ("o-3", "desk lamp")]).await?;
-    let orders_arn = db.describe_table().table_name(&orders).send().await.ok().and_then(|o| o.table()?.table_arn().map(str::to_owned)).ok_or("no ARN")?;
+    let orders_arn = db
+        .describe_table()
+        .table_name(&orders)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.table()?.table_arn().map(str::to_owned))
+        .ok_or("no ARN")?;
     db.tag_resource()
         .resource_arn(&orders_arn)
         .tags(Tag::builder().key("team").value("shop").build().map_err(|e| e.to_string())?)
@@ -134,7 +141,10 @@ async fn orders_snapshot(ctx: TestCtx) -> Result<(), String> {
     println!("before the backup: {} — {}", waiting.reason, waiting.message);
 
     let backups: Api<DynamoBackup> = ctx.api();
-    backups.create(&PostParams::default(), &backup::backup("orders-before-v42", &orders, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    backups
+        .create(&PostParams::default(), &backup::backup("orders-before-v42", &orders, DeletionPolicy::Retain))
+        .await
+        .map_err(|e| e.to_string())?;
     let snapshot = wait_condition(&backups, "orders-before-v42", "Ready", WAIT, backup::conditions).await?;
     // After the snapshot: one order deleted, one added. The restore must not see either.
     delete(&db, &orders, "o-2").await?;
@@ -145,20 +155,30 @@ async fn orders_snapshot(ctx: TestCtx) -> Result<(), String> {
     println!("restore status: {}", serde_json::to_string_pretty(&status).unwrap_or_default());
     let restored_items = items(&db, &restored).await?;
     println!("{restored}: {restored_items:?}");
-    ensure(restored_items == expected(&[("o-1", "keyboard"), ("o-2", "monitor"), ("o-3", "desk lamp")]), || format!("restored items {restored_items:?}"))?;
+    ensure(restored_items == expected(&[("o-1", "keyboard"), ("o-2", "monitor"), ("o-3", "desk lamp")]), || {
+        format!("restored items {restored_items:?}")
+    })?;
     let orders_items = items(&db, &orders).await?;
-    ensure(orders_items == expected(&[("o-1", "keyboard"), ("o-3", "desk lamp"), ("o-4", "chair")]), || format!("Orders changed: {orders_items:?}"))?;
+    ensure(orders_items == expected(&[("o-1", "keyboard"), ("o-3", "desk lamp"), ("o-4", "chair")]), || {
+        format!("Orders changed: {orders_items:?}")
+    })?;
 
     let backup_arn = snapshot.status.as_ref().and_then(|s| s.backup_arn.clone());
     ensure(status.phase == Some(RestorePhase::Completed), || format!("phase {:?}", status.phase))?;
-    ensure(status.source_backup_arn == backup_arn && status.source_table_arn.as_deref() == Some(orders_arn.as_str()), || "source ARNs".into())?;
-    ensure(status.restore_time == snapshot.status.as_ref().and_then(|s| s.created_at.clone()), || "restoreTime is not the snapshot's moment".into())?;
+    ensure(status.source_backup_arn == backup_arn && status.source_table_arn.as_deref() == Some(orders_arn.as_str()), || {
+        "source ARNs".into()
+    })?;
+    ensure(status.restore_time == snapshot.status.as_ref().and_then(|s| s.created_at.clone()), || {
+        "restoreTime is not the snapshot's moment".into()
+    })?;
     ensure(status.source.as_deref() == Some("backup/orders-before-v42"), || format!("source {:?}", status.source))?;
     let reported_id = db.describe_table().table_name(&restored).send().await.ok().and_then(|o| o.table()?.table_id().map(str::to_owned));
     ensure(status.target_table_arn.as_deref().is_some_and(|a| a.ends_with(&format!("table/{restored}"))), || "targetTableArn".into())?;
     ensure(status.target_table_id == reported_id, || format!("targetTableId {:?}, DynamoDB says {reported_id:?}", status.target_table_id))?;
     ensure(status.item_count == Some(3) && status.completed_at.is_some() && status.started_at.is_some(), || "counts and times".into())?;
-    ensure(status.after_restore_done == vec!["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive"], || format!("{:?}", status.after_restore_done))?;
+    ensure(status.after_restore_done == vec!["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive"], || {
+        format!("{:?}", status.after_restore_done)
+    })?;
 
     let target_arn = status.target_table_arn.clone().unwrap_or_default();
     let tags = db.list_tags_of_resource().resource_arn(&target_arn).send().await.map_err(|e| e.to_string())?;
@@ -221,7 +241,9 @@ async fn before_window(ctx: TestCtx) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let cond = stalled_with(&api, "too-early").await?;
-    ensure(cond.reason == "RestoreTimeOutsideWindow" && cond.message.contains("from ") && cond.message.contains(" to "), || format!("{cond:?}"))?;
+    ensure(cond.reason == "RestoreTimeOutsideWindow" && cond.message.contains("from ") && cond.message.contains(" to "), || {
+        format!("{cond:?}")
+    })?;
     ensure(proxy.count("RestoreTableToPointInTime") == 0, || format!("the restore call reached DynamoDB: {:?}", proxy.calls()))?;
     ensure(!table_exists(&ctx.dynamo(), &target).await, || "a table was created".into())
 }
@@ -258,13 +280,16 @@ async fn killed_after_restore(ctx: TestCtx) -> Result<(), String> {
     first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
     ensure(table_exists(&ctx.dynamo(), &restored).await, || "the restore did not reach moto".into())?;
     let before = api.get("crash").await.map_err(|e| e.to_string())?;
-    ensure(before.status.as_ref().is_some_and(|s| s.target_table_id.is_none() && s.started_at.is_some()), || format!("{:?}", before.status))?;
+    ensure(before.status.as_ref().is_some_and(|s| s.target_table_id.is_none() && s.started_at.is_some()), || {
+        format!("{:?}", before.status)
+    })?;
 
     proxy.clear();
     let _second = ctx.start_operator_via(&proxy, &[])?;
     let done = wait_condition(&api, "crash", "Ready", WAIT, conditions).await?;
     let status = done.status.clone().ok_or("no status")?;
-    let table_id = ctx.dynamo().describe_table().table_name(&restored).send().await.ok().and_then(|o| o.table()?.table_id().map(str::to_owned));
+    let table_id =
+        ctx.dynamo().describe_table().table_name(&restored).send().await.ok().and_then(|o| o.table()?.table_id().map(str::to_owned));
     println!("after the restart: {:?}; calls {:?}", status.phase, proxy.counts());
     ensure(status.target_table_id == table_id, || "status names another table".into())?;
     ensure(proxy.count("RestoreTableFromBackup") == 1, || format!("the restore was called again: {:?}", proxy.calls()))?;
@@ -329,7 +354,9 @@ async fn limit_exceeded(ctx: TestCtx) -> Result<(), String> {
     proxy.add(Rule::Fail { operation: "RestoreTableToPointInTime", code: "LimitExceededException", status: 400, times: 1 });
     let _op = ctx.start_operator_via(&proxy, &[])?;
     let api: Api<DynamoRestore> = ctx.api();
-    api.create(&PostParams::default(), &restore("busy", point_in_time(&profiles, None), &ctx.table("Clone"))).await.map_err(|e| e.to_string())?;
+    api.create(&PostParams::default(), &restore("busy", point_in_time(&profiles, None), &ctx.table("Clone")))
+        .await
+        .map_err(|e| e.to_string())?;
     let retrying = eventually("Reconciling with reason LimitExceeded", WAIT, || {
         let api = api.clone();
         async move {
@@ -346,7 +373,9 @@ async fn limit_exceeded(ctx: TestCtx) -> Result<(), String> {
 async fn gsi_keep_list(ctx: TestCtx) -> Result<(), String> {
     let profiles = ctx.table("UserProfiles");
     let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| e.to_string());
-    let attr = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(|e| e.to_string());
+    let attr = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(|e| e.to_string())
+    };
     let gsi = |name: &str, attribute: &str| -> Result<GlobalSecondaryIndex, String> {
         GlobalSecondaryIndex::builder()
             .index_name(name)
@@ -388,6 +417,8 @@ async fn gsi_keep_list(ctx: TestCtx) -> Result<(), String> {
     let overrides = sent.first().map(|b| b["GlobalSecondaryIndexOverride"].clone()).unwrap_or_default();
     println!("GlobalSecondaryIndexOverride sent: {overrides}");
     ensure(overrides.as_array().is_some_and(|a| a.len() == 1), || format!("override {overrides}"))?;
-    ensure(overrides[0]["IndexName"] == "byEmail" && overrides[0]["KeySchema"][0]["AttributeName"] == "email", || format!("override {overrides}"))?;
+    ensure(overrides[0]["IndexName"] == "byEmail" && overrides[0]["KeySchema"][0]["AttributeName"] == "email", || {
+        format!("override {overrides}")
+    })?;
     ensure(overrides[0]["Projection"]["ProjectionType"] == "ALL", || format!("override {overrides}"))
 }

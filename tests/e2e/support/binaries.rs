@@ -16,8 +16,7 @@ const VARS: [&str; 5] = ["KUBE_APISERVER_BIN", "ETCD_BIN", "KUBECTL_BIN", "HELM_
 
 impl Binaries {
     pub fn find() -> Result<Self, String> {
-        let mut found: HashMap<String, String> =
-            VARS.iter().filter_map(|v| std::env::var(v).ok().map(|p| (v.to_string(), p))).collect();
+        let mut found: HashMap<String, String> = VARS.iter().filter_map(|v| std::env::var(v).ok().map(|p| (v.to_string(), p))).collect();
         if found.len() < VARS.len() {
             let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/testenv.sh");
             eprintln!("[e2e] {} not all set; running {}", VARS.join(", "), script.display());

@@ -47,8 +47,7 @@ impl ControlPlane {
             .args(["--initial-cluster", &format!("e2e={peer_url}"), "--unsafe-no-fsync", "--log-level", "warn"]);
         let etcd = Process::spawn("etcd", etcd, &dir.join("etcd.log"))?;
 
-        std::fs::write(dir.join("tokens.csv"), format!("{ADMIN_TOKEN},admin,admin,system:masters\n"))
-            .map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("tokens.csv"), format!("{ADMIN_TOKEN},admin,admin,system:masters\n")).map_err(|e| e.to_string())?;
         service_account_keys(dir)?;
         let mut apiserver = Command::new(&bins.kube_apiserver);
         apiserver

@@ -140,7 +140,11 @@ impl<'a> Watch<'a> {
             }
             if Instant::now() >= deadline {
                 let last = self.seen.last().map(|o| o["status"].to_string()).unwrap_or_default();
-                return Err(format!("timed out after {timeout:?} waiting for {} {} {what}; last status {last}", self.kind.name(), self.name));
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for {} {} {what}; last status {last}",
+                    self.kind.name(),
+                    self.name
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

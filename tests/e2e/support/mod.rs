@@ -45,11 +45,7 @@ pub struct Env {
 impl Env {
     pub fn start() -> Result<Arc<Self>, String> {
         let bins = Binaries::find()?;
-        let dir = tempfile::Builder::new()
-            .prefix("dbo-e2e-")
-            .tempdir()
-            .map_err(|e| e.to_string())?
-            .keep();
+        let dir = tempfile::Builder::new().prefix("dbo-e2e-").tempdir().map_err(|e| e.to_string())?.keep();
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         let (plane, moto, operator_kubeconfig) = runtime.block_on(async {
             let plane_dir = dir.join("control-plane");

@@ -20,7 +20,14 @@ pub struct Operator {
 
 impl Operator {
     /// Starts `run` watching `namespace`, against `kubeconfig` and moto.
-    pub fn start(env: &Env, kubeconfig: &Path, endpoint: &str, namespace: &str, extra_args: &[&str], log_name: &str) -> Result<Self, String> {
+    pub fn start(
+        env: &Env,
+        kubeconfig: &Path,
+        endpoint: &str,
+        namespace: &str,
+        extra_args: &[&str],
+        log_name: &str,
+    ) -> Result<Self, String> {
         let port = free_port()?;
         let mut cmd = Command::new(&env.bins.operator);
         cmd.arg("run")

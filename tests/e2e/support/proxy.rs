@@ -198,12 +198,8 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         Err(err) => return aws_error(502, &format!("ProxyUpstreamError: {err}")),
     };
     let status = answer.status().as_u16();
-    let content_type = answer
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/x-amz-json-1.0")
-        .to_owned();
+    let content_type =
+        answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/x-amz-json-1.0").to_owned();
     let mut text = answer.text().await.unwrap_or_default();
     if hold {
         shared.held.notify_waiters();
@@ -213,7 +209,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         text = text.replace("\"AVAILABLE\"", "\"CREATING\"");
     }
     if let Some(table) = rewrite_table {
-        let rewritten = text.replace("\"TableStatus\": \"ACTIVE\"", "\"TableStatus\": \"CREATING\"").replace("\"TableStatus\":\"ACTIVE\"", "\"TableStatus\":\"CREATING\"");
+        let rewritten = text
+            .replace("\"TableStatus\": \"ACTIVE\"", "\"TableStatus\": \"CREATING\"")
+            .replace("\"TableStatus\":\"ACTIVE\"", "\"TableStatus\":\"CREATING\"");
         if rewritten != text {
             text = rewritten;
             // Only an answer that was changed uses up one of the rule's times.

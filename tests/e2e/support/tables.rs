@@ -19,7 +19,11 @@ pub async fn create_table(client: &Client, table: &str, items: &[(&str, &str)]) 
         .table_name(table)
         .key_schema(KeySchemaElement::builder().attribute_name("orderId").key_type(KeyType::Hash).build().map_err(|e| e.to_string())?)
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("orderId").attribute_type(ScalarAttributeType::S).build().map_err(|e| e.to_string())?,
+            AttributeDefinition::builder()
+                .attribute_name("orderId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| e.to_string())?,
         )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
@@ -56,12 +60,13 @@ pub async fn delete(client: &Client, table: &str, id: &str) -> Result<(), String
 
 /// The table's items as orderId -> item.
 pub async fn items(client: &Client, table: &str) -> Result<BTreeMap<String, String>, String> {
-    let out = client.scan().table_name(table).send().await.map_err(|e| format!("Scan {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    Ok(out
-        .items()
-        .iter()
-        .filter_map(|i| Some((i.get("orderId")?.as_s().ok()?.clone(), i.get("item")?.as_s().ok()?.clone())))
-        .collect())
+    let out = client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| format!("Scan {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(out.items().iter().filter_map(|i| Some((i.get("orderId")?.as_s().ok()?.clone(), i.get("item")?.as_s().ok()?.clone()))).collect())
 }
 
 pub async fn table_exists(client: &Client, table: &str) -> bool {
@@ -70,7 +75,12 @@ pub async fn table_exists(client: &Client, table: &str) -> bool {
 
 /// The user backups of `table` in moto, by name.
 pub async fn backups_of(client: &Client, table: &str) -> Result<Vec<(String, String)>, String> {
-    let out = client.list_backups().table_name(table).send().await.map_err(|e| format!("ListBackups: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    let out = client
+        .list_backups()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| format!("ListBackups: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     Ok(out
         .backup_summaries()
         .iter()

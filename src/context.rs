@@ -1,10 +1,19 @@
 //! The one Context every reconcile shares.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
-use kube::runtime::events::Recorder;
+use kube::{
+    Resource,
+    runtime::{events::Recorder, reflector::ObjectRef},
+};
 
-use crate::{controllers::Failures, dynamo::DynamoPort, metrics::Metrics, plan::tenancy::Tenancy};
+use crate::{dynamo::DynamoPort, metrics::Metrics, plan::tenancy::Tenancy};
+
+/// The field manager of every status write, and the controller name in events.
+pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
 
 pub struct Context {
     pub client: kube::Client,
@@ -23,5 +32,23 @@ pub struct Context {
 impl Context {
     pub fn region_label<'a>(&'a self, region: Option<&'a str>) -> &'a str {
         region.or(self.default_region.as_deref()).unwrap_or("the default region")
+    }
+}
+
+/// Consecutive failures per object, for exponential backoff in `error_policy`.
+#[derive(Default)]
+pub struct Failures(Mutex<HashMap<String, u32>>);
+
+impl Failures {
+    pub fn record<K: Resource<DynamicType = ()>>(&self, obj: &K) -> u32 {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ObjectRef::from_obj(obj).to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    pub fn reset<K: Resource<DynamicType = ()>>(&self, obj: &K) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&ObjectRef::from_obj(obj).to_string());
     }
 }

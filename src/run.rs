@@ -9,7 +9,7 @@ use tracing::{error, info, warn};
 use crate::{
     api::GROUP,
     cli::RunArgs,
-    context::Context,
+    context::{Context, FIELD_MANAGER},
     controllers,
     dynamo::{AwsDynamo, Pacer, RegionalClients},
     http::{self, Health},
@@ -21,7 +21,6 @@ use crate::{
 /// The API version the operator serves; the CRDs must be installed before it starts.
 const API_VERSION: &str = "dynamobackup.io/v1alpha1";
 const PLURALS: [&str; 3] = ["dynamobackups", "dynamorestores", "dynamobackuppolicies"];
-pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
 /// How long reconciles in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 

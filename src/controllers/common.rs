@@ -1,26 +1,21 @@
-//! What every controller does the same way: status by server-side apply, finalizers, events,
-//! and counting failures for backoff.
+//! What every controller does the same way: status by server-side apply, finalizers and events.
 
-use std::{collections::HashMap, fmt::Debug, sync::Mutex};
+use std::fmt::Debug;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{
-        events::{Event, EventType, Recorder},
-        reflector::ObjectRef,
-    },
+    runtime::events::{Event, EventType, Recorder},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::Error;
 use crate::{
-    context::Context,
+    context::{Context, FIELD_MANAGER},
     dynamo::{DynamoError, model::Scope},
     plan::conditions::{Standing, apply_standing},
-    run::FIELD_MANAGER,
 };
 
 /// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
@@ -113,24 +108,6 @@ where
     };
     if let Err(err) = recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::warn!(error = %err, reason, "cannot publish an event");
-    }
-}
-
-/// Consecutive failures per object, for exponential backoff in `error_policy`.
-#[derive(Default)]
-pub struct Failures(Mutex<HashMap<String, u32>>);
-
-impl Failures {
-    pub fn record<K: Resource<DynamicType = ()>>(&self, obj: &K) -> u32 {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(ObjectRef::from_obj(obj).to_string()).or_insert(0);
-        *n += 1;
-        *n
-    }
-
-    pub fn reset<K: Resource<DynamicType = ()>>(&self, obj: &K) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&ObjectRef::from_obj(obj).to_string());
     }
 }
 

@@ -22,7 +22,7 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-pub use common::{FINALIZER, Failures};
+pub use common::FINALIZER;
 pub use error::Error;
 
 use crate::{

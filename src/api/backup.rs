@@ -32,22 +32,25 @@ use super::common::*;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupSpec {
-    /// The table to back up: a name, or an ARN (which carries region and account).
+    /// The table to back up: a name, or an ARN (which carries region and account). Immutable.
     #[schemars(pattern(TABLE_REF_PATTERN))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.tableName is immutable"))]
     pub table_name: String,
 
-    /// The table's region when it is not the operator's default (an ARN's region wins).
+    /// The table's region when it is not the operator's default, such as `eu-west-1` (an ARN's
+    /// region wins). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(REGION_PATTERN))]
     pub region: Option<String>,
 
-    /// The DynamoDB backup name. Default: derived from this object's name and uid.
+    /// The DynamoDB backup name, 3..255 of `[A-Za-z0-9_.-]`. Default: derived from this object's
+    /// name and uid. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(BACKUP_NAME_PATTERN))]
     pub backup_name: Option<String>,
 
-    /// What deleting this object does to the DynamoDB backup.
+    /// What deleting this object does to the DynamoDB backup: Retain (default) leaves it,
+    /// Delete deletes it first (through a finalizer).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -73,23 +76,32 @@ pub struct DynamoBackupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// kstatus conditions: Ready, Reconciling, Stalled.
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Conditions,
+    /// Pending, Creating, Available, Failed or Deleting: for people and printer columns;
+    /// conditions are the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<BackupPhase>,
+    /// The DynamoDB backup's ARN, once CreateBackup answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_arn: Option<String>,
+    /// The DynamoDB backup name this object creates or created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_name: Option<String>,
     /// The backup's status as DynamoDB reports it (CREATING, AVAILABLE, DELETED).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_status: Option<String>,
+    /// The backup's size in bytes, as DynamoDB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
+    /// The number of items in the backup, as DynamoDB recorded it (approximate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_count: Option<i64>,
+    /// The ARN of the table backed up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_arn: Option<String>,
+    /// The id of the table backed up (a table made again under the same name has another id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_id: Option<String>,
     /// When the operator called CreateBackup.

@@ -39,6 +39,7 @@ pub enum DeletionPolicy {
 /// A reference to an object by name in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct LocalObjectReference {
+    /// The object's name.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }

@@ -75,6 +75,43 @@ mod tests {
         }
     }
 
+    /// `kubectl explain` must have something to say about every field a user can meet.
+    #[test]
+    fn every_schema_property_has_a_description() {
+        fn walk(path: &str, schema: &serde_json::Value, missing: &mut Vec<String>) {
+            let Some(map) = schema.as_object() else { return };
+            if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+                for (name, property) in properties {
+                    let here = format!("{path}.{name}");
+                    let described = property.get("description").and_then(|d| d.as_str()).is_some_and(|d| !d.trim().is_empty());
+                    if !described {
+                        missing.push(here.clone());
+                    }
+                    walk(&here, property, missing);
+                }
+            }
+            if let Some(items) = map.get("items") {
+                walk(&format!("{path}[]"), items, missing);
+            }
+            if let Some(serde_json::Value::Object(_)) = map.get("additionalProperties") {
+                walk(&format!("{path}{{}}"), &map["additionalProperties"], missing);
+            }
+        }
+        let mut missing = Vec::new();
+        for (file, crd) in all_crds() {
+            for version in &crd.spec.versions {
+                let schema = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
+                let value = serde_json::to_value(schema).expect("a schema always serializes");
+                walk(file, &value, &mut missing);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "schema properties without a description (add a doc comment to the Rust field):\n{}",
+            missing.join("\n")
+        );
+    }
+
     /// The chart ships the same CRDs as `crds/`, byte for byte: one source of truth.
     #[test]
     fn chart_crds_are_copies_of_the_crds_folder() {

@@ -35,11 +35,13 @@ pub const SCHEDULE_PATTERN: &str =
     .message("spec.region is immutable").field_path(".region"))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupPolicySpec {
-    /// The tables to protect: 1..100 names or ARNs.
+    /// The tables to protect: 1..100 names or ARNs, each at most once.
     #[schemars(length(min = 1, max = 100), inner(pattern(TABLE_REF_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub tables: Vec<String>,
 
+    /// The region of tables named without an ARN, when it is not the operator's default, such as
+    /// `eu-west-1`. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(REGION_PATTERN))]
     pub region: Option<String>,
@@ -60,11 +62,12 @@ pub struct DynamoBackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
 
-    /// The deletionPolicy of the DynamoBackups this policy creates.
+    /// The deletionPolicy of the DynamoBackups this policy creates: Delete (default) or Retain.
     #[serde(default = "default_backup_deletion_policy")]
     pub backup_deletion_policy: DeletionPolicy,
 
-    /// What deleting the policy does to the DynamoBackups it created.
+    /// What deleting the policy does to the DynamoBackups it created: Orphan (default) keeps them,
+    /// DeleteBackups deletes them (their deletionPolicy then decides about the DynamoDB backups).
     #[serde(default)]
     pub on_policy_delete: OnPolicyDelete,
 }
@@ -73,35 +76,42 @@ fn default_backup_deletion_policy() -> DeletionPolicy {
     DeletionPolicy::Delete
 }
 
+/// When scheduled snapshots are taken.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSchedule {
-    /// Five cron fields, `@hourly` .. `@yearly`, or `@every 6h`.
+    /// Five cron fields (`0 3 * * *`), a macro (`@hourly`, `@daily`, `@weekly`, `@monthly`,
+    /// `@yearly`), or `@every <duration>` (`@every 6h`, anchored at the Unix epoch).
     #[schemars(pattern(SCHEDULE_PATTERN), length(max = 256))]
     pub cron: String,
-    /// IANA time zone the cron fields are read in (default UTC).
+    /// The IANA time zone the cron fields are read in, such as `Europe/Berlin` (default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub time_zone: Option<String>,
-    /// A deterministic per-table offset in [0, jitter) that spreads load.
+    /// A deterministic per-table offset in [0, jitter) that spreads load: a duration such as `90s`, `20m`, `1h30m` or `400d` (units ns, us, ms, s, m, h, d, w).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
     pub jitter: Option<String>,
-    /// A slot missed by more than this is skipped (and reported), never back-filled.
+    /// A slot missed by more than this is skipped (and reported), never back-filled: a duration such as `90s`, `20m`, `1h30m` or `400d` (units ns, us, ms, s, m, h, d, w).
+    /// Default: the schedule's interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
     pub starting_deadline: Option<String>,
-    /// true: make no new scheduled snapshots.
+    /// true: make no new scheduled snapshots (PITR and pre-rollout snapshots go on).
     #[serde(default)]
     pub suspend: bool,
 }
 
+/// Snapshots taken when a workload rolls out a new pod template.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct PreRollout {
+    /// The workloads (1..50) of the policy's namespace whose new pod templates trigger a
+    /// snapshot of every table.
     #[schemars(length(min = 1, max = 50))]
     pub workloads: Vec<WorkloadSelector>,
 }
 
+/// The kinds of workload a policy follows.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum WorkloadKind {
     Deployment,
@@ -113,10 +123,13 @@ pub enum WorkloadKind {
 #[x_kube(validation = Rule::new("has(self.name) != has(self.selector)")
     .message("a workload is chosen by exactly one of name and selector"))]
 pub struct WorkloadSelector {
+    /// Deployment or StatefulSet.
     pub kind: WorkloadKind,
+    /// The workload's name; exactly one of name and selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub name: Option<String>,
+    /// The workloads whose labels match; exactly one of name and selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
 }
@@ -125,23 +138,30 @@ pub struct WorkloadSelector {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Retention {
+    /// Keep the newest N backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N hours (in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_hourly: Option<u32>,
+    /// Keep the newest backup of each of the last N days (in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks (in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months (in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_monthly: Option<u32>,
+    /// Keep the newest backup of each of the last N years (in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_yearly: Option<u32>,
-    /// Older than this may go, unless a keep rule holds it.
+    /// Backups older than this may go, unless a keep rule holds them; younger ones always stay:
+    /// a duration such as `90s`, `20m`, `1h30m` or `400d` (units ns, us, ms, s, m, h, d, w).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
     pub max_age: Option<String>,
-    /// Never go below this many Available backups per table.
+    /// Never go below this many Available backups per table, pinned ones counted (default 1).
     #[serde(default = "default_min_available")]
     pub min_available: u32,
     /// true: report in status what would go, delete nothing.
@@ -179,70 +199,93 @@ pub enum PolicyPhase {
 #[schemars(extend("default" = {"observedGeneration": -1}))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupPolicyStatus {
+    /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// kstatus conditions: Ready, Reconciling, Stalled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Conditions,
+    /// Pending, Protected, Degraded or Failed: for people and printer columns; conditions are the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<PolicyPhase>,
+    /// The latest slot the schedule has taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_time: Option<Time>,
+    /// The next slot of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_schedule_time: Option<Time>,
+    /// When the newest Available backup of any of the policy's tables was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_backup_time: Option<Time>,
+    /// One line per table of the spec: its ARN, PITR, last backup and number of Available backups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub tables: Vec<PolicyTableStatus>,
+    /// The last retention run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
     /// Slots that were not taken, newest first (bounded), with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_slots: Vec<SkippedSlot>,
+    /// The last pod-template revision seen per followed workload, and its snapshot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<RolloutStatus>,
 }
 
+/// What a policy knows of one of its tables.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyTableStatus {
     /// The table as the spec names it.
     pub name: String,
+    /// The table's ARN, as DynamoDB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_arn: Option<String>,
+    /// The table's point-in-time recovery, as DynamoDB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_in_time_recovery: Option<PitrStatus>,
+    /// The newest Available backup this policy made of the table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<LastBackup>,
+    /// How many of this policy's backups of the table are Available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_backups: Option<u32>,
 }
 
+/// A table's point-in-time recovery window.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PitrStatus {
     /// ENABLED or DISABLED, as DynamoDB reports it.
     pub status: String,
+    /// How many days back a point-in-time restore may reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_period_in_days: Option<i32>,
+    /// The earliest moment a point-in-time restore may reach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earliest_restorable_time: Option<Time>,
+    /// The latest moment a point-in-time restore may reach (about five minutes ago in AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_restorable_time: Option<Time>,
 }
 
+/// A backup, by its DynamoBackup's name and its snapshot time.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastBackup {
+    /// The DynamoBackup's name.
     pub name: String,
+    /// The snapshot's moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
 }
 
+/// What retention did.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionStatus {
+    /// When retention last ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_time: Option<Time>,
     /// DynamoBackups deleted by retention since the policy was created.
@@ -253,21 +296,28 @@ pub struct RetentionStatus {
     pub would_delete: Vec<String>,
 }
 
+/// A slot of the schedule that was not taken.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedSlot {
+    /// The slot's time.
     pub slot_time: Time,
     /// A stable CamelCase reason (MissedDeadline, PreviousBackupInProgress, Suspended).
     pub reason: String,
+    /// The table the slot was skipped for; none: every table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
 }
 
+/// The last pod-template revision seen of one workload.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutStatus {
+    /// Deployment or StatefulSet.
     pub kind: WorkloadKind,
+    /// The workload's name.
     pub name: String,
+    /// A short hash of the workload's pod template.
     pub template_hash: String,
     /// The pre-rollout snapshot of the first table for this revision; every table has one,
     /// named `<policy>-<table>-pre-<templateHash>`.

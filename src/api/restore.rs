@@ -37,21 +37,24 @@ use super::common::*;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoRestoreSpec {
-    /// What to restore from: exactly one of backupRef, backupArn, pointInTime.
+    /// What to restore from: exactly one of backupRef, backupArn, pointInTime. Immutable.
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.source is immutable"))]
     pub source: RestoreSource,
 
-    /// The new table's name. It must not exist: a restore never overwrites a table.
+    /// The new table's name, 3..255 of `[A-Za-z0-9_.-]`. It must not exist: a restore never
+    /// overwrites a table. Immutable.
     #[schemars(pattern(TABLE_NAME_PATTERN))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.targetTableName is immutable"))]
     pub target_table_name: String,
 
-    /// The region of the new table when it is not the operator's default.
+    /// The region of the new table when it is not the operator's default, such as `eu-west-1`.
+    /// Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(REGION_PATTERN))]
     pub region: Option<String>,
 
     /// Settings of the new table that differ from the source, as RestoreTable* accepts them.
+    /// Immutable: the table is created once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<RestoreOverrides>,
 
@@ -65,6 +68,7 @@ pub struct DynamoRestoreSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// Where a restore's data comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new(
     "(has(self.backupRef) ? 1 : 0) + (has(self.backupArn) ? 1 : 0) + (has(self.pointInTime) ? 1 : 0) == 1"
@@ -83,6 +87,7 @@ pub struct RestoreSource {
     pub point_in_time: Option<PointInTimeSource>,
 }
 
+/// A moment of a table's point-in-time recovery window.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new(
     "(has(self.restoreTime) ? 1 : 0) + (has(self.latestRestorableTime) && self.latestRestorableTime ? 1 : 0) == 1"
@@ -100,6 +105,7 @@ pub struct PointInTimeSource {
     pub latest_restorable_time: Option<bool>,
 }
 
+/// How the new table is billed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum BillingMode {
     #[serde(rename = "PAY_PER_REQUEST")]
@@ -108,18 +114,23 @@ pub enum BillingMode {
     Provisioned,
 }
 
+/// Capacity of a PROVISIONED table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionedThroughput {
+    /// Read capacity units, at least 1.
     #[schemars(range(min = 1))]
     pub read_capacity_units: i64,
+    /// Write capacity units, at least 1.
     #[schemars(range(min = 1))]
     pub write_capacity_units: i64,
 }
 
+/// Server-side encryption of the new table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SseOverride {
+    /// true: encrypt with a KMS key (kmsKeyId, or the AWS managed key); false: the AWS-owned key.
     pub enabled: bool,
     /// A KMS key id, ARN or alias; omitted means the AWS-owned key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,8 +148,10 @@ pub struct SseOverride {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreOverrides {
+    /// PAY_PER_REQUEST or PROVISIONED (which needs provisionedThroughput). Default: the source's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_mode: Option<BillingMode>,
+    /// Read and write capacity, only with billingMode PROVISIONED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioned_throughput: Option<ProvisionedThroughput>,
     /// Global secondary indexes to keep (default: all). The operator builds the full override.
@@ -149,6 +162,7 @@ pub struct RestoreOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub keep_local_secondary_indexes: Option<Vec<String>>,
+    /// Server-side encryption of the new table. Default: the source's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<SseOverride>,
 }
@@ -163,19 +177,24 @@ pub enum TimeToLiveMode {
     None,
 }
 
+/// Settings DynamoDB does not carry over to a restored table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AfterRestore {
-    /// Copy the source table's tags onto the new table.
+    /// Copy the source table's tags onto the new table (default true).
     #[serde(default = "default_true")]
     pub copy_tags: bool,
     /// Tags to set on the new table (they win over copied ones).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Point-in-time recovery for the new table. Omitted: left off, as DynamoDB creates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_in_time_recovery: Option<PointInTimeRecoverySpec>,
+    /// true: turn on deletion protection for the new table (not with deletionPolicy Delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// Copy (default): the source table's time-to-live setting, when the source still exists;
+    /// None: leave TTL off.
     #[serde(default)]
     pub time_to_live: TimeToLiveMode,
 }
@@ -208,35 +227,46 @@ pub enum RestorePhase {
 #[schemars(extend("default" = {"observedGeneration": -1}))]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoRestoreStatus {
+    /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// kstatus conditions: Ready, Reconciling, Stalled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Conditions,
+    /// Pending, Restoring, Finalizing, Completed or Failed: for people and printer columns;
+    /// conditions are the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<RestorePhase>,
     /// The source in one short line, for printer columns (`backup/NAME`, a backup ARN, `pitr/TABLE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The ARN of the backup restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_backup_arn: Option<String>,
+    /// The ARN of the table whose backup or point in time is restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_table_arn: Option<String>,
     /// The exact moment restored, resolved for `latestRestorableTime` too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_time: Option<Time>,
+    /// The new table's ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_table_arn: Option<String>,
     /// The id of the table this restore created: a table made again under the same name has
     /// the same ARN but another id, and is never mistaken for ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_table_id: Option<String>,
+    /// The new table's status as DynamoDB reports it (CREATING, ACTIVE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_status: Option<String>,
+    /// When the operator called the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// When the restore reached Completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,
+    /// The new table's item count, as DynamoDB reports it (updated about every six hours in AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_count: Option<i64>,
     /// The after-restore steps done so far (tags, pointInTimeRecovery, deletionProtection, timeToLive).

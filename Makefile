@@ -4,7 +4,7 @@
 demo:   ## a local control plane + moto + the operator + the examples
 	scripts/demo.sh
 
-test:   ## every test: unit, property and end-to-end
+test:   ## fmt --check, clippy -D warnings, then every test: unit, property and end-to-end
 	scripts/test.sh
 
 bench:  ## figures: DynamoBackup created -> Ready (median of 20), DynamoDB calls per backup; memory

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests, then the end-to-end tests against a real
-# kube-apiserver + etcd and moto. Installs what is missing first (see scripts/testenv.sh).
+# Runs every test: formatting (cargo fmt --check) and lints (clippy, warnings denied) first, then
+# unit and property tests, then the end-to-end tests against a real kube-apiserver + etcd and
+# moto. Installs what is missing first (see scripts/testenv.sh).
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- refused` to filter by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 command -v cargo >/dev/null || { echo "[test] cargo is needed: install Rust (https://rustup.rs)" >&2; exit 1; }
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null || { echo "[test] cargo $component is needed: install the Rust component $component" >&2; exit 1; }
+    echo "[test] installing the Rust component $component" >&2
+    rustup component add "$component" >&2
+  fi
+done
+
+echo "[test] cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "[test] cargo clippy, warnings denied" >&2
+cargo clippy --locked --all-targets -- -D warnings
 
 eval "$(scripts/testenv.sh)"
 exec cargo test --locked "$@"

@@ -58,9 +58,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     }
     let operator = ctx.start_operator(&[
         "--log-format=json",
-        "--list-backups-per-second=200",
-        "--create-backup-per-second=200",
-        "--control-plane-per-second=200",
+        "--aws-rate-limits=ListBackups=200,CreateBackup=200,DescribeBackup=200,DeleteBackup=200,DescribeContinuousBackups=200",
     ])?;
     let pid = operator.process.pid();
     let ready_url = format!("{}/readyz", operator.metrics_url);

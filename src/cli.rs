@@ -50,17 +50,19 @@ pub struct RunArgs {
     #[arg(long, env = "RECONCILE_CONCURRENCY", default_value = "4")]
     pub concurrency: NonZeroU32,
 
-    /// Client-side pace of ListBackups, per second (DynamoDB allows 5 per account).
-    #[arg(long, env = "AWS_LIST_BACKUPS_PER_SECOND", default_value = "5")]
-    pub list_backups_per_second: NonZeroU32,
+    /// Client-side pace of DynamoDB operations, as `Operation=perSecond` pairs separated by
+    /// commas. Without it, each operation whose API reference documents a per-account rate is
+    /// paced at that rate (CreateBackup 50, ListBackups 5, DescribeBackup, DeleteBackup,
+    /// DescribeContinuousBackups, RestoreTableFromBackup and ListTagsOfResource 10, TagResource
+    /// and UntagResource 5) and the others are not paced. A pair replaces an operation's pace,
+    /// or paces one that DynamoDB does not limit.
+    #[arg(long, env = "AWS_RATE_LIMITS", value_delimiter = ',', value_parser = crate::dynamo::parse_rate_limit)]
+    pub aws_rate_limits: Vec<(String, NonZeroU32)>,
 
-    /// Client-side pace of CreateBackup, per second (DynamoDB allows 50).
-    #[arg(long, env = "AWS_CREATE_BACKUP_PER_SECOND", default_value = "50")]
-    pub create_backup_per_second: NonZeroU32,
-
-    /// Client-side pace of Describe*, Delete*, Restore* and Update* calls, per second (10 in DynamoDB).
-    #[arg(long, env = "AWS_CONTROL_PLANE_PER_SECOND", default_value = "10")]
-    pub control_plane_per_second: NonZeroU32,
+    /// How often the backups of each region are listed (in pages, at low priority) to notice an
+    /// Available backup deleted outside the operator.
+    #[arg(long, env = "BACKUP_RESYNC_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub backup_resync_interval: std::time::Duration,
 
     /// Elect a leader through a Lease, so that of several replicas only one reconciles.
     #[arg(long, env = "LEADER_ELECTION")]
@@ -108,11 +110,20 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_pairs_separated_by_commas() {
+        let cli = Cli::parse_from(["dbo", "run", "--aws-rate-limits", "ListBackups=2,CreateBackup=20"]);
+        let Command::Run(args) = cli.command else { panic!("run expected") };
+        let limits: Vec<(String, u32)> = args.aws_rate_limits.iter().map(|(op, n)| (op.clone(), n.get())).collect();
+        assert_eq!(limits, vec![("ListBackups".to_owned(), 2), ("CreateBackup".to_owned(), 20)]);
+        assert!(Cli::try_parse_from(["dbo", "run", "--aws-rate-limits", "ListBackups"]).is_err());
+    }
+
+    #[test]
     fn namespaces_split_on_commas_and_default_to_all() {
         let cli = Cli::parse_from(["dbo", "run", "--namespaces", "shop,payments"]);
         let Command::Run(args) = cli.command else { panic!("run expected") };
         assert_eq!(args.watched_namespaces(), vec!["shop", "payments"]);
-        assert_eq!(args.list_backups_per_second.get(), 5);
+        assert!(args.aws_rate_limits.is_empty());
 
         let cli = Cli::parse_from(["dbo", "run"]);
         let Command::Run(args) = cli.command else { panic!("run expected") };

@@ -9,8 +9,14 @@ use kube::{
     Resource,
     runtime::{events::Recorder, reflector::ObjectRef},
 };
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::{dynamo::DynamoPort, metrics::Metrics, plan::tenancy::Tenancy};
+use crate::{
+    api::{DynamoBackup, DynamoBackupPolicy},
+    dynamo::{DynamoPort, Inventory},
+    metrics::Metrics,
+    plan::tenancy::Tenancy,
+};
 
 /// The field manager of every status write, and the controller name in events.
 pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
@@ -27,6 +33,11 @@ pub struct Context {
     pub default_region: Option<String>,
     pub concurrency: u16,
     pub failures: Failures,
+    /// What ListBackups pages say of the backups the DynamoBackups follow.
+    pub inventory: Inventory<ObjectRef<DynamoBackup>>,
+    /// Reconciles started from outside the watches: AWS observations, children's changes.
+    pub wake_backups: Arc<Wakers<DynamoBackup>>,
+    pub wake_policies: Arc<Wakers<DynamoBackupPolicy>>,
 }
 
 impl Context {
@@ -50,5 +61,38 @@ impl Failures {
     pub fn reset<K: Resource<DynamicType = ()>>(&self, obj: &K) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&ObjectRef::from_obj(obj).to_string());
+    }
+}
+
+/// Wakes the reconcile of an object from outside its watch (an AWS observation, a child's
+/// change): each controller subscribes for its namespace (None: all namespaces).
+pub struct Wakers<K: Resource<DynamicType = ()>> {
+    subscribers: Mutex<Vec<Subscriber<K>>>,
+}
+
+/// A controller's namespace (None: all) and where its wake-ups go.
+type Subscriber<K> = (Option<String>, UnboundedSender<ObjectRef<K>>);
+
+impl<K: Resource<DynamicType = ()>> Default for Wakers<K> {
+    fn default() -> Self {
+        Self { subscribers: Mutex::new(Vec::new()) }
+    }
+}
+
+impl<K: Resource<DynamicType = ()>> Wakers<K> {
+    pub fn subscribe(&self, namespace: Option<String>) -> UnboundedReceiver<ObjectRef<K>> {
+        let (tx, rx) = unbounded_channel();
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push((namespace, tx));
+        rx
+    }
+
+    pub fn wake(&self, obj: &ObjectRef<K>) {
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subscribers.retain(|(_, tx)| !tx.is_closed());
+        for (namespace, tx) in subscribers.iter() {
+            if namespace.is_none() || *namespace == obj.namespace {
+                let _ = tx.send(obj.clone());
+            }
+        }
     }
 }

@@ -9,9 +9,9 @@ use tracing::{error, info, warn};
 use crate::{
     api::GROUP,
     cli::RunArgs,
-    context::{Context, FIELD_MANAGER},
+    context::{Context, FIELD_MANAGER, Wakers},
     controllers,
-    dynamo::{AwsDynamo, Pacer, RegionalClients},
+    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, RegionalClients},
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -93,12 +93,21 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         Some(region) => info!(region, "default region"),
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
-    let pacer = Pacer::new(args.list_backups_per_second, args.create_backup_per_second, args.control_plane_per_second);
+    let pacer = Pacer::new(&args.aws_rate_limits);
     let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+    let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
+    let wake_backups = Arc::new(Wakers::default());
+    let inventory = {
+        let wake_backups = wake_backups.clone();
+        Inventory::new(dynamo.clone(), args.backup_resync_interval, move |backup| wake_backups.wake(backup))
+    };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         client: client.clone(),
-        dynamo: Arc::new(AwsDynamo::new(clients, pacer, metrics.clone())),
+        dynamo,
+        inventory,
+        wake_backups,
+        wake_policies: Arc::default(),
         metrics,
         tenancy,
         namespaces: args.watched_namespaces(),

@@ -1,36 +1,55 @@
 //! DynamoBackup: Pending -> Creating -> Available (or Failed), and the DynamoDB backup's
 //! deletion through a finalizer when `deletionPolicy: Delete`.
 //!
-//! CreateBackup is not idempotent, so the backup name is deterministic, looked for before
-//! creating, and the ARN is written to status as soon as DynamoDB answers: a crash at any point
-//! finds the first backup on the next reconcile instead of making a second.
+//! CreateBackup is not idempotent. The backup name is deterministic, and the intent (that name
+//! and the moment) is written to status before the call, its ARN right after: a reconcile that
+//! finds an intent without an ARN (a crash in between) looks the backup up, with ListBackups
+//! bounded to the time since the intent, before asking again. On the happy path there is no
+//! lookup at all: one CreateBackup per backup. A backup DynamoDB is still creating is followed
+//! by the inventory, whose ListBackups pages confirm many backups at once, and which later
+//! notices an Available backup deleted outside the operator.
 
 use std::{sync::Arc, time::Duration};
 
-use jiff::Timestamp;
-use kube::{Api, ResourceExt, runtime::controller::Action};
+use jiff::SignedDuration;
+use kube::{
+    Api, ResourceExt,
+    runtime::{Controller, controller::Action, reflector::ObjectRef},
+};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::{
     Error,
     common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
 use crate::{
-    api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus},
+    api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
     context::Context,
     dynamo::{
-        ErrorClass,
+        ErrorClass, Seen,
         model::{Backup, BackupState, Scope},
     },
     plan::{
-        backup::{AVAILABLE_RESYNC, creating_poll, phase_for},
+        backup::{FOLLOW_SAFETY_NET, phase_for, table_arn_of},
         conditions::Standing,
         validate::{self, BackupTarget},
     },
 };
 
 pub const KIND: &str = "DynamoBackup";
+
+/// Wakes a DynamoBackup's reconcile when the inventory learnt something of its backup.
+pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackup> {
+    let observed = ctx.wake_backups.subscribe(namespace.map(str::to_owned));
+    let triggers = futures::stream::unfold(observed, |mut rx| async move { rx.recv().await.map(|obj| (obj, rx)) });
+    controller.reconcile_on(triggers)
+}
+
+/// How far before the recorded intent a lookup starts: clocks differ.
+const LOOKUP_MARGIN: SignedDuration = SignedDuration::from_mins(5);
+
+type Writer<'a> = StatusWriter<'a, DynamoBackup>;
 
 pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
@@ -44,7 +63,7 @@ pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Acti
     }
 }
 
-async fn reconcile_with(r: &mut StatusWriter<'_, DynamoBackup>, namespace: &str) -> Result<Action, Error> {
+async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
     let (obj, ctx, api) = (r.obj, r.ctx, r.api);
     let uid = obj.uid().ok_or(Error::MissingMetadata("uid"))?;
 
@@ -62,28 +81,65 @@ async fn reconcile_with(r: &mut StatusWriter<'_, DynamoBackup>, namespace: &str)
     set_finalizer(api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
 
     let scope = r.scope(target.region.clone());
-    let backup = match r.status.backup_arn.clone() {
-        Some(arn) => ctx.dynamo.describe_backup(&scope, &arn).await?,
-        None => match ctx.dynamo.find_backup(&scope, &target.table.name, &target.backup_name).await? {
-            Some(found) => {
-                tracing::info!(backup = %found.arn, "found the backup of an earlier attempt; adopting it");
-                r.status.backup_arn = Some(found.arn.clone());
-                r.status.backup_name = Some(found.name.clone());
-                Some(ctx.dynamo.describe_backup(&scope, &found.arn).await?.unwrap_or(found))
-            }
-            None => match create(r, &scope, &target).await? {
-                Ok(backup) => Some(backup),
-                Err(action) => return Ok(action),
-            },
-        },
-    };
-    report(r, backup).await
+    if let Some(arn) = r.status.backup_arn.clone() {
+        return follow(r, &scope, &arn).await;
+    }
+    // An intent without an ARN: the request may have reached DynamoDB before a crash.
+    if let Some(intent) = r.status.requested_at.clone()
+        && r.status.backup_name.as_deref() == Some(target.backup_name.as_str())
+    {
+        let since = intent.0 - LOOKUP_MARGIN;
+        if let Some(found) = ctx.dynamo.find_backup(&scope, &target.table.name, &target.backup_name, since).await? {
+            tracing::info!(backup = %found.arn, "found the backup of an earlier attempt; adopting it");
+            return report(r, &scope, Some(found)).await;
+        }
+    }
+    create(r, &scope, &target).await
 }
 
-/// Calls CreateBackup and records the ARN at once. The inner Err is a reconcile already
-/// reported (Stalled on a terminal error).
-async fn create(r: &mut StatusWriter<'_, DynamoBackup>, scope: &Scope, target: &BackupTarget) -> Result<Result<Backup, Action>, Error> {
-    let requested_at = now();
+/// A backup whose ARN is known: what the inventory learnt of it, else what status says.
+async fn follow(r: &mut Writer<'_>, scope: &Scope, arn: &str) -> Result<Action, Error> {
+    let ctx = r.ctx;
+    match ctx.inventory.take(scope, arn) {
+        Some(Seen::Backup(backup)) => return report(r, scope, Some(*backup)).await,
+        // A listing lacked it: DescribeBackup says for sure.
+        Some(Seen::Missing) => {
+            let described = ctx.dynamo.describe_backup(scope, arn).await?;
+            return report(r, scope, described).await;
+        }
+        None => {}
+    }
+    let stalled = r.status.conditions.iter().any(|c| c.type_ == condition::STALLED && c.status == "True");
+    match r.status.phase {
+        // Nothing new: a restart or a spec change (say, deletionPolicy) costs no AWS call.
+        Some(BackupPhase::Available) => {
+            ctx.inventory.follow_available(scope, arn, ObjectRef::from_obj(r.obj));
+            let name = r.status.backup_name.clone().unwrap_or_default();
+            r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {name} is available") }).await?;
+            Ok(Action::await_change())
+        }
+        Some(BackupPhase::Failed) if stalled => Ok(Action::await_change()),
+        Some(BackupPhase::Creating) => {
+            let requested = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(jiff::Timestamp::now);
+            ctx.inventory.follow_creating(scope, arn, ObjectRef::from_obj(r.obj), requested);
+            let name = r.status.backup_name.clone().unwrap_or_default();
+            r.write(&Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {name}") }).await?;
+            Ok(Action::requeue(FOLLOW_SAFETY_NET))
+        }
+        _ => {
+            let described = ctx.dynamo.describe_backup(scope, arn).await?;
+            report(r, scope, described).await
+        }
+    }
+}
+
+/// Records the intent (the name and the moment, conditions untouched: nothing is known yet),
+/// calls CreateBackup and records the answer.
+async fn create(r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error> {
+    r.status.backup_name = Some(target.backup_name.clone());
+    r.status.requested_at = Some(now());
+    r.save().await?;
+
     let created = match r.ctx.dynamo.create_backup(scope, &target.table.name, &target.backup_name).await {
         Ok(created) => created,
         Err(err) if err.class == ErrorClass::Terminal => {
@@ -99,17 +155,18 @@ async fn create(r: &mut StatusWriter<'_, DynamoBackup>, scope: &Scope, target: &
             } else {
                 ("CreateBackupFailed", err.to_string())
             };
-            return Ok(Err(r.stalled(reason, message).await?));
+            r.status.requested_at = None;
+            return r.stalled(reason, message).await;
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => {
+            // Refused outright (throttled, busy): no backup was made, so the retry needs no
+            // lookup. After a time-out or a server error it might have been: keep the intent.
+            if err.was_refused() {
+                r.status.requested_at = None;
+            }
+            return Err(err.into());
+        }
     };
-    r.status.backup_arn = Some(created.arn.clone());
-    r.status.backup_name = Some(created.name.clone());
-    r.status.requested_at = Some(requested_at);
-    r.status.backup_status = Some(created.state.as_str().to_owned());
-    r.status.phase = Some(BackupPhase::Creating);
-    let standing = Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {}", created.name) };
-    r.write(&standing).await?;
     publish(
         &r.ctx.recorder,
         r.obj,
@@ -119,13 +176,13 @@ async fn create(r: &mut StatusWriter<'_, DynamoBackup>, scope: &Scope, target: &
         format!("CreateBackup of table {} as {}", target.table.name, created.arn),
     )
     .await;
-    let described = r.ctx.dynamo.describe_backup(scope, &created.arn).await?;
-    Ok(Ok(described.unwrap_or(created)))
+    report(r, scope, Some(created)).await
 }
 
-async fn report(r: &mut StatusWriter<'_, DynamoBackup>, backup: Option<Backup>) -> Result<Action, Error> {
+async fn report(r: &mut Writer<'_>, scope: &Scope, backup: Option<Backup>) -> Result<Action, Error> {
     let Some(backup) = backup else {
         let arn = r.status.backup_arn.clone().unwrap_or_default();
+        r.ctx.inventory.forget(scope, &arn);
         r.status.backup_status = Some(BackupState::Deleted.as_str().to_owned());
         return r
             .stalled("BackupNotFound", format!("the DynamoDB backup {arn} no longer exists (deleted outside the operator); delete this object or create a new DynamoBackup"))
@@ -136,22 +193,25 @@ async fn report(r: &mut StatusWriter<'_, DynamoBackup>, backup: Option<Backup>) 
     r.status.backup_name = Some(backup.name.clone());
     r.status.backup_status = Some(backup.state.as_str().to_owned());
     r.status.size_bytes = backup.size_bytes.or(r.status.size_bytes);
-    r.status.created_at = backup.created_at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time).or(r.status.created_at.take());
+    r.status.created_at = backup.created_at.map(Time).or(r.status.created_at.take());
+    r.status.table_arn = r.status.table_arn.take().or_else(|| table_arn_of(&backup.arn));
     if let Some(source) = &backup.source {
-        r.status.table_arn = source.table_arn.clone();
-        r.status.table_id = source.table_id.clone();
-        r.status.item_count = source.item_count;
+        r.status.table_arn = source.table_arn.clone().or(r.status.table_arn.take());
+        r.status.table_id = source.table_id.clone().or(r.status.table_id.take());
+        r.status.item_count = source.item_count.or(r.status.item_count);
     }
     r.status.phase = Some(phase_for(backup.state));
+    let me = ObjectRef::from_obj(r.obj);
     match backup.state {
         BackupState::Creating => {
-            let since = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(Timestamp::now);
-            let elapsed = Duration::try_from(Timestamp::now().duration_since(since)).unwrap_or_default();
+            let requested = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(jiff::Timestamp::now);
+            r.ctx.inventory.follow_creating(scope, &backup.arn, me, requested);
             r.write(&Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {}", backup.name) })
                 .await?;
-            Ok(Action::requeue(creating_poll(elapsed)))
+            Ok(Action::requeue(FOLLOW_SAFETY_NET))
         }
         BackupState::Available => {
+            r.ctx.inventory.follow_available(scope, &backup.arn, me);
             r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {} is available", backup.name) }).await?;
             if previous != Some(BackupPhase::Available) {
                 let size = backup.size_bytes.map(|s| format!(", {s} bytes")).unwrap_or_default();
@@ -160,14 +220,17 @@ async fn report(r: &mut StatusWriter<'_, DynamoBackup>, backup: Option<Backup>) 
                     r.obj,
                     false,
                     "BackupAvailable",
-                    "DescribeBackup",
+                    "CreateBackup",
                     format!("backup {} is available{size}", backup.arn),
                 )
                 .await;
             }
-            Ok(Action::requeue(AVAILABLE_RESYNC))
+            Ok(Action::await_change())
         }
-        BackupState::Deleted => r.stalled("BackupDeleted", format!("DynamoDB reports backup {} as deleted", backup.arn)).await,
+        BackupState::Deleted => {
+            r.ctx.inventory.forget(scope, &backup.arn);
+            r.stalled("BackupDeleted", format!("DynamoDB reports backup {} as deleted", backup.arn)).await
+        }
     }
 }
 
@@ -179,11 +242,13 @@ async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTa
     if r.obj.spec.deletion_policy == DeletionPolicy::Delete {
         let region = target.as_ref().and_then(|t| t.region.clone());
         let scope = r.scope(region);
-        // A backup created just before a crash is not in status yet: look it up by name.
-        let arn = match (&r.status.backup_arn, &target) {
-            (Some(arn), _) => Some(arn.clone()),
-            (None, Some(t)) => r.ctx.dynamo.find_backup(&scope, &t.table.name, &t.backup_name).await?.map(|b| b.arn),
-            (None, None) => None,
+        // A backup requested just before a crash is not in status yet: look it up by name,
+        // since the intent. Without an intent nothing was ever requested.
+        let intent = r.status.requested_at.as_ref().map(|t| t.0 - LOOKUP_MARGIN);
+        let arn = match (&r.status.backup_arn, &target, intent) {
+            (Some(arn), _, _) => Some(arn.clone()),
+            (None, Some(t), Some(since)) => r.ctx.dynamo.find_backup(&scope, &t.table.name, &t.backup_name, since).await?.map(|b| b.arn),
+            _ => None,
         };
         if let Some(arn) = arn {
             if r.status.phase != Some(BackupPhase::Deleting) {
@@ -197,6 +262,7 @@ async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTa
                 return Ok(Action::requeue(Duration::from_secs(10)));
             }
             r.ctx.dynamo.delete_backup(&scope, &arn).await?;
+            r.ctx.inventory.forget(&scope, &arn);
             publish(&r.ctx.recorder, r.obj, false, "BackupDeleted", "DeleteBackup", format!("deleted DynamoDB backup {arn}")).await;
         }
     }
@@ -209,6 +275,10 @@ impl Reported for DynamoBackup {
 
     fn current_status(&self) -> DynamoBackupStatus {
         self.status.clone().unwrap_or_default()
+    }
+
+    fn has_status(&self) -> bool {
+        self.status.is_some()
     }
 
     fn conditions(status: &mut DynamoBackupStatus) -> &mut Vec<Condition> {

@@ -115,6 +115,8 @@ where
 pub trait Reported: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync {
     type Status: Serialize + Default + Clone + Send;
     fn current_status(&self) -> Self::Status;
+    /// Whether the object has a status at all (a new one does not).
+    fn has_status(&self) -> bool;
     fn conditions(status: &mut Self::Status) -> &mut Vec<Condition>;
     fn observed_generation(status: &mut Self::Status) -> &mut Option<i64>;
     /// Sets the phase a stalled object shows.
@@ -127,11 +129,15 @@ pub struct StatusWriter<'a, K: Reported> {
     pub obj: &'a K,
     pub ctx: &'a Context,
     pub status: K::Status,
+    /// The status as the apiserver last had it from us (or as read), to skip unchanged writes.
+    written: Option<serde_json::Value>,
 }
 
 impl<'a, K: Reported> StatusWriter<'a, K> {
     pub fn new(api: &'a Api<K>, obj: &'a K, ctx: &'a Context) -> Self {
-        Self { api, obj, ctx, status: obj.current_status() }
+        let status = obj.current_status();
+        let written = if obj.has_status() { serde_json::to_value(&status).ok() } else { None };
+        Self { api, obj, ctx, status, written }
     }
 
     /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
@@ -141,12 +147,27 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
         Scope { region, role_arn: self.ctx.tenancy.role_for(&namespace).map(str::to_owned) }
     }
 
+    /// Writes the status with `standing`'s conditions; a status that would not change is not
+    /// written (a reconcile with nothing new costs the apiserver nothing).
     pub async fn write(&mut self, standing: &Standing) -> Result<(), Error> {
         let generation = self.obj.meta().generation;
         let conditions = K::conditions(&mut self.status);
         *conditions = apply_standing(conditions, standing, generation, &now());
         *K::observed_generation(&mut self.status) = generation;
-        apply_status(self.api, self.obj, &self.status).await
+        if self.written.as_ref().is_some_and(|written| serde_json::to_value(&self.status).ok().as_ref() == Some(written)) {
+            return Ok(());
+        }
+        apply_status(self.api, self.obj, &self.status).await?;
+        self.written = serde_json::to_value(&self.status).ok();
+        Ok(())
+    }
+
+    /// Writes the status fields as they are, conditions and observedGeneration untouched: a
+    /// record (such as an intent) that says nothing new about where the object stands.
+    pub async fn save(&mut self) -> Result<(), Error> {
+        apply_status(self.api, self.obj, &self.status).await?;
+        self.written = serde_json::to_value(&self.status).ok();
+        Ok(())
     }
 
     /// Nothing changes without a new spec or outside help; an event says why, once.

@@ -33,7 +33,7 @@ use crate::{
 
 /// Runs every controller until `stop` turns true; reconciles in flight finish first.
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
-    let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone(), |c, _, _| c);
+    let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone(), backup::wake_on_observations);
     let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone(), |c, _, _| c);
     let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::watch_workloads);
     futures::join!(backups, restores, policies);

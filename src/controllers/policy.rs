@@ -36,6 +36,7 @@ use crate::{
         PolicyPhase, PolicyTableStatus, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
+    dynamo::Lane,
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         conditions::Standing,
@@ -65,6 +66,10 @@ impl Reported for DynamoBackupPolicy {
 
     fn current_status(&self) -> DynamoBackupPolicyStatus {
         self.status.clone().unwrap_or_default()
+    }
+
+    fn has_status(&self) -> bool {
+        self.status.is_some()
     }
 
     fn conditions(status: &mut DynamoBackupPolicyStatus) -> &mut Vec<Condition> {
@@ -196,7 +201,7 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
             continue;
         };
         line.table_arn = described.arn;
-        let mut pitr = ctx.dynamo.describe_pitr(&scope, &table.name).await?;
+        let mut pitr = ctx.dynamo.describe_pitr(&scope, &table.name, Lane::Now).await?;
         if pitr_spec.enabled && (!pitr.enabled || pitr.recovery_period_in_days.is_some_and(|d| d != pitr_spec.recovery_period_in_days)) {
             pitr = ctx.dynamo.enable_pitr(&scope, &table.name, pitr_spec.recovery_period_in_days).await?;
             let note = format!("point-in-time recovery on for table {} ({} days)", table.name, pitr_spec.recovery_period_in_days);

@@ -19,7 +19,7 @@ use crate::{
     api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase, TimeToLiveMode},
     context::Context,
     dynamo::{
-        DynamoError, ErrorClass,
+        DynamoError, ErrorClass, Lane,
         model::{IndexDef, RestoreFrom, Scope, Table, Tags},
     },
     metrics::RestoreLabels,
@@ -46,6 +46,10 @@ impl Reported for DynamoRestore {
 
     fn current_status(&self) -> DynamoRestoreStatus {
         self.status.clone().unwrap_or_default()
+    }
+
+    fn has_status(&self) -> bool {
+        self.status.is_some()
     }
 
     fn conditions(status: &mut DynamoRestoreStatus) -> &mut Vec<Condition> {
@@ -290,7 +294,7 @@ async fn resolve_point_in_time(
         let message = format!("source table {:?} does not exist in {}", table.name, ctx.region_label(source_region.as_deref()));
         return Ok(Err(w.stalled("SourceTableNotFound", message).await?));
     };
-    let pitr = ctx.dynamo.describe_pitr(&scope, &table.name).await?;
+    let pitr = ctx.dynamo.describe_pitr(&scope, &table.name, Lane::Now).await?;
     if let Err(invalid) = check_window(&table.name, &pitr, at) {
         return Ok(Err(w.stalled(invalid.reason, invalid.message).await?));
     }

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::{
 };
 use jiff::Timestamp;
 
-use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, OperationClass, Pacer, RegionalClients, model::*};
+use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane, Pacer, RegionalClients, model::*};
 use crate::metrics::{AwsLabels, Metrics};
 
 pub struct AwsDynamo {
@@ -38,12 +38,13 @@ impl AwsDynamo {
         self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
     }
 
-    async fn call<T, E, Fut>(&self, operation: &'static str, class: OperationClass, request: Fut) -> DynamoResult<T>
+    /// One call of `operation`, made when the pace of its region allows, counted and classified.
+    async fn call<T, E, Fut>(&self, scope: &Scope, operation: &'static str, lane: Lane, request: Fut) -> DynamoResult<T>
     where
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.pacer.wait(class).await;
+        self.pacer.wait(scope.region.as_deref().or(self.default_region()), operation, lane).await;
         let result = request.await.map_err(|err| to_error(operation, err));
         let outcome = match &result {
             Ok(_) => "ok",
@@ -54,6 +55,48 @@ impl AwsDynamo {
             tracing::debug!(operation, error = %err, "DynamoDB call failed");
         }
         result
+    }
+}
+
+impl AwsDynamo {
+    /// User backups of `table` (None: of every table in the region) made at or after `since`,
+    /// every page. The time bound keeps a lookup to one page even for a table with thousands of
+    /// backups.
+    async fn list(&self, scope: &Scope, table: Option<&str>, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+        let client = self.client(scope).await;
+        let mut start: Option<String> = None;
+        let mut backups = Vec::new();
+        loop {
+            let req = client
+                .list_backups()
+                .set_table_name(table.map(str::to_owned))
+                .backup_type(BackupTypeFilter::User)
+                .set_time_range_lower_bound(since.map(to_datetime))
+                .set_exclusive_start_backup_arn(start.clone())
+                .send();
+            let out = self.call(scope, "ListBackups", lane, req).await?;
+            backups.extend(out.backup_summaries().iter().map(backup_from_summary));
+            match out.last_evaluated_backup_arn() {
+                Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
+                _ => return Ok(backups),
+            }
+        }
+    }
+}
+
+fn backup_from_summary(s: &t::BackupSummary) -> Backup {
+    Backup {
+        arn: s.backup_arn().unwrap_or_default().to_owned(),
+        name: s.backup_name().unwrap_or_default().to_owned(),
+        state: s.backup_status().map(backup_state).unwrap_or(BackupState::Creating),
+        size_bytes: s.backup_size_bytes(),
+        created_at: s.backup_creation_date_time().and_then(ts),
+        source: s.table_name().map(|name| BackupSource {
+            table_name: name.to_owned(),
+            table_arn: s.table_arn().map(str::to_owned),
+            table_id: s.table_id().map(str::to_owned),
+            ..Default::default()
+        }),
     }
 }
 
@@ -232,13 +275,13 @@ macro_rules! with_overrides {
 impl DynamoPort for AwsDynamo {
     async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>> {
         let req = self.client(scope).await.describe_table().table_name(table).send();
-        let out = absent_as_none(self.call("DescribeTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException")?;
+        let out = absent_as_none(self.call(scope, "DescribeTable", Lane::Now, req).await, "ResourceNotFoundException")?;
         Ok(out.and_then(|out| out.table().map(table_from)))
     }
 
     async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup> {
         let req = self.client(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
-        let out = self.call("CreateBackup", OperationClass::CreateBackup, req).await?;
+        let out = self.call(scope, "CreateBackup", Lane::Now, req).await?;
         out.backup_details().map(backup_from_details).ok_or_else(|| DynamoError {
             operation: "CreateBackup",
             code: None,
@@ -247,46 +290,27 @@ impl DynamoPort for AwsDynamo {
         })
     }
 
-    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Option<Backup>> {
-        let client = self.client(scope).await;
-        let mut start: Option<String> = None;
-        let mut newest: Option<Backup> = None;
-        loop {
-            let req = client
-                .list_backups()
-                .table_name(table)
-                .backup_type(BackupTypeFilter::User)
-                .set_exclusive_start_backup_arn(start.clone())
-                .send();
-            let out = self.call("ListBackups", OperationClass::ListBackups, req).await?;
-            for s in out.backup_summaries() {
-                // Filter here too: not every implementation honours the request's filters.
-                if s.backup_name() != Some(backup_name) || s.table_name() != Some(table) {
-                    continue;
-                }
-                let found = Backup {
-                    arn: s.backup_arn().unwrap_or_default().to_owned(),
-                    name: backup_name.to_owned(),
-                    state: s.backup_status().map(backup_state).unwrap_or(BackupState::Creating),
-                    size_bytes: s.backup_size_bytes(),
-                    created_at: s.backup_creation_date_time().and_then(ts),
-                    source: None,
-                };
-                if found.state != BackupState::Deleted && newest.as_ref().is_none_or(|n| n.created_at < found.created_at) {
-                    newest = Some(found);
-                }
-            }
-            match out.last_evaluated_backup_arn() {
-                Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
-                _ => return Ok(newest),
-            }
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> DynamoResult<Option<Backup>> {
+        let found = self.list(scope, Some(table), Some(since), Lane::Now).await?;
+        // Filter here too: not every implementation honours the request's filters.
+        Ok(found
+            .into_iter()
+            .filter(|b| b.name == backup_name && b.source.as_ref().is_none_or(|s| s.table_name == table))
+            .filter(|b| b.state != BackupState::Deleted)
+            .max_by_key(|b| b.created_at))
+    }
+
+    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+        let mut backups = self.list(scope, None, since, lane).await?;
+        if let Some(since) = since {
+            backups.retain(|b| b.created_at.is_none_or(|at| at >= since));
         }
+        Ok(backups)
     }
 
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
         let req = self.client(scope).await.describe_backup().backup_arn(backup_arn).send();
-        let Some(out) = absent_as_none(self.call("DescribeBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException")?
-        else {
+        let Some(out) = absent_as_none(self.call(scope, "DescribeBackup", Lane::Now, req).await, "BackupNotFoundException")? else {
             return Ok(None);
         };
         let Some(desc) = out.backup_description() else { return Ok(None) };
@@ -317,7 +341,7 @@ impl DynamoPort for AwsDynamo {
 
     async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()> {
         let req = self.client(scope).await.delete_backup().backup_arn(backup_arn).send();
-        absent_as_none(self.call("DeleteBackup", OperationClass::ControlPlane, req).await, "BackupNotFoundException").map(|_| ())
+        absent_as_none(self.call(scope, "DeleteBackup", Lane::Now, req).await, "BackupNotFoundException").map(|_| ())
     }
 
     async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table> {
@@ -326,7 +350,7 @@ impl DynamoPort for AwsDynamo {
             RestoreFrom::Backup { arn } => {
                 const OP: &str = "RestoreTableFromBackup";
                 let req = with_overrides!(client.restore_table_from_backup().target_table_name(target).backup_arn(arn), overrides, OP);
-                self.call(OP, OperationClass::ControlPlane, req.send()).await?.table_description().map(table_from)
+                self.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
             }
             RestoreFrom::PointInTime { source_table, at } => {
                 const OP: &str = "RestoreTableToPointInTime";
@@ -338,7 +362,7 @@ impl DynamoPort for AwsDynamo {
                     None => req.use_latest_restorable_time(true),
                 };
                 let req = with_overrides!(req, overrides, OP);
-                self.call(OP, OperationClass::ControlPlane, req.send()).await?.table_description().map(table_from)
+                self.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
             }
         };
         description.ok_or_else(|| DynamoError {
@@ -349,9 +373,9 @@ impl DynamoPort for AwsDynamo {
         })
     }
 
-    async fn describe_pitr(&self, scope: &Scope, table: &str) -> DynamoResult<Pitr> {
+    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr> {
         let req = self.client(scope).await.describe_continuous_backups().table_name(table).send();
-        let out = self.call("DescribeContinuousBackups", OperationClass::ControlPlane, req).await?;
+        let out = self.call(scope, "DescribeContinuousBackups", lane, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
@@ -363,7 +387,7 @@ impl DynamoPort for AwsDynamo {
             .build()
             .map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
-        let out = self.call(OP, OperationClass::ControlPlane, req).await?;
+        let out = self.call(scope, OP, Lane::Now, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
@@ -373,7 +397,7 @@ impl DynamoPort for AwsDynamo {
         let mut token: Option<String> = None;
         loop {
             let req = client.list_tags_of_resource().resource_arn(resource_arn).set_next_token(token.clone()).send();
-            let out = self.call("ListTagsOfResource", OperationClass::ControlPlane, req).await?;
+            let out = self.call(scope, "ListTagsOfResource", Lane::Now, req).await?;
             tags.extend(out.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
             match out.next_token() {
                 Some(next) if Some(next) != token.as_deref() => token = Some(next.to_owned()),
@@ -390,17 +414,17 @@ impl DynamoPort for AwsDynamo {
         let tags: Vec<Tag> =
             tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
-        self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
+        self.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
     async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()> {
         let req = self.client(scope).await.update_table().table_name(table).deletion_protection_enabled(enabled).send();
-        self.call("UpdateTable", OperationClass::ControlPlane, req).await.map(|_| ())
+        self.call(scope, "UpdateTable", Lane::Now, req).await.map(|_| ())
     }
 
     async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>> {
         let req = self.client(scope).await.describe_time_to_live().table_name(table).send();
-        let out = self.call("DescribeTimeToLive", OperationClass::ControlPlane, req).await?;
+        let out = self.call(scope, "DescribeTimeToLive", Lane::Now, req).await?;
         Ok(out
             .time_to_live_description()
             .filter(|d| matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
@@ -411,12 +435,12 @@ impl DynamoPort for AwsDynamo {
         const OP: &str = "UpdateTimeToLive";
         let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build().map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.update_time_to_live().table_name(table).time_to_live_specification(spec).send();
-        self.call(OP, OperationClass::ControlPlane, req).await.map(|_| ())
+        self.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
     async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()> {
         let req = self.client(scope).await.delete_table().table_name(table).send();
-        absent_as_none(self.call("DeleteTable", OperationClass::ControlPlane, req).await, "ResourceNotFoundException").map(|_| ())
+        absent_as_none(self.call(scope, "DeleteTable", Lane::Now, req).await, "ResourceNotFoundException").map(|_| ())
     }
 }
 

@@ -68,6 +68,26 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
     }
 }
 
+impl DynamoError {
+    /// DynamoDB answered that it did not carry the request out (throttled, refused, busy), as
+    /// opposed to a time-out or a server error, after which it may have.
+    pub fn was_refused(&self) -> bool {
+        match self.class {
+            ErrorClass::Throttled | ErrorClass::Terminal => true,
+            ErrorClass::Transient => matches!(
+                self.code.as_deref(),
+                Some(
+                    "LimitExceededException"
+                        | "BackupInUseException"
+                        | "TableInUseException"
+                        | "ResourceInUseException"
+                        | "ContinuousBackupsUnavailableException"
+                )
+            ),
+        }
+    }
+}
+
 /// A failed DynamoDB call, with what the controller needs to report it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("DynamoDB {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]

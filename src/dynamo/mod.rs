@@ -5,6 +5,7 @@
 mod aws;
 mod clients;
 mod errors;
+pub mod inventory;
 pub mod model;
 mod pacing;
 mod port;
@@ -12,5 +13,6 @@ mod port;
 pub use aws::AwsDynamo;
 pub use clients::RegionalClients;
 pub use errors::{DynamoError, ErrorClass, classify};
-pub use pacing::{OperationClass, Pacer};
+pub use inventory::{Inventory, Seen};
+pub use pacing::{DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};
 pub use port::{DynamoPort, DynamoResult};

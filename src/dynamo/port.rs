@@ -2,9 +2,10 @@
 //! it with the SDK; the state-machine tests implement it in memory.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 
 use super::{
-    DynamoError,
+    DynamoError, Lane,
     model::{Backup, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
 };
 
@@ -15,11 +16,17 @@ pub trait DynamoPort: Send + Sync {
     /// None when the table does not exist.
     async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>>;
 
-    /// Starts an on-demand backup. Not idempotent: look with `find_backup` first.
+    /// Starts an on-demand backup. Not idempotent: record the intent first, and after a crash
+    /// look with `find_backup` before calling it again.
     async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup>;
 
-    /// The table's user backup of this exact name, if any (newest first when there are several).
-    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Option<Backup>>;
+    /// The table's user backup of this exact name made at or after `since`, if any (the newest
+    /// when there are several).
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> DynamoResult<Option<Backup>>;
+
+    /// Every user backup in the scope's region made at or after `since` (None: all of them),
+    /// as ListBackups summarizes them: one call per page of many backups.
+    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>>;
 
     /// None when the backup does not exist (any more).
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>>;
@@ -30,7 +37,8 @@ pub trait DynamoPort: Send + Sync {
     /// Starts a restore into a new table and returns it as DynamoDB first describes it.
     async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table>;
 
-    async fn describe_pitr(&self, scope: &Scope, table: &str) -> DynamoResult<Pitr>;
+    /// Point-in-time recovery of the table; `Background` when it only refreshes what is known.
+    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr>;
 
     async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr>;
 

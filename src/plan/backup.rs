@@ -11,8 +11,15 @@ pub fn creating_poll(elapsed: Duration) -> Duration {
     (elapsed / 4).clamp(Duration::from_secs(5), Duration::from_secs(60))
 }
 
-/// How often an Available backup is looked at again, to notice a delete made outside.
-pub const AVAILABLE_RESYNC: Duration = Duration::from_secs(3600);
+/// A backup followed by the inventory is also looked at after this long, should a wake-up
+/// have been lost.
+pub const FOLLOW_SAFETY_NET: Duration = Duration::from_secs(600);
+
+/// The ARN of the table a native backup ARN belongs to (`<table ARN>/backup/<id>`).
+pub fn table_arn_of(backup_arn: &str) -> Option<String> {
+    let (table, id) = backup_arn.rsplit_once("/backup/")?;
+    (table.contains(":table/") && !id.is_empty()).then(|| table.to_owned())
+}
 
 /// The phase for a backup's DynamoDB state.
 pub fn phase_for(state: BackupState) -> BackupPhase {
@@ -26,6 +33,13 @@ pub fn phase_for(state: BackupState) -> BackupPhase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backup_arn_names_its_table() {
+        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/01736000000000-abcdef12";
+        assert_eq!(table_arn_of(arn).as_deref(), Some("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders"));
+        assert_eq!(table_arn_of("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders"), None);
+    }
 
     #[test]
     fn polling_backs_off_with_age_within_bounds() {

@@ -85,7 +85,8 @@ async fn available_with_details(ctx: TestCtx) -> Result<(), String> {
 
     let backups = backups_of(&ctx.dynamo(), &table).await?;
     ensure(backups.len() == 1 && backups[0].0 == expected_name, || format!("backups in DynamoDB: {backups:?}"))?;
-    ensure(proxy.count("CreateBackup") == 1, || format!("calls: {:?}", proxy.calls()))?;
+    // The happy path: the intent in status, then one CreateBackup; no lookup, no describe.
+    ensure(proxy.calls() == ["CreateBackup"], || format!("DynamoDB calls to Ready: {:?}", proxy.calls()))?;
     let reasons = eventually("events BackupRequested and BackupAvailable", Duration::from_secs(10), || async {
         let reasons = event_reasons(&ctx, "orders-before-v42").await;
         (reasons.iter().any(|r| r == "BackupRequested") && reasons.iter().any(|r| r == "BackupAvailable")).then_some(reasons)
@@ -169,9 +170,12 @@ async fn creating_then_available(ctx: TestCtx) -> Result<(), String> {
     println!("while CREATING: phase {:?}, {:?}", status.phase, condition(&status.conditions, "Reconciling"));
     ensure(status.phase == Some(BackupPhase::Creating) && status.backup_arn.is_some(), || format!("{status:?}"))?;
     wait_condition(&api, "slow", "Ready", WAIT, conditions).await?;
-    let describes = proxy.count("DescribeBackup");
-    println!("DescribeBackup calls: {describes}");
-    ensure(describes == 3, || format!("expected 3 DescribeBackup (2 CREATING, 1 AVAILABLE), got {:?}", proxy.calls()))
+    // CreateBackup answers CREATING; ListBackups pages (not one DescribeBackup per backup)
+    // follow it: CREATING once more, then AVAILABLE.
+    println!("DynamoDB calls: {:?}", proxy.calls());
+    ensure(proxy.calls() == ["CreateBackup", "ListBackups", "ListBackups"], || format!("calls: {:?}", proxy.calls()))?;
+    let bounded = proxy.requests("ListBackups").iter().all(|r| r.get("TimeRangeLowerBound").is_some() && r.get("TableName").is_none());
+    ensure(bounded, || format!("a follow-up listing is not bounded by time: {:?}", proxy.requests("ListBackups")))
 }
 
 async fn throttled_create(ctx: TestCtx) -> Result<(), String> {
@@ -209,7 +213,11 @@ async fn killed_after_create(ctx: TestCtx) -> Result<(), String> {
     first.process.signal(libc::SIGKILL);
     first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
     let before = api.get("crash").await.map_err(|e| e.to_string())?;
-    ensure(before.status.as_ref().and_then(|s| s.backup_arn.as_ref()).is_none(), || "the ARN was written before the answer".into())?;
+    let intent = before.status.clone().unwrap_or_default();
+    ensure(intent.backup_arn.is_none(), || "the ARN was written before the answer".into())?;
+    ensure(intent.requested_at.is_some() && intent.backup_name.is_some(), || {
+        format!("no intent recorded before CreateBackup: {intent:?}")
+    })?;
     ensure(backups_of(&ctx.dynamo(), &table).await?.len() == 1, || "CreateBackup did not reach moto".into())?;
 
     proxy.clear();
@@ -219,5 +227,11 @@ async fn killed_after_create(ctx: TestCtx) -> Result<(), String> {
     println!("after the restart: backups in DynamoDB {backups:?}; calls {:?}", proxy.calls());
     ensure(backups.len() == 1, || format!("expected exactly one backup: {backups:?}"))?;
     ensure(ready.status.and_then(|s| s.backup_arn).as_deref() == Some(backups[0].1.as_str()), || "status names another backup".into())?;
-    ensure(proxy.count("CreateBackup") == 1, || format!("CreateBackup was called again: {:?}", proxy.calls()))
+    ensure(proxy.count("CreateBackup") == 1, || format!("CreateBackup was called again: {:?}", proxy.calls()))?;
+    // The one lookup after the crash is bounded by the intent's time and the table.
+    let lookups = proxy.requests("ListBackups");
+    ensure(lookups.len() == 1, || format!("expected one ListBackups after the restart: {:?}", proxy.calls()))?;
+    ensure(lookups[0].get("TimeRangeLowerBound").is_some() && lookups[0]["TableName"] == table.as_str(), || {
+        format!("the lookup is not bounded: {}", lookups[0])
+    })
 }

@@ -117,7 +117,8 @@ aws:
   endpointUrl: http://dynamodb.example.internal:8000
   stsEndpointUrl: http://sts.example.internal:8000
   rateLimits:
-    listBackupsPerSecond: 2
+    ListBackups: 2
+    CreateBackup: 25
 logFormat: json
 logLevel: info,dynamo_backup_operator=debug
 serviceAccount:
@@ -197,9 +198,6 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
         ("LOG_FORMAT", "json"),
         ("METRICS_BIND_ADDRESS", "0.0.0.0:8080"),
         ("RECONCILE_CONCURRENCY", "4"),
-        ("AWS_LIST_BACKUPS_PER_SECOND", "5"),
-        ("AWS_CREATE_BACKUP_PER_SECOND", "50"),
-        ("AWS_CONTROL_PLANE_PER_SECOND", "10"),
         ("LEADER_ELECTION", "true"),
         ("LEADER_ELECTION_LEASE_NAME", "dbo-dynamo-backup-operator"),
         ("LEADER_ELECTION_LEASE_DURATION", "15s"),
@@ -211,7 +209,9 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
         let from = env_var(container, name).map(|e| &e["valueFrom"]["fieldRef"]["fieldPath"]);
         ensure(from.is_some_and(|f| f == field), || format!("{name} is not the downward API's {field}: {:?}", env_var(container, name)))?;
     }
-    for name in ["WATCH_NAMESPACES", "DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_STS", "TENANCY_FILE"] {
+    for name in
+        ["WATCH_NAMESPACES", "DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_STS", "AWS_RATE_LIMITS", "TENANCY_FILE"]
+    {
         ensure(env_var(container, name).is_none(), || format!("{name} is set by default: {:?}", env_var(container, name)))?;
     }
     ensure(deployment["spec"]["strategy"]["type"] == "RollingUpdate", || "a rolling update with leader election".into())?;
@@ -252,7 +252,7 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
         ("DEFAULT_REGION", "eu-west-1"),
         ("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb.example.internal:8000"),
         ("AWS_ENDPOINT_URL_STS", "http://sts.example.internal:8000"),
-        ("AWS_LIST_BACKUPS_PER_SECOND", "2"),
+        ("AWS_RATE_LIMITS", "CreateBackup=25,ListBackups=2"),
         ("LOG_FORMAT", "json"),
         ("RUST_LOG", "info,dynamo_backup_operator=debug"),
         ("LEADER_ELECTION", "true"),
@@ -329,6 +329,7 @@ async fn schema_refuses(ctx: TestCtx) -> Result<(), String> {
         ("wrong-type", "replicaCount: two\n", "replicaCount"),
         ("not-an-option", "logFormat: yaml\n", "logFormat"),
         ("tenant-typo", "tenancy:\n  tenants:\n    - namespace: shop\n      table: [Orders]\n", "table"),
+        ("rate-not-a-number", "aws:\n  rateLimits:\n    ListBackups: fast\n", "ListBackups"),
     ];
     for (name, values, mentioned) in cases {
         let result = render(&ctx.env.bins, &ctx.env.dir, &format!("schema-{name}"), "operators", Some(values));

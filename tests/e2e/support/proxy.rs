@@ -24,7 +24,8 @@ pub enum Rule {
     Fail { operation: &'static str, code: &'static str, status: u16, times: u32 },
     /// Forward `operation`, then never answer: the caller hangs until it is killed.
     Hold { operation: &'static str },
-    /// Report AVAILABLE backups as CREATING in the next `times` DescribeBackup answers.
+    /// Report AVAILABLE backups as CREATING in the next `times` answers that describe backups
+    /// (CreateBackup, DescribeBackup, ListBackups).
     BackupCreating { times: u32 },
     /// Report table `table` as CREATING in the next `times` answers (DescribeTable, Restore*)
     /// that describe it as ACTIVE.
@@ -172,7 +173,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                     return aws_error(*status, code);
                 }
                 Rule::Hold { operation: op } if *op == operation => hold = true,
-                Rule::BackupCreating { times } if operation == "DescribeBackup" && *times > 0 => {
+                Rule::BackupCreating { times }
+                    if matches!(operation.as_str(), "CreateBackup" | "DescribeBackup" | "ListBackups") && *times > 0 =>
+                {
                     *times -= 1;
                     rewrite_backup = true;
                 }

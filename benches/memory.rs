@@ -27,20 +27,6 @@ fn main() {
     support::run_benchmark(|env| async move { run(&env, count).await });
 }
 
-/// (VmRSS, VmHWM) of a process, in KiB, from /proc.
-fn memory(pid: i32) -> Result<(u64, u64), String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse::<u64>().ok())
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -69,7 +55,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     .await?;
     // Idle: ready, watching, no objects.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let (idle, _) = memory(pid)?;
+    let (idle, _) = support::process::memory_kib(pid)?;
 
     let api: Api<DynamoBackup> = ctx.api();
     let started = Instant::now();
@@ -106,7 +92,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     let ready_after = started.elapsed();
     // Settled: the last reconciles are done and the caches hold every object.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let (loaded, peak) = memory(pid)?;
+    let (loaded, peak) = support::process::memory_kib(pid)?;
 
     println!("Operator resident memory (VmRSS), release build, real kube-apiserver, moto:");
     println!("  idle (ready, watching, no objects)       {:.1} MiB", mib(idle));

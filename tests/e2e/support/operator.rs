@@ -37,7 +37,8 @@ impl Operator {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,dynamo_backup_operator=debug")
+            // Benchmarks log less (OPERATOR_RUST_LOG=info): debug lines would cost them CPU.
+            .env("RUST_LOG", std::env::var("OPERATOR_RUST_LOG").unwrap_or_else(|_| "info,dynamo_backup_operator=debug".into()))
             .env("RUST_BACKTRACE", "1");
         for (key, value) in env.moto.operator_env() {
             cmd.env(key, value);

@@ -3,10 +3,16 @@
 //! can kill the operator right after a call reached DynamoDB. It also counts calls by operation
 //! (STS's too, when the operator's STS endpoint is the proxy) and records who signed each.
 //! Everything it fakes is chosen by the test that starts it; by default it only forwards.
+//!
+//! With `enforce_documented_limits` it also answers as DynamoDB does past its per-account
+//! request limits: a call of a limited operation beyond its rate gets `ThrottlingException`
+//! (HTTP 400) instead of reaching moto, which limits nothing. The rates are those of each
+//! operation's API reference; each is a token bucket that holds one second of calls.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use axum::{
@@ -32,9 +38,46 @@ pub enum Rule {
     TableCreating { table: String, times: u32 },
 }
 
+/// DynamoDB's documented per-account limits, per second, from each operation's API reference.
+pub const DOCUMENTED_LIMITS: [(&str, u32); 9] = [
+    ("CreateBackup", 50),
+    ("ListBackups", 5),
+    ("DescribeBackup", 10),
+    ("DeleteBackup", 10),
+    ("DescribeContinuousBackups", 10),
+    ("RestoreTableFromBackup", 10),
+    ("ListTagsOfResource", 10),
+    ("TagResource", 5),
+    ("UntagResource", 5),
+];
+
+/// A token bucket: `rate` tokens a second, at most `rate` held.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.rate);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     upstream: String,
+    client: reqwest::Client,
+    limits: Mutex<HashMap<String, Bucket>>,
+    throttled: Mutex<HashMap<String, usize>>,
     calls: Mutex<Vec<String>>,
     /// (operation, the access key id that signed it).
     signers: Mutex<Vec<(String, String)>>,
@@ -63,6 +106,20 @@ impl FaultProxy {
 
     pub fn add(&self, rule: Rule) {
         self.shared.rules.lock().map(|mut r| r.push(rule)).unwrap_or_default();
+    }
+
+    /// From now on, calls beyond DynamoDB's documented per-second limits are throttled.
+    pub fn enforce_documented_limits(&self) {
+        let mut limits = self.shared.limits.lock().unwrap_or_else(|p| p.into_inner());
+        for (operation, rate) in DOCUMENTED_LIMITS {
+            let rate = f64::from(rate);
+            limits.insert(operation.to_owned(), Bucket { rate, tokens: rate, at: Instant::now() });
+        }
+    }
+
+    /// Calls answered with ThrottlingException by the enforced limits, by operation.
+    pub fn throttled(&self) -> HashMap<String, usize> {
+        self.shared.throttled.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
     pub fn clear(&self) {
@@ -162,6 +219,15 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         bodies.push((operation.clone(), request_body.clone(), jiff::Timestamp::now()));
     }
 
+    let over_limit =
+        shared.limits.lock().map(|mut limits| limits.get_mut(&operation).is_some_and(|bucket| !bucket.take())).unwrap_or(false);
+    if over_limit {
+        if let Ok(mut throttled) = shared.throttled.lock() {
+            *throttled.entry(operation.clone()).or_insert(0) += 1;
+        }
+        return aws_error(400, "ThrottlingException");
+    }
+
     let mut hold = false;
     let mut rewrite_backup = false;
     let mut rewrite_table: Option<String> = None;
@@ -191,8 +257,8 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         }
     }
 
-    let client = reqwest::Client::new();
-    let mut forward = client.request(method, format!("{}{}", shared.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
+    let mut forward =
+        shared.client.request(method, format!("{}{}", shared.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
     for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
         forward = forward.header(name, value);
     }

@@ -89,6 +89,29 @@ pub async fn backups_of(client: &Client, table: &str) -> Result<Vec<(String, Str
         .collect())
 }
 
+/// Every backup moto holds in the default region, as (table, backup name), every page.
+pub async fn all_backups(client: &Client) -> Result<Vec<(String, String)>, String> {
+    let mut all = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let out = client
+            .list_backups()
+            .set_exclusive_start_backup_arn(start.clone())
+            .send()
+            .await
+            .map_err(|e| format!("ListBackups: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        all.extend(
+            out.backup_summaries()
+                .iter()
+                .map(|s| (s.table_name().unwrap_or_default().to_owned(), s.backup_name().unwrap_or_default().to_owned())),
+        );
+        match out.last_evaluated_backup_arn() {
+            Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
+            _ => return Ok(all),
+        }
+    }
+}
+
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }

@@ -27,6 +27,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("backup_creating_is_polled_until_available", creating_then_available),
         env.trial("backup_throttled_create_is_retried_and_reported", throttled_create),
         env.trial("backup_operator_killed_after_create_backup_makes_exactly_one", killed_after_create),
+        env.trial("backup_burst_stays_inside_dynamodb_limits", burst_inside_limits),
     ]
 }
 
@@ -233,5 +234,45 @@ async fn killed_after_create(ctx: TestCtx) -> Result<(), String> {
     ensure(lookups.len() == 1, || format!("expected one ListBackups after the restart: {:?}", proxy.calls()))?;
     ensure(lookups[0].get("TimeRangeLowerBound").is_some() && lookups[0]["TableName"] == table.as_str(), || {
         format!("the lookup is not bounded: {}", lookups[0])
+    })
+}
+
+/// Many backups at once against DynamoDB's documented limits (enforced by the proxy): none is
+/// throttled, each object gets exactly one backup, and nothing but CreateBackup is called.
+async fn burst_inside_limits(ctx: TestCtx) -> Result<(), String> {
+    const BACKUPS: usize = 120;
+    let tables: Vec<String> = (0..3).map(|i| ctx.table(&format!("Burst{i}"))).collect();
+    for table in &tables {
+        create_table(&ctx.dynamo(), table, &[("o-1", "keyboard")]).await?;
+    }
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    proxy.enforce_documented_limits();
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    let api: Api<DynamoBackup> = ctx.api();
+    for i in 0..BACKUPS {
+        let b = backup(&format!("burst-{i}"), &tables[i % tables.len()], DeletionPolicy::Retain);
+        api.create(&PostParams::default(), &b).await.map_err(|e| e.to_string())?;
+    }
+    eventually("every backup Ready", Duration::from_secs(120), || {
+        let api = api.clone();
+        async move {
+            let list = api.list(&ListParams::default()).await.ok()?;
+            let ready = list.items.iter().filter(|b| condition(&conditions(b), "Ready").is_some_and(|c| c.status == "True")).count();
+            (ready == BACKUPS).then_some(())
+        }
+    })
+    .await?;
+    let mut made: Vec<(String, String)> =
+        crate::support::tables::all_backups(&ctx.dynamo()).await?.into_iter().filter(|(table, _)| tables.contains(table)).collect();
+    made.sort();
+    let count = made.len();
+    made.dedup();
+    ensure(made.len() == count, || "a backup name was made twice".into())?;
+    let made = made.len();
+    println!("DynamoDB calls: {:?}; throttled: {:?}", proxy.counts(), proxy.throttled());
+    ensure(made == BACKUPS, || format!("{made} backups in DynamoDB for {BACKUPS} objects"))?;
+    ensure(proxy.throttled().is_empty(), || format!("throttled: {:?}", proxy.throttled()))?;
+    ensure(proxy.counts().keys().all(|op| op == "CreateBackup") && proxy.count("CreateBackup") == BACKUPS, || {
+        format!("calls: {:?}", proxy.counts())
     })
 }

@@ -111,7 +111,8 @@ where
     }
 }
 
-/// (VmRSS, VmHWM) of a process, in KiB, from /proc.
+/// (VmRSS, VmHWM) of a process, in KiB, from /proc (for the benchmarks).
+#[allow(dead_code)]
 pub fn memory_kib(pid: i32) -> Result<(u64, u64), String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let field = |name: &str| {

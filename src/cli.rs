@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controllers.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions (what `crds/` holds), or write one file per kind.
     Crd(CrdArgs),
 }
@@ -63,6 +63,12 @@ pub struct RunArgs {
     /// Available backup deleted outside the operator.
     #[arg(long, env = "BACKUP_RESYNC_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub backup_resync_interval: std::time::Duration,
+
+    /// How often a protected table's point-in-time recovery is read again (one
+    /// DescribeContinuousBackups per table, shared by every policy that names it, spread over
+    /// the interval). The PITR window in a policy's status is at most this old.
+    #[arg(long, env = "PITR_REFRESH_INTERVAL", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub pitr_refresh_interval: std::time::Duration,
 
     /// Elect a leader through a Lease, so that of several replicas only one reconciles.
     #[arg(long, env = "LEADER_ELECTION")]

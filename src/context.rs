@@ -13,7 +13,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy},
-    dynamo::{DynamoPort, Inventory},
+    caches::{BackupCache, WorkloadCache},
+    dynamo::{DynamoPort, Inventory, PitrCache},
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };
@@ -35,6 +36,12 @@ pub struct Context {
     pub failures: Failures,
     /// What ListBackups pages say of the backups the DynamoBackups follow.
     pub inventory: Inventory<ObjectRef<DynamoBackup>>,
+    /// Each protected table's existence and PITR, read once per interval for all its policies.
+    pub pitr: PitrCache<ObjectRef<DynamoBackupPolicy>>,
+    /// The DynamoBackups, by the policy that made them.
+    pub backups: BackupCache,
+    /// The workloads policies follow for pre-rollout snapshots.
+    pub workloads: WorkloadCache,
     /// Reconciles started from outside the watches: AWS observations, children's changes.
     pub wake_backups: Arc<Wakers<DynamoBackup>>,
     pub wake_policies: Arc<Wakers<DynamoBackupPolicy>>,

@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
                 eprintln!("a TLS crypto provider was already installed; using it");
             }
             telemetry::init(args.log_format);
-            run::run(args).await
+            run::run(*args).await
         }
     }
 }

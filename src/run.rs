@@ -8,10 +8,11 @@ use tracing::{error, info, warn};
 
 use crate::{
     api::GROUP,
+    caches::WorkloadCache,
     cli::RunArgs,
     context::{Context, FIELD_MANAGER, Wakers},
     controllers,
-    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, RegionalClients},
+    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, PitrCache, RegionalClients},
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -101,13 +102,21 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         let wake_backups = wake_backups.clone();
         Inventory::new(dynamo.clone(), args.backup_resync_interval, move |backup| wake_backups.wake(backup))
     };
+    let wake_policies = Arc::new(Wakers::default());
+    let pitr = {
+        let wake_policies = wake_policies.clone();
+        PitrCache::new(dynamo.clone(), args.pitr_refresh_interval, move |policy| wake_policies.wake(policy))
+    };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         client: client.clone(),
         dynamo,
         inventory,
         wake_backups,
-        wake_policies: Arc::default(),
+        wake_policies,
+        pitr,
+        backups: Default::default(),
+        workloads: WorkloadCache::new(client.clone()),
         metrics,
         tenancy,
         namespaces: args.watched_namespaces(),

@@ -112,7 +112,7 @@ pub struct PreRollout {
 }
 
 /// The kinds of workload a policy follows.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,

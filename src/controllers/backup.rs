@@ -40,7 +40,7 @@ use crate::{
 pub const KIND: &str = "DynamoBackup";
 
 /// Wakes a DynamoBackup's reconcile when the inventory learnt something of its backup.
-pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Option<&str>, ctx: &Context) -> Controller<DynamoBackup> {
+pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Option<&str>, ctx: &Arc<Context>) -> Controller<DynamoBackup> {
     let observed = ctx.wake_backups.subscribe(namespace.map(str::to_owned));
     let triggers = futures::stream::unfold(observed, |mut rx| async move { rx.recv().await.map(|obj| (obj, rx)) });
     controller.reconcile_on(triggers)

@@ -16,7 +16,9 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
-        predicates, reflector, watcher,
+        predicates, reflector,
+        reflector::ObjectRef,
+        watcher,
     },
 };
 use serde::de::DeserializeOwned;
@@ -35,7 +37,7 @@ use crate::{
 pub async fn run(ctx: Arc<Context>, stop: tokio::sync::watch::Receiver<bool>) {
     let backups = watch::<DynamoBackup, _, _>(ctx.clone(), backup::KIND, backup::reconcile, stop.clone(), backup::wake_on_observations);
     let restores = watch::<DynamoRestore, _, _>(ctx.clone(), restore::KIND, restore::reconcile, stop.clone(), |c, _, _| c);
-    let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::watch_workloads);
+    let policies = watch::<DynamoBackupPolicy, _, _>(ctx.clone(), policy::KIND, policy::reconcile, stop.clone(), policy::extend);
     futures::join!(backups, restores, policies);
 }
 
@@ -58,24 +60,91 @@ where
     }
 }
 
+/// How a kind's watch events become reconciles.
+pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static {
+    /// The reconcile triggers from the watch's events (already in `store`).
+    fn triggers(
+        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
+        store: reflector::Store<Self>,
+        ctx: &Arc<Context>,
+    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>>;
+}
+
+/// Reconciles on spec changes (and the start of a deletion) only: status writes do not count.
+fn generation_changes<K: Watched + DeserializeOwned>(
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>> {
+    events.applied_objects().predicate_filter(predicates::generation, Default::default()).boxed()
+}
+
+impl Watched for DynamoRestore {
+    fn triggers(
+        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
+        _store: reflector::Store<Self>,
+        _ctx: &Arc<Context>,
+    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
+        generation_changes(events)
+    }
+}
+
+impl Watched for DynamoBackupPolicy {
+    fn triggers(
+        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
+        _store: reflector::Store<Self>,
+        _ctx: &Arc<Context>,
+    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
+        generation_changes(events)
+    }
+}
+
+/// The one watch of DynamoBackups feeds three readers: the cache policies read their children
+/// from, the DynamoBackup controller (spec changes), and the policies (a child appeared,
+/// changed phase or went away), woken instead of polling.
+impl Watched for DynamoBackup {
+    fn triggers(
+        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
+        store: reflector::Store<Self>,
+        ctx: &Arc<Context>,
+    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
+        ctx.backups.add_store(store);
+        let ctx = ctx.clone();
+        let mut seen = std::collections::HashMap::new();
+        events
+            .filter_map(move |event| {
+                let out: Option<Result<DynamoBackup, watcher::Error>> = match event {
+                    Err(err) => Some(Err(err)),
+                    Ok(event) => {
+                        let mut reconcile = None;
+                        for followed in ctx.backups.follow(&event, &mut seen) {
+                            if let Some((namespace, policy)) = followed.wake_policy {
+                                ctx.wake_policies.wake(&ObjectRef::new(&policy).within(&namespace));
+                            }
+                            reconcile = reconcile.or(followed.reconcile);
+                        }
+                        reconcile.map(|b| Ok(Arc::unwrap_or_clone(b)))
+                    }
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
+    }
+}
+
 /// Adds further triggers to a controller: (controller, its namespace, its cache) -> controller.
-pub type Extend<K> = fn(Controller<K>, Option<&str>, &Context) -> Controller<K>;
+pub type Extend<K> = fn(Controller<K>, Option<&str>, &Arc<Context>) -> Controller<K>;
 
 /// One controller per watched namespace for kind `K`, reconciled by `reconcile`.
 async fn watch<K, F, Fut>(ctx: Arc<Context>, kind: &'static str, reconcile: F, stop: tokio::sync::watch::Receiver<bool>, extend: Extend<K>)
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K: Watched + Resource<Scope = k8s_openapi::NamespaceResourceScope> + DeserializeOwned,
     F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let runs = apis::<K>(&ctx).into_iter().map(|(namespace, api)| {
         let (reader, writer) = reflector::store();
+        let events = watcher(api, watcher::Config::default()).default_backoff().modify(crate::caches::slim).reflect(writer);
         // Only spec changes (and the start of a deletion) reconcile: our own status writes do not.
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(predicates::generation, Default::default());
+        let stream = K::triggers(events, reader.clone(), &ctx);
         let reconcile = reconcile.clone();
         let measured = move |obj: Arc<K>, ctx: Arc<Context>| {
             let reconcile = reconcile.clone();

@@ -4,25 +4,27 @@
 //! The policy never talks to DynamoDB about backups itself: it creates and deletes DynamoBackup
 //! objects (named from policy, table and slot, so a restart never doubles a slot), and their
 //! controller does the rest.
+//!
+//! A reconcile reads caches, not the world: its children from the DynamoBackup watch (a child's
+//! change wakes it), each table's PITR from the shared PITR cache (a read landing wakes it), and
+//! workloads from metadata watches. With nothing due it makes no AWS call and, when its status
+//! would not change, no apiserver call either.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
-
-use futures::{StreamExt, TryStreamExt};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use jiff::Timestamp;
-use k8s_openapi::{
-    api::apps::v1::{Deployment, StatefulSet},
-    apimachinery::pkg::apis::meta::v1::{Condition, Time},
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
     Api, ResourceExt,
-    api::{ListParams, ObjectMeta, PartialObjectMeta},
+    api::ObjectMeta,
     runtime::{
-        Controller, WatchStreamExt,
+        Controller,
         controller::Action,
-        predicates,
         reflector::{ObjectRef, Store},
-        watcher,
     },
 };
 
@@ -36,13 +38,13 @@ use crate::{
         PolicyPhase, PolicyTableStatus, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
-    dynamo::Lane,
+    dynamo::{DynamoError, ErrorClass, model::Scope},
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         conditions::Standing,
         names::{child_backup_name, label_value, table_label_value},
         retention::{self, Candidate, Rules},
-        rollout::{Seen, changes, selects, template_hash},
+        rollout::{Seen, changes, selects},
         schedule::{Schedule, plan_slots},
         tables::TableRef,
         validate::invalid,
@@ -51,11 +53,9 @@ use crate::{
 
 pub const KIND: &str = "DynamoBackupPolicy";
 
-/// How often PITR windows are read again, so the window a user reads is current.
-const PITR_REFRESH: Duration = Duration::from_secs(300);
-/// How often a policy looks again while one of its backups is still on its way (its status and
-/// retention follow within this).
-const CHILD_POLL: Duration = Duration::from_secs(3);
+/// With nothing else due, a policy is looked at again after this long (a safety net: every
+/// change that matters wakes it).
+const RESYNC: Duration = Duration::from_secs(3600);
 /// Skipped slots kept in status, newest first.
 const SKIPPED_KEPT: usize = 20;
 
@@ -128,57 +128,78 @@ pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Resul
 async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), namespace);
-    let selector = format!("{}={}", labels::POLICY, label_value(&obj.name_any()));
-    let children = backups.list(&ListParams::default().labels(&selector)).await?.items;
+    let label = label_value(&obj.name_any());
+    ctx.backups.name_policy(namespace, &label, &obj.name_any());
+    ctx.backups.wait_ready().await;
+    let children: Vec<DynamoBackup> = ctx.backups.children(namespace, &label).iter().map(|c| c.as_ref().clone()).collect();
+    let me = ObjectRef::from_obj(obj);
 
     if obj.metadata.deletion_timestamp.is_some() {
+        ctx.pitr.forget(&me);
         return delete_policy(w, &backups, &children).await;
     }
     let checked = match check(obj) {
         Ok(checked) => checked,
-        Err(invalid) => return w.stalled(invalid.reason, invalid.message).await,
+        Err(invalid) => {
+            ctx.pitr.forget(&me);
+            return w.stalled(invalid.reason, invalid.message).await;
+        }
     };
     for table in &checked.tables {
         if let Err(denied) = ctx.tenancy.check(namespace, &table.name, table.region_or(checked.region.as_deref())) {
+            ctx.pitr.forget(&me);
             return w.stalled("AccessDenied", denied.0).await;
         }
     }
     set_finalizer(w.api, obj, obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups).await?;
 
     let now = Timestamp::now();
-    let missing = protect_tables(w, &checked, &children).await?;
-    let mut requeue = PITR_REFRESH;
+    let tables = protect_tables(w, &checked, &children).await?;
+    let mut requeue = RESYNC;
     if let Some(schedule) = &checked.schedule {
-        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &missing, now).await?);
+        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &tables.missing, now).await?);
     }
-    if children.iter().any(|c| !matches!(c.status.as_ref().and_then(|s| s.phase), Some(BackupPhase::Available | BackupPhase::Failed))) {
-        requeue = requeue.min(CHILD_POLL);
+    if let Some(wait) = run_pre_rollout(w, &backups, &checked, &tables.missing, namespace).await? {
+        requeue = requeue.min(wait);
     }
-    run_pre_rollout(w, &backups, &checked, &missing, namespace).await?;
     if let Some(rules) = &checked.rules {
         apply_retention(w, &backups, &checked, rules, &children, now).await?;
     }
 
-    if missing.is_empty() {
+    let count = checked.tables.len();
+    if !tables.failed.is_empty() {
+        w.status.phase = Some(PolicyPhase::Degraded);
+        let what: Vec<String> = tables.failed.iter().map(|(table, err)| format!("{table}: {err}")).collect();
+        let message = format!("cannot read table(s) {}; will retry", what.join("; "));
+        let standing = if tables.failed.iter().all(|(_, err)| err.class == ErrorClass::Terminal) {
+            Standing::Stalled { reason: "TableReadFailed".into(), message: format!("{message}; check the operator's IAM permissions") }
+        } else {
+            Standing::Reconciling { reason: "TableReadFailed".into(), message }
+        };
+        w.write(&standing).await?;
+    } else if !tables.unread.is_empty() {
+        w.status.phase = Some(PolicyPhase::Pending);
+        let message = format!("reading point-in-time recovery of {} of {count} table(s)", tables.unread.len());
+        w.write(&Standing::Reconciling { reason: "ReadingTables".into(), message }).await?;
+    } else if tables.missing.is_empty() {
         w.status.phase = Some(PolicyPhase::Protected);
-        let tables = checked.tables.len();
         let snapshots = match &checked.schedule {
             Some(schedule) if schedule.suspend => Some("scheduled snapshots suspended"),
             Some(_) => Some("snapshots scheduled"),
             None => None,
         };
         let message = match (snapshots, obj.spec.point_in_time_recovery.enabled) {
-            (Some(snapshots), true) => format!("PITR on and {snapshots} for {tables} table(s)"),
-            (None, true) => format!("PITR on for {tables} table(s)"),
-            (Some(snapshots), false) => format!("{snapshots} for {tables} table(s); PITR left as found"),
-            (None, false) => format!("{tables} table(s) watched; PITR left as found"),
+            (Some(snapshots), true) => format!("PITR on and {snapshots} for {count} table(s)"),
+            (None, true) => format!("PITR on for {count} table(s)"),
+            (Some(snapshots), false) => format!("{snapshots} for {count} table(s); PITR left as found"),
+            (None, false) => format!("{count} table(s) watched; PITR left as found"),
         };
         w.write(&Standing::Ready { reason: "Protected".into(), message }).await?;
     } else {
         w.status.phase = Some(PolicyPhase::Degraded);
         let message = format!(
             "table(s) {} do not exist in {}; the others are protected. Create them or fix spec.tables",
-            missing.join(", "),
+            tables.missing.join(", "),
             ctx.region_label(checked.region.as_deref())
         );
         w.write(&Standing::Stalled { reason: "TableNotFound".into(), message }).await?;
@@ -186,36 +207,64 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     Ok(Action::requeue(requeue.max(Duration::from_secs(1))))
 }
 
-/// PITR as asked on every table, and each table's line in status. Returns the missing tables.
-async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[DynamoBackup]) -> Result<Vec<String>, Error> {
+/// What the PITR cache told of the policy's tables.
+struct TablesSeen {
+    /// Tables that do not exist.
+    missing: Vec<String>,
+    /// Tables whose first read has not landed yet.
+    unread: Vec<String>,
+    /// Tables whose last read failed, with the error.
+    failed: Vec<(String, DynamoError)>,
+}
+
+/// PITR as asked on every table, and each table's line in status, from the shared PITR cache:
+/// no DynamoDB read here. The one call a reconcile may make is turning PITR on.
+async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[DynamoBackup]) -> Result<TablesSeen, Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let pitr_spec = &obj.spec.point_in_time_recovery;
-    let mut missing = Vec::new();
+    let keys: Vec<(Scope, String)> = checked
+        .tables
+        .iter()
+        .map(|table| (w.scope(table.region_or(checked.region.as_deref()).map(str::to_owned)), table.name.clone()))
+        .collect();
+    let known = ctx.pitr.follow(&ObjectRef::from_obj(obj), &keys);
+    let mut seen = TablesSeen { missing: Vec::new(), unread: Vec::new(), failed: Vec::new() };
     let mut lines = Vec::with_capacity(checked.tables.len());
-    for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
-        let scope = w.scope(table.region_or(checked.region.as_deref()).map(str::to_owned));
-        let mut line = PolicyTableStatus { name: text.clone(), ..Default::default() };
-        let Some(described) = ctx.dynamo.describe_table(&scope, &table.name).await? else {
-            missing.push(table.name.clone());
-            lines.push(line);
-            continue;
-        };
-        line.table_arn = described.arn;
-        let mut pitr = ctx.dynamo.describe_pitr(&scope, &table.name, Lane::Now).await?;
-        if pitr_spec.enabled && (!pitr.enabled || pitr.recovery_period_in_days.is_some_and(|d| d != pitr_spec.recovery_period_in_days)) {
-            pitr = ctx.dynamo.enable_pitr(&scope, &table.name, pitr_spec.recovery_period_in_days).await?;
-            let note = format!("point-in-time recovery on for table {} ({} days)", table.name, pitr_spec.recovery_period_in_days);
-            publish(&ctx.recorder, obj, false, "PointInTimeRecoveryEnabled", "UpdateContinuousBackups", note).await;
+    for (((table, text), (scope, _)), facts) in checked.tables.iter().zip(&obj.spec.tables).zip(&keys).zip(known) {
+        let mut line = w.status.tables.iter().find(|l| l.name == *text).cloned().unwrap_or_default();
+        line.name = text.clone();
+        match facts {
+            None => seen.unread.push(table.name.clone()),
+            Some(facts) => {
+                if let Some(err) = &facts.error {
+                    seen.failed.push((table.name.clone(), err.clone()));
+                }
+                if facts.error.is_none() && !facts.exists() {
+                    seen.missing.push(table.name.clone());
+                    line = PolicyTableStatus { name: text.clone(), ..Default::default() };
+                }
+                line.table_arn = facts.arn.clone().or(line.table_arn.take());
+                if let Some(mut pitr) = facts.pitr.clone() {
+                    let wrong_period = pitr.recovery_period_in_days.is_some_and(|d| d != pitr_spec.recovery_period_in_days);
+                    if pitr_spec.enabled && facts.exists() && (!pitr.enabled || wrong_period) {
+                        pitr = ctx.dynamo.enable_pitr(scope, &table.name, pitr_spec.recovery_period_in_days).await?;
+                        ctx.pitr.record(scope, &table.name, pitr.clone());
+                        let note =
+                            format!("point-in-time recovery on for table {} ({} days)", table.name, pitr_spec.recovery_period_in_days);
+                        publish(&ctx.recorder, obj, false, "PointInTimeRecoveryEnabled", "UpdateContinuousBackups", note).await;
+                    }
+                    let region = ctx.region_label(scope.region.as_deref()).to_owned();
+                    let latest = pitr.latest.filter(|_| pitr.enabled);
+                    ctx.metrics.latest_restorable.set(TableLabels { region, table: table.name.clone() }, latest);
+                    line.point_in_time_recovery = Some(PitrStatus {
+                        status: if pitr.enabled { "ENABLED" } else { "DISABLED" }.into(),
+                        recovery_period_in_days: pitr.recovery_period_in_days,
+                        earliest_restorable_time: pitr.earliest.map(Time),
+                        latest_restorable_time: pitr.latest.map(Time),
+                    });
+                }
+            }
         }
-        let region = ctx.region_label(scope.region.as_deref()).to_owned();
-        let latest = pitr.latest.filter(|_| pitr.enabled);
-        ctx.metrics.latest_restorable.set(TableLabels { region, table: table.name.clone() }, latest);
-        line.point_in_time_recovery = Some(PitrStatus {
-            status: if pitr.enabled { "ENABLED" } else { "DISABLED" }.into(),
-            recovery_period_in_days: pitr.recovery_period_in_days,
-            earliest_restorable_time: pitr.earliest.map(Time),
-            latest_restorable_time: pitr.latest.map(Time),
-        });
         let mine: Vec<&DynamoBackup> = children.iter().filter(|c| c.spec.table_name == *text).collect();
         let available: Vec<&DynamoBackup> =
             mine.iter().copied().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available)).collect();
@@ -236,7 +285,7 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available))
         .filter_map(|c| c.status.as_ref().and_then(|s| s.created_at.clone()))
         .max_by_key(|t| t.0);
-    Ok(missing)
+    Ok(seen)
 }
 
 fn created_at(backup: &DynamoBackup) -> Timestamp {
@@ -265,7 +314,7 @@ async fn run_schedule(
     w.status.next_schedule_time = plan.next.map(Time);
     let mut skipped: Vec<(Timestamp, &'static str, Option<String>)> =
         plan.skipped.iter().map(|(slot, reason)| (*slot, reason.as_str(), None)).collect();
-    let mut wait = plan.next.map(|next| Duration::try_from(next.duration_since(now)).unwrap_or_default()).unwrap_or(PITR_REFRESH);
+    let mut wait = plan.next.map(|next| Duration::try_from(next.duration_since(now)).unwrap_or_default()).unwrap_or(RESYNC);
 
     let mut slot_done = true;
     if let Some(slot) = plan.due {
@@ -297,10 +346,8 @@ async fn run_schedule(
                 continue;
             }
             // An existing one was made by an earlier attempt that did not live to record the slot.
-            if create_once(backups, &scheduled_backup(obj, &name, text, checked.region.clone(), slot)).await? {
-                // Look again soon: the new backup's progress, and retention once it is Available.
-                wait = wait.min(CHILD_POLL);
-            }
+            // The new backup's progress wakes the policy (status, retention once Available).
+            create_once(backups, &scheduled_backup(obj, &name, text, checked.region.clone(), slot)).await?;
         }
         if slot_done {
             w.status.last_schedule_time = Some(Time(slot));
@@ -349,85 +396,41 @@ fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Op
     }
 }
 
-/// Reconciles a policy when a workload it follows changes its spec. The watches are kept
-/// cheap: they exist only in namespaces that have a policy with `preRollout`, started and
-/// stopped as such policies come and go, and they are metadata-only (names, labels,
-/// generation; no templates over the wire), filtered to generation changes.
-pub fn watch_workloads(
-    controller: Controller<DynamoBackupPolicy>,
-    _namespace: Option<&str>,
-    ctx: &Context,
-) -> Controller<DynamoBackupPolicy> {
-    let (tx, rx) = tokio::sync::mpsc::channel(256);
-    tokio::spawn(follow_workload_namespaces(ctx.client.clone(), controller.store(), tx));
-    let triggers = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|policy| (policy, rx)) });
-    controller.reconcile_on(triggers)
+/// Further triggers of a policy: a wake-up from the caches (a child changed, a table was read)
+/// and a spec change of a workload it follows. The workload watches exist only in namespaces
+/// that have a policy with `preRollout`, started and stopped as such policies come and go.
+pub fn extend(controller: Controller<DynamoBackupPolicy>, namespace: Option<&str>, ctx: &Arc<Context>) -> Controller<DynamoBackupPolicy> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(follow_workload_namespaces(ctx.clone(), controller.store(), tx));
+    let woken = ctx.wake_policies.subscribe(namespace.map(str::to_owned));
+    let workloads = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|policy| (policy, rx)) });
+    let woken = futures::stream::unfold(woken, |mut rx| async move { rx.recv().await.map(|policy| (policy, rx)) });
+    controller.reconcile_on(futures::stream::select(workloads, woken))
 }
 
 /// How often the set of namespaces with preRollout policies is looked at (in memory).
 const WORKLOAD_NAMESPACES_EVERY: Duration = Duration::from_secs(2);
 
 async fn follow_workload_namespaces(
-    client: kube::Client,
+    ctx: Arc<Context>,
     policies: Store<DynamoBackupPolicy>,
-    tx: tokio::sync::mpsc::Sender<ObjectRef<DynamoBackupPolicy>>,
+    tx: tokio::sync::mpsc::UnboundedSender<ObjectRef<DynamoBackupPolicy>>,
 ) {
-    let mut watching: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
     while !tx.is_closed() {
-        let wanted: std::collections::BTreeSet<String> =
+        let wanted: BTreeSet<String> =
             policies.state().iter().filter(|p| p.spec.pre_rollout.is_some()).filter_map(|p| p.namespace()).collect();
-        watching.retain(|namespace, task| {
-            let keep = wanted.contains(namespace);
-            if !keep {
-                task.abort();
-                tracing::info!(namespace, "no policy with preRollout left; stopped watching workloads");
-            }
-            keep
-        });
-        for namespace in wanted {
-            if let std::collections::btree_map::Entry::Vacant(slot) = watching.entry(namespace) {
-                let namespace = slot.key().clone();
-                tracing::info!(namespace, "watching Deployments and StatefulSets for preRollout");
-                slot.insert(tokio::spawn(watch_namespace_workloads(client.clone(), namespace, policies.clone(), tx.clone())));
-            }
+        ctx.workloads.retain(&wanted);
+        for namespace in &wanted {
+            let (policies, tx) = (policies.clone(), tx.clone());
+            ctx.workloads.watch(namespace, move |(kind, workload)| {
+                for policy in following(&policies, kind, &workload) {
+                    let _ = tx.send(policy);
+                }
+            });
         }
         tokio::time::sleep(WORKLOAD_NAMESPACES_EVERY).await;
     }
-    for task in watching.values() {
-        task.abort();
-    }
-}
-
-async fn watch_namespace_workloads(
-    client: kube::Client,
-    namespace: String,
-    policies: Store<DynamoBackupPolicy>,
-    tx: tokio::sync::mpsc::Sender<ObjectRef<DynamoBackupPolicy>>,
-) {
-    let deployments = watcher(Api::<PartialObjectMeta<Deployment>>::namespaced(client.clone(), &namespace), watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default())
-        .map_ok(|d| (WorkloadKind::Deployment, d.metadata));
-    let statefulsets = watcher(Api::<PartialObjectMeta<StatefulSet>>::namespaced(client, &namespace), watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default())
-        .map_ok(|s| (WorkloadKind::StatefulSet, s.metadata));
-    let mut changes = futures::stream::select(deployments.boxed(), statefulsets.boxed());
-    while let Some(change) = changes.next().await {
-        match change {
-            Ok((kind, workload)) => {
-                for policy in following(&policies, kind, &workload) {
-                    if tx.send(policy).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            // The watcher backs off and resumes by itself.
-            Err(err) => tracing::warn!(namespace, error = %err, "watching workloads"),
-        }
-    }
+    ctx.workloads.retain(&BTreeSet::new());
 }
 
 /// The policies of the workload's namespace that follow it.
@@ -451,28 +454,25 @@ async fn run_pre_rollout(
     checked: &Checked,
     missing: &[String],
     namespace: &str,
-) -> Result<(), Error> {
+) -> Result<Option<Duration>, Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let Some(pre) = &obj.spec.pre_rollout else {
         w.status.rollouts.clear();
-        return Ok(());
+        return Ok(None);
     };
-    let mut seen = Vec::new();
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
-    for d in deployments.list(&ListParams::default()).await?.items {
-        let template = serde_json::to_value(d.spec.as_ref().map(|s| &s.template))?;
-        seen.push((WorkloadKind::Deployment, d.name_any(), d.labels().clone(), template));
+    // The namespace follower starts the watches within a moment of a preRollout policy.
+    let Some(workloads) = ctx.workloads.workloads(namespace).await else {
+        return Ok(Some(WORKLOAD_NAMESPACES_EVERY));
+    };
+    let mut selected = Vec::new();
+    for (kind, name, labels, generation) in workloads {
+        if !pre.workloads.iter().any(|sel| selects(sel, kind, &name, &labels)) {
+            continue;
+        }
+        if let Some(hash) = ctx.workloads.template_hash(kind, namespace, &name, generation).await? {
+            selected.push(Seen { kind, name, hash });
+        }
     }
-    let statefulsets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
-    for s in statefulsets.list(&ListParams::default()).await?.items {
-        let template = serde_json::to_value(s.spec.as_ref().map(|s| &s.template))?;
-        seen.push((WorkloadKind::StatefulSet, s.name_any(), s.labels().clone(), template));
-    }
-    let selected: Vec<Seen> = seen
-        .into_iter()
-        .filter(|(kind, name, labels, _)| pre.workloads.iter().any(|sel| selects(sel, *kind, name, labels)))
-        .map(|(kind, name, _, template)| Seen { kind, name, hash: template_hash(&template) })
-        .collect();
     let (mut record, snapshots) = changes(&w.status.rollouts, &selected);
     for change in snapshots {
         let mut first = None;
@@ -492,7 +492,7 @@ async fn run_pre_rollout(
         }
     }
     w.status.rollouts = record;
-    Ok(())
+    Ok(None)
 }
 
 async fn apply_retention(

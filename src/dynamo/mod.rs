@@ -8,6 +8,7 @@ mod errors;
 pub mod inventory;
 pub mod model;
 mod pacing;
+pub mod pitr;
 mod port;
 
 pub use aws::AwsDynamo;
@@ -15,4 +16,5 @@ pub use clients::RegionalClients;
 pub use errors::{DynamoError, ErrorClass, classify};
 pub use inventory::{Inventory, Seen};
 pub use pacing::{DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};
+pub use pitr::{PitrCache, TableFacts};
 pub use port::{DynamoPort, DynamoResult};

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 /// Where a call goes: the region (None: the operator's default), and the IAM role it is made
 /// under (None: the operator's own credentials).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {
     pub region: Option<String>,
     pub role_arn: Option<String>,

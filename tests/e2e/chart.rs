@@ -42,8 +42,8 @@ const OPERATOR_RULES: &[(&str, &str, &[&str])] = &[
     ("dynamobackup.io", "dynamorestores/status", &["patch"]),
     ("dynamobackup.io", "dynamobackuppolicies/status", &["patch"]),
     ("events.k8s.io", "events", &["create", "patch"]),
-    ("apps", "deployments", &["list", "watch"]),
-    ("apps", "statefulsets", &["list", "watch"]),
+    ("apps", "deployments", &["get", "list", "watch"]),
+    ("apps", "statefulsets", &["get", "list", "watch"]),
 ];
 const LEASE_RULES: &[(&str, &str, &[&str])] = &[("coordination.k8s.io", "leases", &["get", "create", "update"])];
 

@@ -177,8 +177,16 @@ async fn policy_lifecycle(ctx: TestCtx) -> Result<(), String> {
     api.create(&PostParams::default(), &policy::policy("orders", &[&orders])).await.map_err(|e| e.to_string())?;
 
     let mut watch = Watch::new(&ctx, Kind::Policy, "orders");
-    let retrying = watch.until("to be Reconciling on the retried error", WAIT, |o| observed(o) && is_true(o, "Reconciling")).await?;
-    ensure(reason(&retrying, "Reconciling") == "InternalServerError" && !is_true(&retrying, "Ready"), || standing(&retrying))?;
+    let retrying = watch
+        .until("to be Reconciling on the retried error", WAIT, |o| {
+            observed(o) && is_true(o, "Reconciling") && reason(o, "Reconciling") == "TableReadFailed"
+        })
+        .await?;
+    let message = retrying["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Reconciling"))
+        .map(|c| c["message"].to_string());
+    ensure(message.as_deref().is_some_and(|m| m.contains("InternalServerError")) && !is_true(&retrying, "Ready"), || standing(&retrying))?;
     watch.until("to be Ready", Duration::from_secs(90), |o| observed(o) && is_true(o, "Ready")).await?;
 
     merge(&api, "orders", json!({"spec": {"retention": {"keepLast": 3}}})).await?;

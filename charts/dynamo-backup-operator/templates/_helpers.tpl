@@ -91,8 +91,9 @@ ClusterRole, or into a Role per watched namespace. The chart's README says why e
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
-# Pre-rollout snapshots: workloads are listed and watched (metadata only), never written.
+# Pre-rollout snapshots: workloads are watched (metadata only) and a selected one is read
+# (get) when its generation changes, to hash its pod template; never written.
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
 {{- end }}

@@ -1,0 +1,301 @@
+//! What the controllers read instead of asking the apiserver again: the DynamoBackups of every
+//! watched namespace (from the one watch their controller runs), indexed by the policy that made
+//! them, so a policy's reconcile finds its children without a LIST, and a child's change wakes
+//! its policy instead of the policy polling.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, Mutex, RwLock},
+};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::{
+    api::apps::v1::{Deployment, StatefulSet},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::PartialObjectMeta,
+    runtime::{
+        WatchStreamExt, predicates,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+
+use crate::{
+    api::{BackupPhase, DynamoBackup, WorkloadKind, labels},
+    plan::rollout::template_hash,
+};
+
+/// The DynamoBackups the operator watches, and who made them.
+#[derive(Default)]
+pub struct BackupCache {
+    stores: RwLock<Vec<Store<DynamoBackup>>>,
+    /// (namespace, policy label value) -> names of the DynamoBackups carrying that label.
+    by_policy: RwLock<HashMap<(String, String), BTreeSet<String>>>,
+    /// (namespace, policy label value) -> the policy's name, for labels that are not names.
+    policies: RwLock<HashMap<(String, String), String>>,
+}
+
+/// What one watch event means beyond the cache: a reconcile of the backup itself, and a
+/// wake-up of the policy that made it.
+#[derive(Debug, Default)]
+pub struct Followed {
+    /// The backup's spec (or deletion) changed: its own reconcile.
+    pub reconcile: Option<Arc<DynamoBackup>>,
+    /// (namespace, policy name) whose child appeared, changed phase or went away.
+    pub wake_policy: Option<(String, String)>,
+}
+
+/// What a policy cares about in a child (and the backup controller in its spec): a change of
+/// these wakes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    generation: Option<i64>,
+    phase: Option<BackupPhase>,
+    created: Option<jiff::Timestamp>,
+    deleting: bool,
+    pinned: bool,
+}
+
+fn digest(backup: &DynamoBackup) -> Digest {
+    let status = backup.status.as_ref();
+    Digest {
+        generation: backup.metadata.generation,
+        phase: status.and_then(|s| s.phase),
+        created: status.and_then(|s| s.created_at.as_ref()).map(|t| t.0),
+        deleting: backup.metadata.deletion_timestamp.is_some(),
+        pinned: backup.labels().get(labels::PINNED).is_some_and(|v| v == "true"),
+    }
+}
+
+impl BackupCache {
+    /// A store of one watched namespace (or of all).
+    pub fn add_store(&self, store: Store<DynamoBackup>) {
+        self.stores.write().unwrap_or_else(|p| p.into_inner()).push(store);
+    }
+
+    /// Waits until every store has had its first list.
+    pub async fn wait_ready(&self) {
+        let stores: Vec<Store<DynamoBackup>> = self.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for store in stores {
+            let _ = store.wait_until_ready().await;
+        }
+    }
+
+    /// The policy `name` of `namespace` carries `label` on its children (its label value).
+    pub fn name_policy(&self, namespace: &str, label: &str, name: &str) {
+        if label != name {
+            let mut policies = self.policies.write().unwrap_or_else(|p| p.into_inner());
+            policies.insert((namespace.to_owned(), label.to_owned()), name.to_owned());
+        }
+    }
+
+    /// The DynamoBackups of `namespace` labelled as made by the policy with label value `label`.
+    pub fn children(&self, namespace: &str, label: &str) -> Vec<Arc<DynamoBackup>> {
+        let names: Vec<String> = {
+            let index = self.by_policy.read().unwrap_or_else(|p| p.into_inner());
+            index.get(&(namespace.to_owned(), label.to_owned())).map(|n| n.iter().cloned().collect()).unwrap_or_default()
+        };
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        names
+            .iter()
+            .filter_map(|name| {
+                let key = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+                stores.iter().find_map(|store| store.get(&key))
+            })
+            .collect()
+    }
+
+    fn policy_of(&self, namespace: &str, label: &str) -> String {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        policies.get(&(namespace.to_owned(), label.to_owned())).cloned().unwrap_or_else(|| label.to_owned())
+    }
+
+    /// Files one watch event (after the store took it); `seen` keeps the last digest per uid.
+    pub fn follow(&self, event: &watcher::Event<DynamoBackup>, seen: &mut HashMap<String, Digest>) -> Vec<Followed> {
+        match event {
+            watcher::Event::Apply(backup) | watcher::Event::InitApply(backup) => vec![self.applied(backup, seen)],
+            watcher::Event::Delete(backup) => {
+                seen.remove(&backup.uid().unwrap_or_default());
+                vec![Followed { reconcile: None, wake_policy: self.unindex(backup) }]
+            }
+            watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
+        }
+    }
+
+    fn applied(&self, backup: &DynamoBackup, seen: &mut HashMap<String, Digest>) -> Followed {
+        let now = digest(backup);
+        let before = seen.insert(backup.uid().unwrap_or_default(), now.clone());
+        let namespace = backup.namespace().unwrap_or_default();
+        let label = backup.labels().get(labels::POLICY).cloned();
+        if let Some(label) = &label {
+            let mut index = self.by_policy.write().unwrap_or_else(|p| p.into_inner());
+            index.entry((namespace.clone(), label.clone())).or_default().insert(backup.name_any());
+        }
+        let spec_changed = before.as_ref().is_none_or(|b| b.generation != now.generation || b.deleting != now.deleting);
+        Followed {
+            reconcile: spec_changed.then(|| Arc::new(backup.clone())),
+            wake_policy: label
+                .filter(|_| before.as_ref() != Some(&now))
+                .map(|label| (namespace.clone(), self.policy_of(&namespace, &label))),
+        }
+    }
+
+    fn unindex(&self, backup: &DynamoBackup) -> Option<(String, String)> {
+        let namespace = backup.namespace().unwrap_or_default();
+        let label = backup.labels().get(labels::POLICY)?.clone();
+        let mut index = self.by_policy.write().unwrap_or_else(|p| p.into_inner());
+        let key = (namespace.clone(), label.clone());
+        if let Some(names) = index.get_mut(&key) {
+            names.remove(&backup.name_any());
+            if names.is_empty() {
+                index.remove(&key);
+            }
+        }
+        drop(index);
+        Some((namespace.clone(), self.policy_of(&namespace, &label)))
+    }
+}
+
+/// Drops what no controller reads from a watched object before it is cached: managed fields
+/// and kubectl's last-applied copy are most of a small object's size.
+pub fn slim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// The Deployments and StatefulSets of the namespaces that have a policy with `preRollout`:
+/// their metadata from watches (names, labels, generation; no pod templates over the wire), and
+/// each selected workload's pod-template hash, read with one GET per new generation. Never a
+/// LIST of full workloads.
+pub struct WorkloadCache {
+    client: kube::Client,
+    namespaces: Mutex<HashMap<String, WorkloadWatch>>,
+    /// (kind, namespace, name) -> (generation, pod-template hash).
+    hashes: Mutex<HashMap<WorkloadKey, (Option<i64>, String)>>,
+}
+
+struct WorkloadWatch {
+    deployments: Store<PartialObjectMeta<Deployment>>,
+    statefulsets: Store<PartialObjectMeta<StatefulSet>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A workload by kind, namespace and name.
+type WorkloadKey = (WorkloadKind, String, String);
+
+/// A workload's metadata change, for the policies that follow it.
+pub type WorkloadChange = (WorkloadKind, ObjectMeta);
+
+impl WorkloadCache {
+    pub fn new(client: kube::Client) -> Self {
+        Self { client, namespaces: Mutex::default(), hashes: Mutex::default() }
+    }
+
+    /// Watches the workloads of `namespace` from now on (once); `changed` hears of every
+    /// generation change.
+    pub fn watch(&self, namespace: &str, changed: impl Fn(WorkloadChange) + Send + Sync + 'static) {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+        if namespaces.contains_key(namespace) {
+            return;
+        }
+        tracing::info!(namespace, "watching Deployments and StatefulSets for preRollout");
+        let (deployments, deployments_writer) = reflector::store();
+        let (statefulsets, statefulsets_writer) = reflector::store();
+        let config = watcher::Config::default();
+        let d = watcher(Api::<PartialObjectMeta<Deployment>>::namespaced(self.client.clone(), namespace), config.clone())
+            .default_backoff()
+            .modify(slim)
+            .reflect(deployments_writer)
+            .applied_objects()
+            .predicate_filter(predicates::generation, Default::default())
+            .map_ok(|d| (WorkloadKind::Deployment, d.metadata));
+        let s = watcher(Api::<PartialObjectMeta<StatefulSet>>::namespaced(self.client.clone(), namespace), config)
+            .default_backoff()
+            .modify(slim)
+            .reflect(statefulsets_writer)
+            .applied_objects()
+            .predicate_filter(predicates::generation, Default::default())
+            .map_ok(|s| (WorkloadKind::StatefulSet, s.metadata));
+        let owned = namespace.to_owned();
+        let task = tokio::spawn(async move {
+            let mut changes = futures::stream::select(d.boxed(), s.boxed());
+            while let Some(change) = changes.next().await {
+                match change {
+                    Ok(change) => changed(change),
+                    // The watcher backs off and resumes by itself.
+                    Err(err) => tracing::warn!(namespace = owned, error = %err, "watching workloads"),
+                }
+            }
+        });
+        namespaces.insert(namespace.to_owned(), WorkloadWatch { deployments, statefulsets, task });
+    }
+
+    /// Stops watching the namespaces not in `wanted`.
+    pub fn retain(&self, wanted: &BTreeSet<String>) {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+        namespaces.retain(|namespace, watch| {
+            let keep = wanted.contains(namespace);
+            if !keep {
+                watch.task.abort();
+                tracing::info!(namespace, "no policy with preRollout left; stopped watching workloads");
+            }
+            keep
+        });
+        let mut hashes = self.hashes.lock().unwrap_or_else(|p| p.into_inner());
+        hashes.retain(|(_, namespace, _), _| wanted.contains(namespace));
+    }
+
+    /// The workloads of `namespace` as (kind, name, labels, generation), once its watches have
+    /// listed them; None while they have not.
+    pub async fn workloads(&self, namespace: &str) -> Option<Vec<(WorkloadKind, String, BTreeMap<String, String>, Option<i64>)>> {
+        let (deployments, statefulsets) = {
+            let namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+            let watch = namespaces.get(namespace)?;
+            (watch.deployments.clone(), watch.statefulsets.clone())
+        };
+        let ready = async { tokio::join!(deployments.wait_until_ready(), statefulsets.wait_until_ready()) };
+        let (d, s) = tokio::time::timeout(std::time::Duration::from_secs(10), ready).await.ok()?;
+        d.ok()?;
+        s.ok()?;
+        let meta = |kind, m: &ObjectMeta| (kind, m.name.clone().unwrap_or_default(), m.labels.clone().unwrap_or_default(), m.generation);
+        let mut all: Vec<_> = deployments.state().iter().map(|d| meta(WorkloadKind::Deployment, &d.metadata)).collect();
+        all.extend(statefulsets.state().iter().map(|s| meta(WorkloadKind::StatefulSet, &s.metadata)));
+        Some(all)
+    }
+
+    /// The pod-template hash of a workload at `generation`: from memory, else one GET. None
+    /// when the workload is gone.
+    pub async fn template_hash(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        generation: Option<i64>,
+    ) -> Result<Option<String>, kube::Error> {
+        let key = (kind, namespace.to_owned(), name.to_owned());
+        if let Some((seen, hash)) = self.hashes.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && *seen == generation
+        {
+            return Ok(Some(hash.clone()));
+        }
+        let (template, generation) = match kind {
+            WorkloadKind::Deployment => {
+                let Some(d) = Api::<Deployment>::namespaced(self.client.clone(), namespace).get_opt(name).await? else { return Ok(None) };
+                (serde_json::to_value(d.spec.as_ref().map(|s| &s.template)).unwrap_or_default(), d.metadata.generation)
+            }
+            WorkloadKind::StatefulSet => {
+                let Some(s) = Api::<StatefulSet>::namespaced(self.client.clone(), namespace).get_opt(name).await? else { return Ok(None) };
+                (serde_json::to_value(s.spec.as_ref().map(|s| &s.template)).unwrap_or_default(), s.metadata.generation)
+            }
+        };
+        let hash = template_hash(&template);
+        self.hashes.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (generation, hash.clone()));
+        Ok(Some(hash))
+    }
+}

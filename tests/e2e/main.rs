@@ -4,6 +4,7 @@
 mod backup;
 mod chart;
 mod crds;
+mod fleet;
 mod health;
 mod kstatus;
 mod observability;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     trials.extend(observability::trials(&env));
     trials.extend(health::trials(&env));
     trials.extend(kstatus::trials(&env));
+    trials.extend(fleet::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());
     conclusion.exit_code()

@@ -1,11 +1,13 @@
-//! The operator's resident memory (VmRSS) at idle and with 1,000 DynamoBackups in the cluster:
-//! the release binary against the real apiserver and moto.
+//! The operator's resident memory (VmRSS) at idle and with 10,000 DynamoBackups and 1,000
+//! DynamoBackupPolicies in the cluster: the release binary against the real apiserver and moto.
 //!
-//!     cargo bench --bench memory                  # 1,000 backups (BACKUPS=n for another count)
+//!     cargo bench --bench memory        # BACKUPS=n and POLICIES=n for other counts
 //!
-//! The backups are spread over 10 tables and made 16 at a time; the DynamoDB rate limits are
-//! raised for the run (moto has none), so the figure is reached in minutes. Every backup is
-//! Ready before the second reading; the operator then holds all of them in its caches.
+//! The policies protect one table each (PITR, no schedule); the backups are spread over those
+//! tables and labelled as made by their policies, so every policy has children to count. The
+//! DynamoDB rate limits are raised for the run, so the figure is reached in minutes. Every
+//! backup and policy is Ready before the second reading; the operator then holds all of them in
+//! its caches.
 
 #[path = "../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
@@ -13,35 +15,43 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup, DynamoBackupSpec};
+use std::collections::BTreeMap;
+
+use dynamo_backup_operator::api::{
+    DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, DynamoBackupSpec, OnPolicyDelete, PointInTimeRecoverySpec,
+    labels,
+};
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::{
     Api,
     api::{ListParams, PostParams},
 };
 
-const TABLES: usize = 10;
-
 fn main() {
-    let count: usize = std::env::var("BACKUPS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    support::run_benchmark(|env| async move { run(&env, count).await });
+    let backups: usize = std::env::var("BACKUPS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let policies: usize = std::env::var("POLICIES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000).max(1);
+    support::run_benchmark(|env| async move { run(&env, backups, policies).await });
 }
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn is_ready(b: &DynamoBackup) -> bool {
-    b.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+fn ready(conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>) -> bool {
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), String> {
+async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) -> Result<(), String> {
     let ctx = env.context("bench-memory");
     ctx.create_namespace().await?;
-    let tables: Vec<String> = (0..TABLES).map(|i| ctx.table(&format!("Orders{i}"))).collect();
-    for table in &tables {
-        support::tables::create_table(&ctx.dynamo(), table, &[("o-1", "keyboard")]).await?;
-    }
+    let tables: Vec<String> = (0..policies).map(|i| ctx.table(&format!("Orders{i}"))).collect();
+    stream::iter(tables.iter().cloned().map(|table| {
+        let dynamo = ctx.dynamo();
+        async move { support::tables::create_table(&dynamo, &table, &[("o-1", "keyboard")]).await }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await?;
     let operator = ctx.start_operator(&[
         "--log-format=json",
         "--aws-rate-limits=ListBackups=200,CreateBackup=200,DescribeBackup=200,DeleteBackup=200,DescribeContinuousBackups=200",
@@ -57,49 +67,74 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     tokio::time::sleep(Duration::from_secs(10)).await;
     let (idle, _) = support::process::memory_kib(pid)?;
 
-    let api: Api<DynamoBackup> = ctx.api();
     let started = Instant::now();
-    stream::iter(0..count)
+    let policy_api: Api<DynamoBackupPolicy> = ctx.api();
+    stream::iter(0..policies)
         .map(|i| {
-            let api = api.clone();
-            let spec = DynamoBackupSpec {
-                table_name: tables[i % TABLES].clone(),
+            let api = policy_api.clone();
+            let spec = DynamoBackupPolicySpec {
+                tables: vec![tables[i].clone()],
                 region: None,
-                backup_name: None,
-                deletion_policy: DeletionPolicy::Retain,
+                point_in_time_recovery: PointInTimeRecoverySpec::default(),
+                schedule: None,
+                pre_rollout: None,
+                retention: None,
+                backup_deletion_policy: DeletionPolicy::Retain,
+                on_policy_delete: OnPolicyDelete::Orphan,
             };
             async move {
-                api.create(&PostParams::default(), &DynamoBackup::new(&format!("b-{i:04}"), spec))
+                api.create(&PostParams::default(), &DynamoBackupPolicy::new(&format!("p-{i:04}"), spec))
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("creating b-{i:04}: {e}"))
+                    .map_err(|e| format!("creating p-{i:04}: {e}"))
             }
         })
         .buffer_unordered(16)
         .try_collect::<Vec<()>>()
         .await?;
+    let api: Api<DynamoBackup> = ctx.api();
+    stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            let spec = DynamoBackupSpec {
+                table_name: tables[i % policies].clone(),
+                region: None,
+                backup_name: None,
+                deletion_policy: DeletionPolicy::Retain,
+            };
+            let mut backup = DynamoBackup::new(&format!("b-{i:05}"), spec);
+            backup.metadata.labels = Some(BTreeMap::from([
+                (labels::POLICY.to_owned(), format!("p-{:04}", i % policies)),
+                (labels::TRIGGER.to_owned(), "manual".to_owned()),
+            ]));
+            async move { api.create(&PostParams::default(), &backup).await.map(|_| ()).map_err(|e| format!("creating b-{i:05}: {e}")) }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
     let created = started.elapsed();
-    let all_ready = support::process::eventually("every backup Ready", Duration::from_secs(1200), || {
-        let api = api.clone();
+    support::process::eventually("every backup and policy Ready", Duration::from_secs(1800), || {
+        let (api, policy_api) = (api.clone(), policy_api.clone());
         async move {
             let list = api.list(&ListParams::default()).await.ok()?;
-            let ready = list.items.iter().filter(|b| is_ready(b)).count();
-            (ready == count).then_some(())
+            let backups = list.items.iter().filter(|b| ready(b.status.as_ref().map(|s| &s.conditions))).count();
+            let list = policy_api.list(&ListParams::default()).await.ok()?;
+            let protected = list.items.iter().filter(|p| ready(p.status.as_ref().map(|s| &s.conditions))).count();
+            (backups == count && protected == policies).then_some(())
         }
     })
-    .await;
-    all_ready?;
+    .await?;
     let ready_after = started.elapsed();
     // Settled: the last reconciles are done and the caches hold every object.
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
     let (loaded, peak) = support::process::memory_kib(pid)?;
 
     println!("Operator resident memory (VmRSS), release build, real kube-apiserver, moto:");
-    println!("  idle (ready, watching, no objects)       {:.1} MiB", mib(idle));
-    println!("  with {count} DynamoBackups, all Ready      {:.1} MiB", mib(loaded));
-    println!("  peak during the run (VmHWM)              {:.1} MiB", mib(peak));
+    println!("  idle (ready, watching, no objects)                      {:.1} MiB", mib(idle));
+    println!("  {count} DynamoBackups and {policies} policies, all Ready     {:.1} MiB   (target <= 64 MiB)", mib(loaded));
+    println!("  peak during the run (VmHWM)                             {:.1} MiB", mib(peak));
     println!(
-        "  ({count} created in {:.1} s, all Ready after {:.1} s, over {TABLES} tables)",
+        "  (created in {:.1} s, all Ready after {:.1} s; {policies} tables, one per policy)",
         created.as_secs_f64(),
         ready_after.as_secs_f64()
     );

@@ -8,9 +8,13 @@
 //!
 //! Runs:
 //! - `burst-10`: 1,000 DynamoBackups applied at once over 10 tables: time until all are Ready;
-//! - `burst-1000`: the same over 1,000 tables (one backup each).
+//! - `burst-1000`: the same over 1,000 tables (one backup each);
+//! - `fleet`: 200 policies x 5 tables, PITR on, one shared hourly slot: time until every policy
+//!   is Ready after apply; slot -> CreateBackup for the slot's 1,000 backups (p50, p99); a policy
+//!   created during the slot's burst: time to its first status; then, with nothing due, DynamoDB
+//!   calls per table-hour over QUIET_MINUTES (default 5) minutes.
 //!
-//! BACKUPS=n changes the 1,000.
+//! BACKUPS=n changes the 1,000 of the bursts; POLICIES=n the 200 of the fleet.
 
 #[path = "../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
@@ -22,11 +26,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup, DynamoBackupSpec};
+use dynamo_backup_operator::api::{
+    BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, DynamoBackupSpec, OnPolicyDelete,
+    PointInTimeRecoverySpec,
+};
 use futures::{StreamExt, TryStreamExt};
 use kube::{
     Api,
-    api::PostParams,
+    api::{ListParams, PostParams},
     runtime::{WatchStreamExt, watcher},
 };
 
@@ -34,14 +41,15 @@ use kube::{
 const CREATE_BACKUP_PER_SECOND: f64 = 50.0;
 
 fn main() {
-    let runs = std::env::var("SCALE_RUNS").unwrap_or_else(|_| "burst-10,burst-1000".into());
+    let runs = std::env::var("SCALE_RUNS").unwrap_or_else(|_| "burst-10,burst-1000,fleet".into());
     let backups: usize = std::env::var("BACKUPS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
     support::run_benchmark(|env| async move {
         for run in runs.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             match run {
                 "burst-10" => burst(&env, "burst-10", 10, backups).await?,
                 "burst-1000" => burst(&env, "burst-1000", backups, backups).await?,
-                other => return Err(format!("unknown run {other:?}: burst-10, burst-1000")),
+                "fleet" => fleet(&env).await?,
+                other => return Err(format!("unknown run {other:?}: burst-10, burst-1000, fleet")),
             }
         }
         Ok(())
@@ -58,10 +66,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
     ctx.create_namespace().await?;
     let dynamo = ctx.dynamo();
     let names: Vec<String> = (0..tables).map(|i| ctx.table(&format!("T{i}"))).collect();
-    futures::stream::iter(names.iter().map(|table| support::tables::create_table(&dynamo, table, &[("o-1", "keyboard")])))
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
+    create_tables(&dynamo, &names).await?;
 
     let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
     proxy.enforce_documented_limits();
@@ -144,4 +149,161 @@ async fn wait_ready(operator: &support::Operator) -> Result<(), String> {
     })
     .await
     .map(|_| ())
+}
+
+async fn create_tables(dynamo: &aws_sdk_dynamodb::Client, names: &[String]) -> Result<(), String> {
+    futures::stream::iter(names.iter().cloned().map(|table| {
+        let dynamo = dynamo.clone();
+        async move { support::tables::create_table(&dynamo, &table, &[("o-1", "keyboard")]).await }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await
+    .map(|_| ())
+}
+
+fn policy_ready(p: &DynamoBackupPolicy) -> bool {
+    p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+const TABLES_PER_POLICY: usize = 5;
+
+/// 200 policies x 5 tables with one shared hourly slot, a latecomer during its burst, and the
+/// calls made with nothing due.
+async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
+    let policies: usize = std::env::var("POLICIES").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let quiet = Duration::from_secs(60 * std::env::var("QUIET_MINUTES").ok().and_then(|n| n.parse().ok()).unwrap_or(5));
+    let ctx = env.context("bench-fleet");
+    ctx.create_namespace().await?;
+    let dynamo = ctx.dynamo();
+    let names: Vec<String> = (0..(policies + 1) * TABLES_PER_POLICY).map(|i| ctx.table(&format!("F{i}"))).collect();
+    create_tables(&dynamo, &names).await?;
+    let tables = policies * TABLES_PER_POLICY;
+
+    let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
+    proxy.enforce_documented_limits();
+    let operator = ctx.start_operator_via(&proxy, &[])?;
+    wait_ready(&operator).await?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+
+    // One hourly slot for all, at least four minutes away: time to get Ready first.
+    let now = jiff::Timestamp::now();
+    let slot = (now + jiff::SignedDuration::from_mins(5))
+        .round(jiff::TimestampRound::new().smallest(jiff::Unit::Minute).mode(jiff::RoundMode::Trunc))
+        .map_err(|e| e.to_string())?;
+    let minute = slot.to_zoned(jiff::tz::TimeZone::UTC).minute();
+    let make = |i: usize| {
+        let spec = DynamoBackupPolicySpec {
+            tables: names[i * TABLES_PER_POLICY..(i + 1) * TABLES_PER_POLICY].to_vec(),
+            region: None,
+            point_in_time_recovery: PointInTimeRecoverySpec::default(),
+            schedule: Some(BackupSchedule {
+                cron: format!("{minute} * * * *"),
+                time_zone: None,
+                jitter: None,
+                starting_deadline: None,
+                suspend: false,
+            }),
+            pre_rollout: None,
+            retention: None,
+            backup_deletion_policy: DeletionPolicy::Retain,
+            on_policy_delete: OnPolicyDelete::Orphan,
+        };
+        DynamoBackupPolicy::new(&format!("p{i}"), spec)
+    };
+    let started = Instant::now();
+    futures::stream::iter((0..policies).map(|i| {
+        let (api, policy) = (api.clone(), make(i));
+        async move { api.create(&PostParams::default(), &policy).await.map(|_| ()).map_err(|e| e.to_string()) }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await?;
+    let ready_after = support::process::eventually("every policy Ready", Duration::from_secs(900), || {
+        let api = api.clone();
+        async move {
+            let list = api.list(&ListParams::default()).await.ok()?;
+            (list.items.len() == policies && list.items.iter().all(policy_ready)).then(|| started.elapsed())
+        }
+    })
+    .await?;
+    let read_floor = tables as f64 / 10.0;
+    println!("== fleet: {policies} policies x {TABLES_PER_POLICY} tables, PITR on, hourly slot at minute {minute}, limits enforced ==");
+    println!(
+        "  every policy Ready after   {:.1} s   (floor {read_floor:.1} s: DescribeContinuousBackups at 10/s; target <= {:.1} s)",
+        ready_after.as_secs_f64(),
+        read_floor * 1.5
+    );
+
+    // The slot's burst, and a latecomer created in the middle of it.
+    let until_slot = Duration::try_from(slot.duration_since(jiff::Timestamp::now())).unwrap_or_default();
+    tokio::time::sleep(until_slot + Duration::from_secs(5)).await;
+    let latecomer = make(policies);
+    let created = Instant::now();
+    api.create(&PostParams::default(), &latecomer).await.map_err(|e| e.to_string())?;
+    let first_status = support::process::eventually("the latecomer's first status", Duration::from_secs(300), || {
+        let api = api.clone();
+        async move {
+            let p = api.get(&format!("p{policies}")).await.ok()?;
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.observed_generation == p.metadata.generation && !s.conditions.is_empty())
+                .then(|| created.elapsed())
+        }
+    })
+    .await?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    support::process::eventually("the slot's backups Ready", Duration::from_secs(600), || {
+        let backups = backups.clone();
+        async move {
+            let list = backups.list(&ListParams::default()).await.ok()?;
+            let ready = list.items.iter().filter(|b| is_ready(b)).count();
+            (ready >= tables).then_some(())
+        }
+    })
+    .await?;
+    let mut delays: Vec<f64> = proxy
+        .requests_at("CreateBackup")
+        .into_iter()
+        .filter(|(_, at)| *at >= slot)
+        .map(|(_, at)| at.duration_since(slot).as_secs_f64())
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    println!(
+        "  slot -> CreateBackup       p50 {:.1} s   p99 {:.1} s   max {:.1} s over {} backups   (floor 20.0 s for 1,000; target p99 <= 25 s)",
+        percentile(&delays, 50.0),
+        percentile(&delays, 99.0),
+        percentile(&delays, 100.0),
+        delays.len()
+    );
+    println!("  a policy created 5 s into the burst: first status after {:.1} s   (target <= 30 s)", first_status.as_secs_f64());
+    let throttled: BTreeMap<String, usize> = proxy.throttled().into_iter().collect();
+    println!("  throttled so far           {throttled:?}");
+
+    // Nothing due: what the fleet costs at rest.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let from = jiff::Timestamp::now();
+    tokio::time::sleep(quiet).await;
+    let to = jiff::Timestamp::now();
+    let quiet_calls: BTreeMap<String, usize> = proxy.counts_between(from, to).into_iter().collect();
+    let total: usize = quiet_calls.values().sum();
+    let table_hours = (tables + TABLES_PER_POLICY) as f64 * quiet.as_secs_f64() / 3600.0;
+    println!(
+        "  nothing due, {} min        {total} DynamoDB calls {quiet_calls:?}: {:.2} per table-hour   (target <= 2)",
+        quiet.as_secs() / 60,
+        total as f64 / table_hours
+    );
+    let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
+    println!("  DynamoDB calls in all      {calls:?}");
+    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
+    println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    Ok(())
 }

@@ -299,3 +299,79 @@ impl WorkloadCache {
         Ok(Some(hash))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::Timestamp;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::api::{DeletionPolicy, DynamoBackupSpec, DynamoBackupStatus};
+
+    fn child(name: &str, policy: Option<&str>, generation: i64, phase: Option<BackupPhase>) -> DynamoBackup {
+        let mut b = DynamoBackup::new(
+            name,
+            DynamoBackupSpec { table_name: "Orders".into(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain },
+        );
+        b.metadata.namespace = Some("shop".into());
+        b.metadata.uid = Some(format!("uid-{name}"));
+        b.metadata.generation = Some(generation);
+        b.metadata.labels = policy.map(|p| BTreeMap::from([(labels::POLICY.to_owned(), p.to_owned())]));
+        b.status = Some(DynamoBackupStatus { phase, created_at: Some(Time(Timestamp::UNIX_EPOCH)), ..Default::default() });
+        b
+    }
+
+    #[test]
+    fn a_child_wakes_its_policy_on_what_matters_and_reconciles_on_spec_changes_only() {
+        let cache = BackupCache::default();
+        let mut seen = HashMap::new();
+        let new = cache.follow(&watcher::Event::Apply(child("b1", Some("nightly"), 1, None)), &mut seen);
+        assert!(new[0].reconcile.is_some(), "a new backup is reconciled");
+        assert_eq!(new[0].wake_policy, Some(("shop".into(), "nightly".into())));
+
+        // Its own status write: the policy hears of the phase, the backup is not reconciled again.
+        let available = cache.follow(&watcher::Event::Apply(child("b1", Some("nightly"), 1, Some(BackupPhase::Available))), &mut seen);
+        assert!(available[0].reconcile.is_none());
+        assert!(available[0].wake_policy.is_some());
+
+        // The same again (a resync): nobody.
+        let same = cache.follow(&watcher::Event::Apply(child("b1", Some("nightly"), 1, Some(BackupPhase::Available))), &mut seen);
+        assert!(same[0].reconcile.is_none() && same[0].wake_policy.is_none());
+
+        // A spec change: the backup is reconciled.
+        let edited = cache.follow(&watcher::Event::Apply(child("b1", Some("nightly"), 2, Some(BackupPhase::Available))), &mut seen);
+        assert!(edited[0].reconcile.is_some());
+
+        // A backup of no policy wakes none.
+        let mine = cache.follow(&watcher::Event::Apply(child("manual", None, 1, None)), &mut seen);
+        assert!(mine[0].wake_policy.is_none());
+
+        // Gone: the policy hears of it.
+        let gone = cache.follow(&watcher::Event::Delete(child("b1", Some("nightly"), 2, Some(BackupPhase::Available))), &mut seen);
+        assert_eq!(gone[0].wake_policy, Some(("shop".into(), "nightly".into())));
+    }
+
+    #[test]
+    fn a_hashed_label_wakes_the_policy_by_its_name() {
+        let cache = BackupCache::default();
+        cache.name_policy("shop", "long-policy-name-cut-1234abcd", "long-policy-name-that-did-not-fit");
+        let mut seen = HashMap::new();
+        let followed = cache.follow(&watcher::Event::Apply(child("b1", Some("long-policy-name-cut-1234abcd"), 1, None)), &mut seen);
+        assert_eq!(followed[0].wake_policy, Some(("shop".into(), "long-policy-name-that-did-not-fit".into())));
+    }
+
+    #[test]
+    fn slim_drops_managed_fields_and_the_last_applied_copy() {
+        let mut b = child("b1", None, 1, None);
+        b.metadata.managed_fields = Some(vec![Default::default()]);
+        b.metadata.annotations = Some(BTreeMap::from([
+            ("kubectl.kubernetes.io/last-applied-configuration".to_owned(), "{...}".to_owned()),
+            ("keep".to_owned(), "me".to_owned()),
+        ]));
+        slim(&mut b);
+        assert!(b.metadata.managed_fields.is_none());
+        assert_eq!(b.metadata.annotations.map(|a| a.into_keys().collect::<Vec<_>>()), Some(vec!["keep".to_owned()]));
+    }
+}

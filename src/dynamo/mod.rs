@@ -5,6 +5,8 @@
 mod aws;
 mod clients;
 mod errors;
+#[cfg(test)]
+pub mod fake;
 pub mod inventory;
 pub mod model;
 mod pacing;

@@ -290,3 +290,80 @@ fn random_part(interval: Duration) -> SignedDuration {
     let millis = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
     SignedDuration::from_millis(i64::try_from(fastrand::u64(0..millis)).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::dynamo::fake::FakeDynamo;
+
+    fn key(table: &str) -> (Scope, String) {
+        (Scope::default(), table.to_owned())
+    }
+
+    /// Waits (real time, briefly) until `done` holds.
+    async fn until(done: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 2 s");
+    }
+
+    #[tokio::test]
+    async fn a_table_named_by_two_policies_is_read_once_and_both_are_woken() {
+        let fake = FakeDynamo::with_tables(&[("Orders", true), ("Items", false)]);
+        let woken = Arc::new(Mutex::new(Vec::new()));
+        let cache = {
+            let woken = woken.clone();
+            PitrCache::new(fake.clone(), Duration::from_secs(3600), move |who: &&str| woken.lock().unwrap().push(*who))
+        };
+        // Nothing known yet: the first reads are queued.
+        assert!(cache.follow(&"a", &[key("Orders"), key("Items")]).iter().all(Option::is_none));
+        assert!(cache.follow(&"b", &[key("Orders")]).iter().all(Option::is_none));
+        until(|| woken.lock().unwrap().len() >= 3).await;
+        let facts = cache.follow(&"b", &[key("Orders")]);
+        let orders = facts[0].as_ref().expect("read");
+        assert!(orders.exists() && orders.pitr.as_ref().is_some_and(|p| p.enabled));
+        // One DescribeTable and one DescribeContinuousBackups per table, whoever asked.
+        assert_eq!(fake.count("DescribeTable"), 2);
+        assert_eq!(fake.count("DescribeContinuousBackups"), 2);
+        // First reads are made for someone waiting: the pacer's Now lane.
+        assert!(fake.calls.lock().unwrap().iter().all(|(_, lane)| *lane == Lane::Now));
+        let mut who = woken.lock().unwrap().clone();
+        who.sort();
+        assert_eq!(who, vec!["a", "a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_is_known_as_missing_and_a_table_nobody_names_is_dropped() {
+        let fake = FakeDynamo::with_tables(&[]);
+        let cache = PitrCache::new(fake.clone(), Duration::from_secs(3600), |_: &&str| {});
+        cache.follow(&"a", &[key("Ghost")]);
+        until(|| cache.follow(&"a", &[key("Ghost")])[0].is_some()).await;
+        let ghost = cache.follow(&"a", &[key("Ghost")]).remove(0).expect("read");
+        assert!(!ghost.exists() && ghost.error.is_none());
+        assert_eq!(cache.sizes(), (1, 0));
+        cache.forget(&"a");
+        assert_eq!(cache.sizes(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn refreshes_come_once_per_interval_in_the_background_lane() {
+        let fake = FakeDynamo::with_tables(&[("Orders", true)]);
+        let cache = PitrCache::new(fake.clone(), Duration::from_millis(200), |_: &&str| {});
+        cache.follow(&"a", &[key("Orders")]);
+        // The first read, then (the first refresh at a random point of the interval, the next
+        // one interval later) about one refresh per 200 ms.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let reads = fake.count("DescribeContinuousBackups");
+        assert!((4..=7).contains(&reads), "{reads} reads in 1.1 s with a 200 ms interval");
+        // The ARN is known after the first read: no DescribeTable again.
+        assert_eq!(fake.count("DescribeTable"), 1);
+        let background = fake.calls.lock().unwrap().iter().filter(|(_, lane)| *lane == Lane::Background).count();
+        assert_eq!(background, reads - 1);
+    }
+}

@@ -158,6 +158,19 @@ impl FaultProxy {
         signers.into_iter().filter(|(op, _)| op == operation).map(|(_, key)| key).collect()
     }
 
+    /// Calls by operation that arrived in `[from, to)`.
+    #[allow(dead_code)]
+    pub fn counts_between(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> HashMap<String, usize> {
+        let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        let mut counts = HashMap::new();
+        for (op, _, at) in bodies {
+            if at >= from && at < to {
+                *counts.entry(op).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     pub fn count(&self, operation: &str) -> usize {
         self.calls().iter().filter(|c| *c == operation).count()
     }

@@ -1,0 +1,126 @@
+//! An in-memory DynamoDB port for the state-machine tests of the caches: tables with PITR, and
+//! a count of every call by operation. What the caches never call answers an error.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::{
+    DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane,
+    model::{Backup, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
+};
+
+#[derive(Default)]
+pub struct FakeDynamo {
+    /// Table name -> PITR on.
+    pub tables: Mutex<HashMap<String, bool>>,
+    pub calls: Mutex<Vec<(&'static str, Lane)>>,
+}
+
+impl FakeDynamo {
+    pub fn with_tables(tables: &[(&str, bool)]) -> Arc<Self> {
+        let fake = Self::default();
+        fake.tables.lock().unwrap().extend(tables.iter().map(|(t, on)| ((*t).to_owned(), *on)));
+        Arc::new(fake)
+    }
+
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls.lock().unwrap().iter().filter(|(op, _)| *op == operation).count()
+    }
+
+    fn record(&self, operation: &'static str, lane: Lane) {
+        self.calls.lock().unwrap().push((operation, lane));
+    }
+}
+
+fn unsupported<T>(operation: &'static str) -> DynamoResult<T> {
+    Err(DynamoError { operation, code: Some("Unsupported".into()), message: "not in the fake".into(), class: ErrorClass::Terminal })
+}
+
+#[async_trait]
+impl DynamoPort for FakeDynamo {
+    async fn describe_table(&self, _: &Scope, table: &str) -> DynamoResult<Option<Table>> {
+        self.record("DescribeTable", Lane::Now);
+        Ok(self.tables.lock().unwrap().contains_key(table).then(|| Table {
+            name: table.to_owned(),
+            arn: Some(format!("arn:aws:dynamodb:eu-west-1:123456789012:table/{table}")),
+            id: None,
+            status: "ACTIVE".into(),
+            item_count: None,
+            created_at: None,
+            global_indexes: Vec::new(),
+            local_indexes: Vec::new(),
+            restore: None,
+            deletion_protection: None,
+        }))
+    }
+
+    async fn create_backup(&self, _: &Scope, _: &str, _: &str) -> DynamoResult<Backup> {
+        unsupported("CreateBackup")
+    }
+
+    async fn find_backup(&self, _: &Scope, _: &str, _: &str, _: Timestamp) -> DynamoResult<Option<Backup>> {
+        unsupported("ListBackups")
+    }
+
+    async fn list_backups(&self, _: &Scope, _: Option<Timestamp>, _: Lane) -> DynamoResult<Vec<Backup>> {
+        unsupported("ListBackups")
+    }
+
+    async fn describe_backup(&self, _: &Scope, _: &str) -> DynamoResult<Option<Backup>> {
+        unsupported("DescribeBackup")
+    }
+
+    async fn delete_backup(&self, _: &Scope, _: &str) -> DynamoResult<()> {
+        unsupported("DeleteBackup")
+    }
+
+    async fn restore(&self, _: &Scope, _: &RestoreFrom, _: &str, _: &TableOverrides) -> DynamoResult<Table> {
+        unsupported("Restore")
+    }
+
+    async fn describe_pitr(&self, _: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr> {
+        self.record("DescribeContinuousBackups", lane);
+        match self.tables.lock().unwrap().get(table) {
+            Some(on) => Ok(Pitr { enabled: *on, recovery_period_in_days: on.then_some(35), earliest: None, latest: None }),
+            None => Err(DynamoError {
+                operation: "DescribeContinuousBackups",
+                code: Some("TableNotFoundException".into()),
+                message: format!("{table} not found"),
+                class: ErrorClass::Terminal,
+            }),
+        }
+    }
+
+    async fn enable_pitr(&self, _: &Scope, _: &str, _: i32) -> DynamoResult<Pitr> {
+        unsupported("UpdateContinuousBackups")
+    }
+
+    async fn list_tags(&self, _: &Scope, _: &str) -> DynamoResult<Tags> {
+        unsupported("ListTagsOfResource")
+    }
+
+    async fn tag(&self, _: &Scope, _: &str, _: &Tags) -> DynamoResult<()> {
+        unsupported("TagResource")
+    }
+
+    async fn set_deletion_protection(&self, _: &Scope, _: &str, _: bool) -> DynamoResult<()> {
+        unsupported("UpdateTable")
+    }
+
+    async fn time_to_live(&self, _: &Scope, _: &str) -> DynamoResult<Option<String>> {
+        unsupported("DescribeTimeToLive")
+    }
+
+    async fn enable_time_to_live(&self, _: &Scope, _: &str, _: &str) -> DynamoResult<()> {
+        unsupported("UpdateTimeToLive")
+    }
+
+    async fn delete_table(&self, _: &Scope, _: &str) -> DynamoResult<()> {
+        unsupported("DeleteTable")
+    }
+}

@@ -67,7 +67,7 @@ pub struct RunArgs {
     /// How often a protected table's point-in-time recovery is read again (one
     /// DescribeContinuousBackups per table, shared by every policy that names it, spread over
     /// the interval). The PITR window in a policy's status is at most this old.
-    #[arg(long, env = "PITR_REFRESH_INTERVAL", default_value = "30m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PITR_REFRESH_INTERVAL", default_value = "40m", value_parser = humantime::parse_duration)]
     pub pitr_refresh_interval: std::time::Duration,
 
     /// Elect a leader through a Lease, so that of several replicas only one reconciles.

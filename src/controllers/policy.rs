@@ -132,6 +132,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     ctx.backups.name_policy(namespace, &label, &obj.name_any());
     ctx.backups.wait_ready().await;
     let children: Vec<DynamoBackup> = ctx.backups.children(namespace, &label).iter().map(|c| c.as_ref().clone()).collect();
+    tracing::debug!(children = children.len(), "children from the DynamoBackup cache");
     let me = ObjectRef::from_obj(obj);
 
     if obj.metadata.deletion_timestamp.is_some() {

@@ -198,7 +198,7 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
         ("LOG_FORMAT", "json"),
         ("METRICS_BIND_ADDRESS", "0.0.0.0:8080"),
         ("RECONCILE_CONCURRENCY", "4"),
-        ("PITR_REFRESH_INTERVAL", "30m"),
+        ("PITR_REFRESH_INTERVAL", "40m"),
         ("BACKUP_RESYNC_INTERVAL", "1h"),
         ("LEADER_ELECTION", "true"),
         ("LEADER_ELECTION_LEASE_NAME", "dbo-dynamo-backup-operator"),

@@ -5,9 +5,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use k8s_openapi::{
+    api::{core::v1::ObjectReference, events::v1::Event},
+    apimachinery::pkg::apis::meta::v1::MicroTime,
+};
 use kube::{
-    Resource,
-    runtime::{events::Recorder, reflector::ObjectRef},
+    Api, Resource,
+    api::{ObjectMeta, PostParams},
+    runtime::reflector::ObjectRef,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -27,7 +32,7 @@ pub struct Context {
     pub dynamo: Arc<dyn DynamoPort>,
     pub metrics: Arc<Metrics>,
     pub tenancy: Tenancy,
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
     /// The namespaces watched; empty means all.
     pub namespaces: Vec<String>,
     /// The region used when an object names none, for messages.
@@ -101,5 +106,49 @@ impl<K: Resource<DynamicType = ()>> Wakers<K> {
                 let _ = tx.send(obj.clone());
             }
         }
+    }
+}
+
+/// Publishes events.k8s.io Events, one object per occurrence. kube's own Recorder keeps every
+/// event of the last six minutes in memory to count repeats into a series, and prunes that
+/// cache only when it publishes again: after a burst of thousands of backups it held tens of
+/// megabytes. The operator's events are transitions, each published once, so a series buys
+/// nothing and nothing is kept.
+pub struct EventRecorder {
+    client: kube::Client,
+    controller: String,
+    instance: String,
+}
+
+impl EventRecorder {
+    /// `instance`: this replica (the pod's name); the controller's name when unknown.
+    pub fn new(client: kube::Client, controller: &str, instance: Option<String>) -> Self {
+        Self { client, controller: controller.to_owned(), instance: instance.unwrap_or_else(|| controller.to_owned()) }
+    }
+
+    pub async fn publish(
+        &self,
+        regarding: ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) -> Result<(), kube::Error> {
+        let now = jiff::Timestamp::now();
+        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(&self.controller), now.as_nanosecond());
+        let event = Event {
+            metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
+            action: Some(action.to_owned()),
+            reason: Some(reason.to_owned()),
+            note: Some(note),
+            type_: Some(if warning { "Warning" } else { "Normal" }.to_owned()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(regarding),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
+        };
+        Api::<Event>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &event).await.map(|_| ())
     }
 }

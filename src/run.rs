@@ -2,7 +2,6 @@
 
 use std::{process::ExitCode, sync::Arc};
 
-use kube::runtime::events::{Recorder, Reporter};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -10,7 +9,7 @@ use crate::{
     api::GROUP,
     caches::WorkloadCache,
     cli::RunArgs,
-    context::{Context, FIELD_MANAGER, Wakers},
+    context::{Context, EventRecorder, FIELD_MANAGER, Wakers},
     controllers,
     dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, PitrCache, RegionalClients},
     http::{self, Health},
@@ -95,7 +94,6 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
-    let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
     let wake_backups = Arc::new(Wakers::default());
     let inventory = {
@@ -108,7 +106,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         PitrCache::new(dynamo.clone(), args.pitr_refresh_interval, move |policy| wake_policies.wake(policy))
     };
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: EventRecorder::new(client.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
         client: client.clone(),
         dynamo,
         inventory,

@@ -6,14 +6,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::events::{Event, EventType, Recorder},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::Error;
 use crate::{
-    context::{Context, FIELD_MANAGER},
+    context::{Context, EventRecorder, FIELD_MANAGER},
     dynamo::{DynamoError, model::Scope},
     plan::conditions::{Standing, apply_standing},
 };
@@ -90,7 +89,7 @@ where
 }
 
 /// Publishes an event; a failure to publish is logged, never fails the reconcile.
-pub async fn publish<K>(recorder: &Recorder, obj: &K, warning: bool, reason: &str, action: &str, note: String)
+pub async fn publish<K>(recorder: &EventRecorder, obj: &K, warning: bool, reason: &str, action: &str, note: String)
 where
     K: Resource<DynamicType = ()>,
 {
@@ -99,14 +98,7 @@ where
     } else {
         tracing::info!(reason, action, "{note}");
     }
-    let event = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: action.to_owned(),
-        secondary: None,
-    };
-    if let Err(err) = recorder.publish(&event, &obj.object_ref(&())).await {
+    if let Err(err) = recorder.publish(obj.object_ref(&()), warning, reason, action, note).await {
         tracing::warn!(error = %err, reason, "cannot publish an event");
     }
 }

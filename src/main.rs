@@ -7,11 +7,6 @@ use dynamo_backup_operator::{
     run, telemetry,
 };
 
-/// mimalloc instead of glibc's malloc: after a burst of thousands of reconciles the freed memory
-/// goes back to the system instead of staying resident.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -61,41 +61,21 @@ where
 }
 
 /// How a kind's watch events become reconciles.
-pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static {
-    /// The reconcile triggers from the watch's events (already in `store`).
-    fn triggers(
-        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
-        store: reflector::Store<Self>,
-        ctx: &Arc<Context>,
-    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>>;
-}
-
-/// Reconciles on spec changes (and the start of a deletion) only: status writes do not count.
-fn generation_changes<K: Watched + DeserializeOwned>(
-    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>> {
-    events.applied_objects().predicate_filter(predicates::generation, Default::default()).boxed()
-}
-
-impl Watched for DynamoRestore {
+pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
+    /// The reconcile triggers from the watch's events (already in `store`): by default spec
+    /// changes (and the start of a deletion) only, so status writes do not count.
     fn triggers(
         events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
         _store: reflector::Store<Self>,
         _ctx: &Arc<Context>,
     ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
-        generation_changes(events)
+        events.applied_objects().predicate_filter(predicates::generation, Default::default()).boxed()
     }
 }
 
-impl Watched for DynamoBackupPolicy {
-    fn triggers(
-        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
-        _store: reflector::Store<Self>,
-        _ctx: &Arc<Context>,
-    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
-        generation_changes(events)
-    }
-}
+impl Watched for DynamoRestore {}
+
+impl Watched for DynamoBackupPolicy {}
 
 /// The one watch of DynamoBackups feeds three readers: the cache policies read their children
 /// from, the DynamoBackup controller (spec changes), and the policies (a child appeared,
@@ -143,7 +123,7 @@ where
     let runs = apis::<K>(&ctx).into_iter().map(|(namespace, api)| {
         let (reader, writer) = reflector::store();
         let events = watcher(api, watcher::Config::default()).default_backoff().modify(crate::caches::slim).reflect(writer);
-        // Only spec changes (and the start of a deletion) reconcile: our own status writes do not.
+        // Which events start a reconcile is the kind's choice (`Watched::triggers`).
         let stream = K::triggers(events, reader.clone(), &ctx);
         let reconcile = reconcile.clone();
         let measured = move |obj: Arc<K>, ctx: Arc<Context>| {

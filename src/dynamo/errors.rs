@@ -32,6 +32,17 @@ impl ErrorClass {
     }
 }
 
+/// Busy or momentarily limited: these drain on their own (50 concurrent restores, a backup a
+/// restore still reads, a table still being created, updated or deleted, PITR that is still
+/// being turned on). DynamoDB refused the request: nothing was done.
+const BUSY: [&str; 5] = [
+    "LimitExceededException",
+    "BackupInUseException",
+    "TableInUseException",
+    "ResourceInUseException",
+    "ContinuousBackupsUnavailableException",
+];
+
 /// Classifies a DynamoDB error by its error code and, when there is no code, the HTTP status.
 /// `None` for both means the request never got an answer (dispatch failure, time-out).
 pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
@@ -39,16 +50,9 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
         Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "TooManyRequestsException") => {
             ErrorClass::Throttled
         }
-        // Busy or momentarily limited: these drain on their own (50 concurrent restores, a
-        // backup a restore still reads, a table still being created, updated or deleted, PITR
-        // that is still being turned on).
+        Some(code) if BUSY.contains(&code) => ErrorClass::Transient,
         Some(
-            "LimitExceededException"
-            | "BackupInUseException"
-            | "TableInUseException"
-            | "ResourceInUseException"
-            | "ContinuousBackupsUnavailableException"
-            | "InternalServerError"
+            "InternalServerError"
             | "InternalFailure"
             | "ServiceUnavailable"
             | "ServiceUnavailableException"
@@ -74,16 +78,7 @@ impl DynamoError {
     pub fn was_refused(&self) -> bool {
         match self.class {
             ErrorClass::Throttled | ErrorClass::Terminal => true,
-            ErrorClass::Transient => matches!(
-                self.code.as_deref(),
-                Some(
-                    "LimitExceededException"
-                        | "BackupInUseException"
-                        | "TableInUseException"
-                        | "ResourceInUseException"
-                        | "ContinuousBackupsUnavailableException"
-                )
-            ),
+            ErrorClass::Transient => self.code.as_deref().is_some_and(|code| BUSY.contains(&code)),
         }
     }
 }

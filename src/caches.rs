@@ -76,12 +76,16 @@ impl BackupCache {
         self.stores.write().unwrap_or_else(|p| p.into_inner()).push(store);
     }
 
-    /// Waits until every store has had its first list.
-    pub async fn wait_ready(&self) {
+    /// Waits until every store has had its first list; false when that takes longer than
+    /// `within` (the caller retries instead of reading an empty cache).
+    pub async fn wait_ready(&self, within: std::time::Duration) -> bool {
         let stores: Vec<Store<DynamoBackup>> = self.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
-        for store in stores {
-            let _ = store.wait_until_ready().await;
-        }
+        let all = async {
+            for store in stores {
+                let _ = store.wait_until_ready().await;
+            }
+        };
+        tokio::time::timeout(within, all).await.is_ok()
     }
 
     /// The policy `name` of `namespace` carries `label` on its children (its label value).

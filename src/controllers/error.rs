@@ -15,6 +15,8 @@ pub enum Error {
     Serialize(#[from] serde_json::Error),
     #[error("the object has no {0}")]
     MissingMetadata(&'static str),
+    #[error("{0} is not ready yet")]
+    NotReady(&'static str),
 }
 
 impl Error {
@@ -29,6 +31,7 @@ impl Error {
             },
             Error::Serialize(_) => "serialize",
             Error::MissingMetadata(_) => "metadata",
+            Error::NotReady(_) => "cache",
         }
     }
 

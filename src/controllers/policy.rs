@@ -130,7 +130,10 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), namespace);
     let label = label_value(&obj.name_any());
     ctx.backups.name_policy(namespace, &label, &obj.name_any());
-    ctx.backups.wait_ready().await;
+    if !ctx.backups.wait_ready(Duration::from_secs(10)).await {
+        tracing::warn!("the DynamoBackup cache has not listed yet; will retry");
+        return Err(Error::NotReady("the DynamoBackup cache"));
+    }
     let children: Vec<DynamoBackup> = ctx.backups.children(namespace, &label).iter().map(|c| c.as_ref().clone()).collect();
     tracing::debug!(children = children.len(), "children from the DynamoBackup cache");
     let me = ObjectRef::from_obj(obj);
@@ -158,7 +161,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     let tables = protect_tables(w, &checked, &children).await?;
     let mut requeue = RESYNC;
     if let Some(schedule) = &checked.schedule {
-        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &tables.missing, now).await?);
+        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &tables, now).await?);
     }
     if let Some(wait) = run_pre_rollout(w, &backups, &checked, &tables.missing, namespace).await? {
         requeue = requeue.min(wait);
@@ -305,9 +308,10 @@ async fn run_schedule(
     checked: &Checked,
     schedule: &Schedule,
     children: &[DynamoBackup],
-    missing: &[String],
+    tables: &TablesSeen,
     now: Timestamp,
 ) -> Result<Duration, Error> {
+    let missing = &tables.missing;
     let (obj, ctx) = (w.obj, w.ctx);
     let created = obj.metadata.creation_timestamp.as_ref().map(|t| t.0).unwrap_or(now);
     let last = w.status.last_schedule_time.as_ref().map(|t| t.0);
@@ -330,6 +334,11 @@ async fn run_schedule(
             }
             let name = child_backup_name(&obj.name_any(), text, &schedule.slot_suffix(slot));
             if children.iter().any(|c| c.name_any() == name) {
+                continue;
+            }
+            // Whether the table exists is not known yet: its first read wakes the policy again.
+            if tables.unread.contains(&table.name) {
+                slot_done = false;
                 continue;
             }
             // A backup of a missing table could only fail; the slot is reported instead.

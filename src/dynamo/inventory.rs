@@ -113,12 +113,6 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
             s.seen.remove(arn);
         });
     }
-
-    /// How many backups are followed while CREATING, in all scopes.
-    pub fn creating(&self) -> usize {
-        let scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
-        scopes.values().map(|s| s.creating.len()).sum()
-    }
 }
 
 /// The follower task of one scope; it ends with the inventory.

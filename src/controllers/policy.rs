@@ -53,6 +53,9 @@ use crate::{
 
 pub const KIND: &str = "DynamoBackupPolicy";
 
+/// How long a reconcile waits for the first reads of tables it names for the first time.
+const FIRST_READ_WAIT: Duration = Duration::from_secs(2);
+
 /// With nothing else due, a policy is looked at again after this long (a safety net: every
 /// change that matters wakes it).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -231,7 +234,15 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         .iter()
         .map(|table| (w.scope(table.region_or(checked.region.as_deref()).map(str::to_owned)), table.name.clone()))
         .collect();
-    let known = ctx.pitr.follow(&ObjectRef::from_obj(obj), &keys);
+    let me = ObjectRef::from_obj(obj);
+    let mut known = ctx.pitr.follow(&me, &keys);
+    // A table named for the first time is usually read within moments: wait that long rather
+    // than report ReadingTables and flip back at once. Its read lands at the front of the queue.
+    let deadline = tokio::time::Instant::now() + FIRST_READ_WAIT;
+    while known.iter().any(Option::is_none) && tokio::time::Instant::now() < deadline {
+        ctx.pitr.read_landed(deadline - tokio::time::Instant::now()).await;
+        known = ctx.pitr.follow(&me, &keys);
+    }
     let mut seen = TablesSeen { missing: Vec::new(), unread: Vec::new(), failed: Vec::new() };
     let mut lines = Vec::with_capacity(checked.tables.len());
     for (((table, text), (scope, _)), facts) in checked.tables.iter().zip(&obj.spec.tables).zip(&keys).zip(known) {

@@ -64,6 +64,8 @@ struct Inner<T> {
     interval: Duration,
     state: Mutex<State<T>>,
     notify: Arc<Notify>,
+    /// Notified whenever a read lands.
+    landed: Notify,
 }
 
 struct State<T> {
@@ -98,6 +100,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
                 reading: HashSet::new(),
             }),
             notify: Arc::new(Notify::new()),
+            landed: Notify::new(),
         });
         tokio::spawn(read_tables(Arc::downgrade(&inner), inner.notify.clone()));
         Self { inner }
@@ -134,6 +137,11 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
             self.inner.notify.notify_one();
         }
         facts
+    }
+
+    /// Waits until the next read lands, at most `within`.
+    pub async fn read_landed(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.inner.landed.notified()).await;
     }
 
     /// `who` follows nothing any more (its policy is gone).
@@ -255,6 +263,7 @@ async fn read_one<T: Clone + Eq + Hash>(cache: &Inner<T>, key: Key, first: bool)
         state.due.push(Reverse((next, key.clone())));
         followers
     };
+    cache.landed.notify_waiters();
     followers.iter().for_each(|who| (cache.wake)(who));
 }
 

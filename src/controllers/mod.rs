@@ -123,6 +123,15 @@ where
     let runs = apis::<K>(&ctx).into_iter().map(|(namespace, api)| {
         let (reader, writer) = reflector::store();
         let events = watcher(api, watcher::Config::default()).default_backoff().modify(crate::caches::slim).reflect(writer);
+        // A line when the first list lands: a controller that never says it is waiting on the
+        // apiserver, not on itself.
+        let listed = reader.clone();
+        let watched = namespace.clone().unwrap_or_else(|| "(all)".into());
+        tokio::spawn(async move {
+            if listed.wait_until_ready().await.is_ok() {
+                tracing::info!(kind, namespace = %watched, objects = listed.state().len(), "watch listed");
+            }
+        });
         // Which events start a reconcile is the kind's choice (`Watched::triggers`).
         let stream = K::triggers(events, reader.clone(), &ctx);
         let reconcile = reconcile.clone();

@@ -29,11 +29,8 @@ const LATECOMERS: usize = 10;
 /// How long a latecomer may wait for its first status: generous on purpose.
 const FIRST_STATUS_WITHIN: Duration = Duration::from_secs(90);
 
-/// Ignored by default (run it with `scripts/test.sh -- --include-ignored fleet`): when it runs
-/// after the rest of the suite, its operator has been seen to stall at start-up, before its
-/// first reconcile, which it never does alone. Under investigation.
 pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
-    vec![env.trial("fleet_every_policy_is_served_and_each_backup_made_once", fleet).with_ignored_flag(true)]
+    vec![env.trial("fleet_every_policy_is_served_and_each_backup_made_once", fleet)]
 }
 
 fn has_status(p: &DynamoBackupPolicy) -> bool {

@@ -1,6 +1,9 @@
 # Sourced by scripts/demo.sh: starts etcd, kube-apiserver and moto on free loopback ports under
-# $WORK, writes $WORK/kubeconfig, and stops them all when the calling shell exits.
+# $WORK, writes $WORK/kubeconfig, and stops them all when the calling shell exits. moto runs
+# inside tests/emulators/aws_backup.py, which adds AWS Backup's jobs and recovery points to it.
 # Needs the variables scripts/testenv.sh exports.
+
+LOCAL_CLUSTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -60,9 +63,11 @@ KUBECONFIG
 
 start_moto() {
   local port; port=$(free_port)
-  "$MOTO_SERVER_BIN" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+  "${MOTO_PYTHON:-$(dirname "$MOTO_SERVER_BIN")/python}" "$LOCAL_CLUSTER_ROOT/tests/emulators/aws_backup.py" \
+    -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
   PIDS+=($!)
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   for _ in $(seq 1 120); do
     curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB/moto-api/" && return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting (cargo fmt --check) and lints (clippy, warnings denied) first, then
-# unit and property tests, then the end-to-end tests against a real kube-apiserver + etcd and
-# moto. Installs what is missing first (see scripts/testenv.sh).
+# the self-test of the AWS Backup emulator (tests/emulators/), then unit and property tests, then
+# the end-to-end tests against a real kube-apiserver + etcd and moto. Installs what is missing
+# first (see scripts/testenv.sh).
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- refused` to filter by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,6 @@ echo "[test] cargo clippy, warnings denied" >&2
 cargo clippy --locked --all-targets -- -D warnings
 
 eval "$(scripts/testenv.sh)"
+echo "[test] the AWS Backup emulator's self-test" >&2
+"$MOTO_PYTHON" tests/emulators/test_aws_backup.py
 exec cargo test --locked "$@"

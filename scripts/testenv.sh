@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Provides what the end-to-end tests and the demo need — kube-apiserver, etcd, kubectl, helm and
-# moto's server — and prints `export` lines that point at them:
+# Provides what the end-to-end tests and the demo need — kube-apiserver, etcd, kubectl, helm,
+# moto's server and the python of moto's virtualenv (which runs tests/emulators/aws_backup.py,
+# moto with AWS Backup's jobs and recovery points) — and prints `export` lines that point at them:
 #
 #     eval "$(scripts/testenv.sh)"
 #
 # Each binary is looked for in this order:
 #   1. an explicit variable (KUBE_APISERVER_BIN, ETCD_BIN, KUBECTL_BIN, HELM_BIN,
-#      MOTO_SERVER_BIN) or a KUBEBUILDER_ASSETS folder holding kube-apiserver, etcd and kubectl;
+#      MOTO_SERVER_BIN, MOTO_PYTHON) or a KUBEBUILDER_ASSETS folder holding kube-apiserver, etcd
+#      and kubectl; without MOTO_PYTHON, the python next to MOTO_SERVER_BIN, else the one its
+#      first line names;
 #   2. the cache, ${XDG_CACHE_HOME:-$HOME/.cache}/dynamo-backup-operator/;
 #   3. a build from Go modules (k8s.io/kubernetes, go.etcd.io/etcd and helm.sh/helm/v3 at pinned
 #      versions);
@@ -203,8 +206,18 @@ provide_helm() {
   HELM_BIN="$dir/helm"
 }
 
+# The python that runs moto's server is the one that can import moto: the venv's, next to
+# moto_server, or else the interpreter moto_server's first line names.
+moto_python() {
+  local dir interpreter; dir=$(dirname "$MOTO_SERVER_BIN")
+  if [ -x "$dir/python" ]; then echo "$dir/python"; return; fi
+  interpreter=$(head -n1 "$MOTO_SERVER_BIN" | sed -n 's/^#![[:space:]]*//p')
+  case "$interpreter" in */env\ *) interpreter=${interpreter#* } ;; esac
+  command -v "${interpreter%% *}" || true
+}
+
 provide_moto() {
-  if [ -n "${MOTO_SERVER_BIN:-}" ]; then return; fi
+  if [ -n "${MOTO_SERVER_BIN:-}" ]; then MOTO_PYTHON="${MOTO_PYTHON:-$(moto_python)}"; return; fi
   local venv="$CACHE_ROOT/moto-$MOTO_VERSION"
   # A venv records its own path, so it is built where it lives; `.complete` marks a whole install.
   if [ ! -f "$venv/.complete" ]; then
@@ -215,13 +228,14 @@ provide_moto() {
     touch "$venv/.complete"
   fi
   MOTO_SERVER_BIN="$venv/bin/moto_server"
+  MOTO_PYTHON="${MOTO_PYTHON:-$venv/bin/python}"
 }
 
 provide_control_plane
 provide_helm
 provide_moto
 
-for v in KUBE_APISERVER_BIN ETCD_BIN KUBECTL_BIN HELM_BIN MOTO_SERVER_BIN; do
+for v in KUBE_APISERVER_BIN ETCD_BIN KUBECTL_BIN HELM_BIN MOTO_SERVER_BIN MOTO_PYTHON; do
   [ -x "${!v}" ] || die "$v=${!v} is not an executable"
   printf 'export %s=%q\n' "$v" "${!v}"
 done

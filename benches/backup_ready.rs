@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dynamo_backup_operator::api::{DeletionPolicy, DynamoBackup, DynamoBackupSpec};
+use dynamo_backup_operator::api::{DynamoBackup, DynamoBackupSpec};
 use kube::{Api, api::PostParams, runtime::wait::await_condition};
 
 fn main() {
@@ -42,10 +42,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize) -> Result<(), Str
     for i in 0..=count {
         let name = format!("bench-{i}");
         let before = proxy.calls().len();
-        let backup = DynamoBackup::new(
-            &name,
-            DynamoBackupSpec { table_name: table.clone(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain },
-        );
+        let backup = DynamoBackup::new(&name, DynamoBackupSpec::for_table(table.clone()));
         let started = Instant::now();
         api.create(&PostParams::default(), &backup).await.map_err(|e| e.to_string())?;
         tokio::time::timeout(Duration::from_secs(60), await_condition(api.clone(), &name, is_ready))

@@ -81,6 +81,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) 
                 retention: None,
                 backup_deletion_policy: DeletionPolicy::Retain,
                 on_policy_delete: OnPolicyDelete::Orphan,
+                backup: None,
             };
             async move {
                 api.create(&PostParams::default(), &DynamoBackupPolicy::new(&format!("p-{i:04}"), spec))
@@ -96,12 +97,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) 
     stream::iter(0..count)
         .map(|i| {
             let api = api.clone();
-            let spec = DynamoBackupSpec {
-                table_name: tables[i % policies].clone(),
-                region: None,
-                backup_name: None,
-                deletion_policy: DeletionPolicy::Retain,
-            };
+            let spec = DynamoBackupSpec::for_table(tables[i % policies].clone());
             let mut backup = DynamoBackup::new(&format!("b-{i:05}"), spec);
             backup.metadata.labels = Some(BTreeMap::from([
                 (labels::POLICY.to_owned(), format!("p-{:04}", i % policies)),

@@ -96,7 +96,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
         let api = api.clone();
         let table = names[i % tables].clone();
         async move {
-            let spec = DynamoBackupSpec { table_name: table, region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain };
+            let spec = DynamoBackupSpec::for_table(table);
             api.create(&PostParams::default(), &DynamoBackup::new(&format!("b-{i}"), spec)).await.map(|_| ()).map_err(|e| e.to_string())
         }
     }))
@@ -216,6 +216,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
             retention: None,
             backup_deletion_policy: DeletionPolicy::Retain,
             on_policy_delete: OnPolicyDelete::Orphan,
+            backup: None,
         };
         DynamoBackupPolicy::new(&format!("p{i}"), spec)
     };

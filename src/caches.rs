@@ -312,13 +312,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
-    use crate::api::{DeletionPolicy, DynamoBackupSpec, DynamoBackupStatus};
+    use crate::api::{DynamoBackupSpec, DynamoBackupStatus};
 
     fn child(name: &str, policy: Option<&str>, generation: i64, phase: Option<BackupPhase>) -> DynamoBackup {
-        let mut b = DynamoBackup::new(
-            name,
-            DynamoBackupSpec { table_name: "Orders".into(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain },
-        );
+        let mut b = DynamoBackup::new(name, DynamoBackupSpec::for_table("Orders"));
         b.metadata.namespace = Some("shop".into());
         b.metadata.uid = Some(format!("uid-{name}"));
         b.metadata.generation = Some(generation);

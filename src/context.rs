@@ -30,6 +30,8 @@ pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
 pub struct Context {
     pub client: kube::Client,
     pub dynamo: Arc<dyn DynamoPort>,
+    /// AWS Backup: recovery points of AWSBackup snapshots, their copies and restores.
+    pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
     pub metrics: Arc<Metrics>,
     pub tenancy: Tenancy,
     pub recorder: EventRecorder,

@@ -5,6 +5,7 @@
 //! apply, events, metrics).
 
 pub mod api;
+pub mod awsbackup;
 pub mod caches;
 pub mod cli;
 pub mod context;

@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     api::GROUP,
+    awsbackup::{AwsBackup, AwsBackupPort},
     caches::WorkloadCache,
     cli::RunArgs,
     context::{Context, EventRecorder, FIELD_MANAGER, Wakers},
@@ -94,6 +95,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
+    let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
     let wake_backups = Arc::new(Wakers::default());
     let inventory = {
@@ -109,6 +111,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         recorder: EventRecorder::new(client.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
         client: client.clone(),
         dynamo,
+        aws_backup,
         inventory,
         wake_backups,
         wake_policies,

@@ -28,7 +28,12 @@ use super::common::*;
     validation = Rule::new(REGION_IMMUTABLE)
         .message("spec.region is immutable").field_path(".region"),
     validation = Rule::new("has(self.backupName) == has(oldSelf.backupName) && (!has(self.backupName) || self.backupName == oldSelf.backupName)")
-        .message("spec.backupName is immutable").field_path(".backupName")
+        .message("spec.backupName is immutable").field_path(".backupName"),
+    validation = Rule::new(AWS_BACKUP_WITH_METHOD).message(AWS_BACKUP_WITH_METHOD_MESSAGE).field_path(".awsBackup"),
+    validation = Rule::new("has(self.awsBackup) == has(oldSelf.awsBackup) && (!has(self.awsBackup) || self.awsBackup == oldSelf.awsBackup)")
+        .message("spec.awsBackup is immutable").field_path(".awsBackup"),
+    validation = Rule::new("!(has(self.backupName) && has(self.method) && self.method == 'AWSBackup')")
+        .message("spec.backupName names a DynamoDB backup; AWS Backup names its recovery points itself").field_path(".backupName")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupSpec {
@@ -50,9 +55,55 @@ pub struct DynamoBackupSpec {
     pub backup_name: Option<String>,
 
     /// What deleting this object does to the DynamoDB backup: Retain (default) leaves it,
-    /// Delete deletes it first (through a finalizer).
+    /// Delete deletes it first (through a finalizer). With AWSBackup: the source recovery
+    /// point; copies stay, governed by their lifecycle.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Where the snapshot is kept: DynamoDB (default, CreateBackup) or AWSBackup (a recovery
+    /// point in an AWS Backup vault, copies to other regions possible). Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.method is immutable"))]
+    pub method: BackupMethod,
+
+    /// Vault, role, lifecycle and copies: required with method AWSBackup, refused without it.
+    /// Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_backup: Option<AwsBackupSpec>,
+}
+
+/// Where one copy of a recovery point stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CopyState {
+    /// Not started yet (the source recovery point is not complete).
+    Pending,
+    /// AWS Backup is copying.
+    Running,
+    /// The copy is a recovery point in the destination vault.
+    Completed,
+    /// AWS Backup gave up on the copy; `message` says why.
+    Failed,
+}
+
+/// One disaster-recovery copy of an AWSBackup snapshot.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyStatus {
+    /// The vault the copy goes to (from spec.awsBackup.copyTo).
+    pub destination_backup_vault_arn: String,
+    /// The destination vault's region: where the copy can be restored.
+    pub region: String,
+    /// AWS Backup's copy job, once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_job_id: Option<String>,
+    /// The copy's recovery point, once AWS Backup names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    /// Pending, Running, Completed or Failed.
+    pub state: CopyState,
+    /// AWS Backup's message for a failed copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Where a DynamoBackup stands, for printer columns and humans. Conditions are the API.
@@ -110,4 +161,31 @@ pub struct DynamoBackupStatus {
     /// The snapshot's moment (BackupCreationDateTime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
+    /// The method the snapshot was taken with (DynamoDB or AWSBackup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<BackupMethod>,
+    /// AWSBackup: the backup job AWS Backup runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_job_id: Option<String>,
+    /// AWSBackup: the recovery point in the source vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    /// AWSBackup: one line per spec.awsBackup.copyTo destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["destinationBackupVaultArn".into()]))]
+    pub copies: Vec<CopyStatus>,
+}
+
+impl DynamoBackupSpec {
+    /// A DynamoDB-method backup of `table` with every default (Retain, a derived name).
+    pub fn for_table(table: impl Into<String>) -> Self {
+        Self {
+            table_name: table.into(),
+            region: None,
+            backup_name: None,
+            deletion_policy: DeletionPolicy::default(),
+            method: BackupMethod::default(),
+            aws_backup: None,
+        }
+    }
 }

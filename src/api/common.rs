@@ -94,3 +94,95 @@ pub mod labels {
     /// On scheduled backups: the slot time (RFC 3339).
     pub const SCHEDULED_TIME: &str = "dynamobackup.io/scheduled-time";
 }
+
+/// Where a snapshot is kept.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum BackupMethod {
+    /// DynamoDB's own on-demand backup (CreateBackup), kept in the table's region.
+    #[default]
+    DynamoDB,
+    /// An AWS Backup recovery point in a backup vault (StartBackupJob), which AWS Backup can
+    /// copy to other regions and accounts, lock and tier to cold storage.
+    AWSBackup,
+}
+
+impl BackupMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupMethod::DynamoDB => "DynamoDB",
+            BackupMethod::AWSBackup => "AWSBackup",
+        }
+    }
+}
+
+/// An AWS Backup vault's name as AWS Backup accepts it.
+pub const VAULT_NAME_PATTERN: &str = r"^[a-zA-Z0-9_-]{2,50}$";
+
+/// An IAM role ARN.
+pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$";
+
+/// An AWS Backup vault ARN (its region and account are those of the copies kept in it).
+pub const VAULT_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:[0-9]{12}:backup-vault:[a-zA-Z0-9_-]{2,50}$";
+
+/// An AWS Backup recovery point ARN of a DynamoDB table (advanced DynamoDB backup).
+pub const RECOVERY_POINT_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:[0-9]{12}:recovery-point:[A-Za-z0-9_.-]+$";
+
+/// CEL: with both, deletion comes at least 90 days after the move to cold storage, as AWS
+/// Backup requires.
+const LIFECYCLE_RULE: &str =
+    "!(has(self.moveToColdStorageAfterDays) && has(self.deleteAfterDays)) || self.deleteAfterDays >= self.moveToColdStorageAfterDays + 90";
+
+/// When AWS Backup moves a recovery point to cold storage and deletes it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, kube::KubeSchema)]
+#[x_kube(validation = Rule::new(LIFECYCLE_RULE)
+    .message("lifecycle.deleteAfterDays must be at least moveToColdStorageAfterDays + 90 (AWS Backup's minimum in cold storage)"))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupLifecycle {
+    /// Days after creation until the recovery point moves to cold storage. Omitted: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub move_to_cold_storage_after_days: Option<i64>,
+    /// Days after creation until AWS Backup deletes the recovery point. Omitted: kept until
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub delete_after_days: Option<i64>,
+}
+
+/// A copy of the recovery point into another vault (another region or account).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyDestination {
+    /// The destination vault's ARN; its region is where the copy can be restored.
+    #[schemars(pattern(VAULT_ARN_PATTERN))]
+    pub destination_backup_vault_arn: String,
+    /// The copy's lifecycle. Omitted: the copy is kept until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<BackupLifecycle>,
+}
+
+/// Where and how AWS Backup keeps a snapshot (method AWSBackup).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, kube::KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsBackupSpec {
+    /// The backup vault in the table's region, 2..50 of `[a-zA-Z0-9_-]`.
+    #[schemars(pattern(VAULT_NAME_PATTERN))]
+    pub backup_vault_name: String,
+    /// The role AWS Backup assumes to back up and copy (the operator needs iam:PassRole on it).
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
+    pub iam_role_arn: String,
+    /// The recovery point's lifecycle. Omitted: kept until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<BackupLifecycle>,
+    /// Disaster-recovery copies, at most 10, each vault once (a list keyed on the vault ARN).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["destinationBackupVaultArn".into()]))]
+    pub copy_to: Vec<CopyDestination>,
+}
+
+/// CEL on a spec with `method` and `awsBackup`: the settings go with the method.
+pub const AWS_BACKUP_WITH_METHOD: &str = "(has(self.method) && self.method == 'AWSBackup') == has(self.awsBackup)";
+
+/// The message for `AWS_BACKUP_WITH_METHOD`.
+pub const AWS_BACKUP_WITH_METHOD_MESSAGE: &str = "spec.awsBackup is required with method AWSBackup and refused with method DynamoDB";

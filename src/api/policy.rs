@@ -66,10 +66,28 @@ pub struct DynamoBackupPolicySpec {
     #[serde(default = "default_backup_deletion_policy")]
     pub backup_deletion_policy: DeletionPolicy,
 
+    /// How the snapshots this policy makes are kept: the template of every DynamoBackup it
+    /// creates. Omitted: DynamoDB's own backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupTemplate>,
+
     /// What deleting the policy does to the DynamoBackups it created: Orphan (default) keeps them,
     /// DeleteBackups deletes them (their deletionPolicy then decides about the DynamoDB backups).
     #[serde(default)]
     pub on_policy_delete: OnPolicyDelete,
+}
+
+/// The method (and AWS Backup settings) of the DynamoBackups a policy makes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new(AWS_BACKUP_WITH_METHOD).message(AWS_BACKUP_WITH_METHOD_MESSAGE))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupTemplate {
+    /// DynamoDB (default) or AWSBackup.
+    #[serde(default)]
+    pub method: BackupMethod,
+    /// Vault, role, lifecycle and copies: required with method AWSBackup, refused without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_backup: Option<AwsBackupSpec>,
 }
 
 fn default_backup_deletion_policy() -> DeletionPolicy {

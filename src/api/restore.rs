@@ -33,7 +33,10 @@ use super::common::*;
         .message("spec.overrides is immutable: the table is created once").field_path(".overrides"),
     validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.afterRestore) && has(self.afterRestore.deletionProtection) && self.afterRestore.deletionProtection)")
         .message("spec.deletionPolicy Delete cannot drop a table that spec.afterRestore.deletionProtection protects; choose one")
-        .field_path(".deletionPolicy")
+        .field_path(".deletionPolicy"),
+    validation = Rule::new("!has(self.source.recoveryPointArn) || has(self.awsBackup)")
+        .message("spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role")
+        .field_path(".awsBackup")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoRestoreSpec {
@@ -66,13 +69,28 @@ pub struct DynamoRestoreSpec {
     /// restore created (for restore drills).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// The role AWS Backup restores with: required for a recovery point (recoveryPointArn, or a
+    /// backupRef to an AWSBackup DynamoBackup). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.awsBackup is immutable"))]
+    pub aws_backup: Option<AwsBackupRestore>,
+}
+
+/// How AWS Backup restores a recovery point.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsBackupRestore {
+    /// The role AWS Backup assumes to make the table (the operator needs iam:PassRole on it).
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
+    pub iam_role_arn: String,
 }
 
 /// Where a restore's data comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new(
-    "(has(self.backupRef) ? 1 : 0) + (has(self.backupArn) ? 1 : 0) + (has(self.pointInTime) ? 1 : 0) == 1"
-).message("exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime must be set"))]
+    "(has(self.backupRef) ? 1 : 0) + (has(self.backupArn) ? 1 : 0) + (has(self.recoveryPointArn) ? 1 : 0) + (has(self.pointInTime) ? 1 : 0) == 1"
+).message("exactly one of spec.source.backupRef, spec.source.backupArn, spec.source.recoveryPointArn and spec.source.pointInTime must be set"))]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSource {
     /// A DynamoBackup in this namespace. The restore waits until it is Available.
@@ -82,6 +100,11 @@ pub struct RestoreSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(BACKUP_ARN_PATTERN))]
     pub backup_arn: Option<String>,
+    /// Any AWS Backup recovery point of a DynamoDB table (needs spec.awsBackup); restored in
+    /// its own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(RECOVERY_POINT_ARN_PATTERN))]
+    pub recovery_point_arn: Option<String>,
     /// A moment of a table's point-in-time recovery window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_in_time: Option<PointInTimeSource>,
@@ -244,6 +267,12 @@ pub struct DynamoRestoreStatus {
     /// The ARN of the backup restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_backup_arn: Option<String>,
+    /// AWS Backup sources: the recovery point restored (the source's, or its copy in spec.region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    /// AWS Backup sources: the restore job AWS Backup runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_job_id: Option<String>,
     /// The ARN of the table whose backup or point in time is restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_table_arn: Option<String>,

@@ -11,6 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use async_trait::async_trait;
 use jiff::SignedDuration;
 use kube::{
     Api, ResourceExt,
@@ -24,7 +25,7 @@ use super::{
     common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
 use crate::{
-    api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
+    api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
     context::Context,
     dynamo::{
         ErrorClass, Seen,
@@ -49,7 +50,7 @@ pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Opt
 /// How far before the recorded intent a lookup starts: clocks differ.
 const LOOKUP_MARGIN: SignedDuration = SignedDuration::from_mins(5);
 
-type Writer<'a> = StatusWriter<'a, DynamoBackup>;
+pub(super) type Writer<'a> = StatusWriter<'a, DynamoBackup>;
 
 pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
@@ -81,20 +82,74 @@ async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     set_finalizer(api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
 
     let scope = r.scope(target.region.clone());
-    if let Some(arn) = r.status.backup_arn.clone() {
-        return follow(r, &scope, &arn).await;
+    keeper(obj.spec.method).advance(r, &scope, &target).await
+}
+
+/// Where a snapshot lives: DynamoDB's own backups or AWS Backup's recovery points. The method
+/// chooses the keeper once; nothing else in the controller asks about it.
+#[async_trait]
+pub(super) trait Keeper: Sync {
+    /// Starts the snapshot or follows it one step, and reports where it stands.
+    async fn advance(&self, r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error>;
+
+    /// Deletes the snapshot (`deletionPolicy: Delete`): None once it is gone, else when to look again.
+    async fn delete(&self, r: &mut Writer<'_>, scope: &Scope, target: Option<&BackupTarget>) -> Result<Option<Action>, Error>;
+}
+
+fn keeper(method: BackupMethod) -> &'static dyn Keeper {
+    match method {
+        BackupMethod::DynamoDB => &Native,
+        BackupMethod::AWSBackup => &super::vault::Vault,
     }
-    // An intent without an ARN: the request may have reached DynamoDB before a crash.
-    if let Some(intent) = r.status.requested_at.clone()
-        && r.status.backup_name.as_deref() == Some(target.backup_name.as_str())
-    {
-        let since = intent.0 - LOOKUP_MARGIN;
-        if let Some(found) = ctx.dynamo.find_backup(&scope, &target.table.name, &target.backup_name, since).await? {
-            tracing::info!(backup = %found.arn, "found the backup of an earlier attempt; adopting it");
-            return report(r, &scope, Some(found)).await;
+}
+
+/// DynamoDB's on-demand backups (CreateBackup).
+struct Native;
+
+#[async_trait]
+impl Keeper for Native {
+    async fn advance(&self, r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error> {
+        if let Some(arn) = r.status.backup_arn.clone() {
+            return follow(r, scope, &arn).await;
         }
+        // An intent without an ARN: the request may have reached DynamoDB before a crash.
+        if let Some(intent) = r.status.requested_at.clone()
+            && r.status.backup_name.as_deref() == Some(target.backup_name.as_str())
+        {
+            let since = intent.0 - LOOKUP_MARGIN;
+            if let Some(found) = r.ctx.dynamo.find_backup(scope, &target.table.name, &target.backup_name, since).await? {
+                tracing::info!(backup = %found.arn, "found the backup of an earlier attempt; adopting it");
+                return report(r, scope, Some(found)).await;
+            }
+        }
+        create(r, scope, target).await
     }
-    create(r, &scope, &target).await
+
+    async fn delete(&self, r: &mut Writer<'_>, scope: &Scope, target: Option<&BackupTarget>) -> Result<Option<Action>, Error> {
+        // A backup requested just before a crash is not in status yet: look it up by name,
+        // since the intent. Without an intent nothing was ever requested.
+        let intent = r.status.requested_at.as_ref().map(|t| t.0 - LOOKUP_MARGIN);
+        let arn = match (&r.status.backup_arn, target, intent) {
+            (Some(arn), _, _) => Some(arn.clone()),
+            (None, Some(t), Some(since)) => r.ctx.dynamo.find_backup(scope, &t.table.name, &t.backup_name, since).await?.map(|b| b.arn),
+            _ => None,
+        };
+        let Some(arn) = arn else { return Ok(None) };
+        if r.status.phase != Some(BackupPhase::Deleting) {
+            r.status.phase = Some(BackupPhase::Deleting);
+            r.write(&Standing::Reconciling { reason: "Deleting".into(), message: format!("deleting DynamoDB backup {arn}") }).await?;
+        }
+        if let Some(backup) = r.ctx.dynamo.describe_backup(scope, &arn).await?
+            && backup.state == BackupState::Creating
+        {
+            // DynamoDB refuses to delete a backup it is still creating.
+            return Ok(Some(Action::requeue(Duration::from_secs(10))));
+        }
+        r.ctx.dynamo.delete_backup(scope, &arn).await?;
+        r.ctx.inventory.forget(scope, &arn);
+        publish(&r.ctx.recorder, r.obj, false, "BackupDeleted", "DeleteBackup", format!("deleted DynamoDB backup {arn}")).await;
+        Ok(None)
+    }
 }
 
 /// A backup whose ARN is known: what the inventory learnt of it, else what status says.
@@ -234,36 +289,15 @@ async fn report(r: &mut Writer<'_>, scope: &Scope, backup: Option<Backup>) -> Re
     }
 }
 
-/// The object is being deleted: with `deletionPolicy: Delete`, delete the DynamoDB backup first.
+/// The object is being deleted: with `deletionPolicy: Delete`, delete the snapshot first.
 async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTarget>) -> Result<Action, Error> {
     if !r.obj.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
     if r.obj.spec.deletion_policy == DeletionPolicy::Delete {
-        let region = target.as_ref().and_then(|t| t.region.clone());
-        let scope = r.scope(region);
-        // A backup requested just before a crash is not in status yet: look it up by name,
-        // since the intent. Without an intent nothing was ever requested.
-        let intent = r.status.requested_at.as_ref().map(|t| t.0 - LOOKUP_MARGIN);
-        let arn = match (&r.status.backup_arn, &target, intent) {
-            (Some(arn), _, _) => Some(arn.clone()),
-            (None, Some(t), Some(since)) => r.ctx.dynamo.find_backup(&scope, &t.table.name, &t.backup_name, since).await?.map(|b| b.arn),
-            _ => None,
-        };
-        if let Some(arn) = arn {
-            if r.status.phase != Some(BackupPhase::Deleting) {
-                r.status.phase = Some(BackupPhase::Deleting);
-                r.write(&Standing::Reconciling { reason: "Deleting".into(), message: format!("deleting DynamoDB backup {arn}") }).await?;
-            }
-            if let Some(backup) = r.ctx.dynamo.describe_backup(&scope, &arn).await?
-                && backup.state == BackupState::Creating
-            {
-                // DynamoDB refuses to delete a backup it is still creating.
-                return Ok(Action::requeue(Duration::from_secs(10)));
-            }
-            r.ctx.dynamo.delete_backup(&scope, &arn).await?;
-            r.ctx.inventory.forget(&scope, &arn);
-            publish(&r.ctx.recorder, r.obj, false, "BackupDeleted", "DeleteBackup", format!("deleted DynamoDB backup {arn}")).await;
+        let scope = r.scope(target.as_ref().and_then(|t| t.region.clone()));
+        if let Some(wait) = keeper(r.obj.spec.method).delete(r, &scope, target.as_ref()).await? {
+            return Ok(wait);
         }
     }
     set_finalizer(r.api, r.obj, false).await?;

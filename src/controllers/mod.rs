@@ -7,6 +7,7 @@ mod common;
 mod error;
 pub mod policy;
 pub mod restore;
+mod vault;
 
 use std::{fmt::Debug, sync::Arc, time::Instant};
 

@@ -113,6 +113,9 @@ fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::
     if !(1..=35).contains(&days) {
         return Err(invalid(format!("spec.pointInTimeRecovery.recoveryPeriodInDays {days} must be 1 to 35")));
     }
+    if let Some(template) = &spec.backup {
+        crate::plan::validate::aws_backup_settings(template.method, template.aws_backup.as_ref(), "spec.backup")?;
+    }
     let schedule = spec.schedule.as_ref().map(Schedule::parse).transpose()?;
     let rules = spec.retention.as_ref().map(Rules::parse).transpose()?;
     Ok(Checked { tables, region: spec.region.clone(), schedule, rules })
@@ -412,6 +415,9 @@ fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Op
             region,
             backup_name: None,
             deletion_policy: policy.spec.backup_deletion_policy,
+            // The policy's template: every snapshot it makes is kept the same way.
+            method: policy.spec.backup.as_ref().map(|b| b.method).unwrap_or_default(),
+            aws_backup: policy.spec.backup.as_ref().and_then(|b| b.aws_backup.clone()),
         },
         status: None,
     }

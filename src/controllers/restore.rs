@@ -16,7 +16,11 @@ use super::{
     common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
 use crate::{
-    api::{BackupPhase, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase, TimeToLiveMode},
+    api::{
+        BackupMethod, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase,
+        TimeToLiveMode,
+    },
+    awsbackup::{JobState, RestoreJobRequest, recovery_point_region},
     context::Context,
     dynamo::{
         DynamoError, ErrorClass, Lane,
@@ -77,9 +81,16 @@ pub async fn reconcile(obj: Arc<DynamoRestore>, ctx: Arc<Context>) -> Result<Act
     }
 }
 
-/// The source, resolved: what to pass to DynamoDB and what to remember of it.
+/// Who makes the new table: DynamoDB from a native backup or a PITR window, or AWS Backup
+/// from a recovery point.
+enum Via {
+    Dynamo(RestoreFrom),
+    AwsBackup { recovery_point: String },
+}
+
+/// The source, resolved: what to pass to DynamoDB or AWS Backup and what to remember of it.
 struct Resolved {
-    from: RestoreFrom,
+    from: Via,
     backup_arn: Option<String>,
     table_arn: Option<String>,
     restore_time: Option<Timestamp>,
@@ -112,6 +123,14 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     }
 
     let scope = w.scope(request.region.clone());
+    // A restore by AWS Backup whose table is not recorded yet: the job decides (its token makes
+    // a second StartRestoreJob after a crash find the first job).
+    if w.status.recovery_point_arn.is_some() && w.status.target_table_id.is_none() && w.status.started_at.is_some() {
+        return match w.status.restore_job_id.clone() {
+            Some(job_id) => follow_job(w, &request, &scope, &job_id).await,
+            None => start_job(w, &request, &scope).await,
+        };
+    }
     let target = ctx.dynamo.describe_table(&scope, &request.target).await?;
     let source_arn = w.status.source_backup_arn.clone().or_else(|| w.status.source_table_arn.clone());
     let started_at = w.status.started_at.as_ref().map(|t| t.0);
@@ -146,8 +165,9 @@ fn check_tenancy(ctx: &Context, namespace: &str, request: &RestoreRequest) -> Re
         Source::PointInTime { table, .. } => {
             ctx.tenancy.check(namespace, &table.name, table.region_or(request.region.as_deref())).map(|_| ()).map_err(|d| d.0)
         }
-        // A DynamoBackup of the namespace was itself checked when it was made.
-        Source::BackupRef(_) => Ok(()),
+        // A DynamoBackup of the namespace was itself checked when it was made; a recovery
+        // point's table is not named by its ARN: the target is what the tenancy rules bound.
+        Source::BackupRef(_) | Source::RecoveryPoint { .. } => Ok(()),
     }
 }
 
@@ -171,7 +191,14 @@ async fn start(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> R
     w.status.phase = Some(RestorePhase::Restoring);
     w.write(&Standing::Reconciling { reason: "Restoring".into(), message: format!("restoring into table {}", request.target) }).await?;
 
-    match w.ctx.dynamo.restore(scope, &resolved.from, &request.target, &overrides).await {
+    let from = match resolved.from {
+        Via::Dynamo(from) => from,
+        Via::AwsBackup { recovery_point } => {
+            w.status.recovery_point_arn = Some(recovery_point);
+            return start_job(w, request, scope).await;
+        }
+    };
+    match w.ctx.dynamo.restore(scope, &from, &request.target, &overrides).await {
         Ok(table) => {
             publish(
                 &w.ctx.recorder,
@@ -192,6 +219,78 @@ async fn start(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> R
             w.stalled(reason, message).await
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// StartRestoreJob of the recorded recovery point (its idempotency token is the object's uid: a
+/// second call after a crash finds the same job), then the job is followed.
+async fn start_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> Result<Action, Error> {
+    let recovery_point = w.status.recovery_point_arn.clone().unwrap_or_default();
+    let Some(role) = w.obj.spec.aws_backup.as_ref().map(|a| a.iam_role_arn.clone()) else {
+        let message = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".to_owned();
+        return w.stalled("AWSBackupSettingsMissing", message).await;
+    };
+    let job = RestoreJobRequest {
+        recovery_point_arn: recovery_point.clone(),
+        role_arn: role,
+        target_table: request.target.clone(),
+        idempotency_token: format!("{}-restore", w.obj.uid().unwrap_or_default()),
+    };
+    w.save().await?;
+    let job_id = match w.ctx.aws_backup.start_restore_job(scope, &job).await {
+        Ok(id) => id,
+        Err(err) if err.class == ErrorClass::Terminal => {
+            let reason = match err.code.as_deref() {
+                Some("AccessDeniedException") => "AccessDenied",
+                Some("ResourceNotFoundException") => "SourceBackupNotFound",
+                _ => "RestoreFailed",
+            };
+            return w.stalled(reason, format!("AWS Backup refused the restore of {recovery_point}: {err}")).await;
+        }
+        Err(err) => return Err(err.into()),
+    };
+    w.status.restore_job_id = Some(job_id.clone());
+    w.save().await?;
+    publish(
+        &w.ctx.recorder,
+        w.obj,
+        false,
+        "RestoreStarted",
+        "StartRestoreJob",
+        format!("AWS Backup restore job {job_id}: {recovery_point} into table {}", request.target),
+    )
+    .await;
+    follow_job(w, request, scope, &job_id).await
+}
+
+/// A restore job of AWS Backup: once it completed, the table it made is followed like any
+/// restored table (ACTIVE, then the after-restore steps).
+async fn follow_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, job_id: &str) -> Result<Action, Error> {
+    let job = w.ctx.aws_backup.describe_restore_job(scope, job_id).await?;
+    match job.state {
+        JobState::Running => {
+            w.status.phase = Some(RestorePhase::Restoring);
+            let message = format!("AWS Backup restore job {job_id} is {} (into table {})", job.state_name, request.target);
+            w.write(&Standing::Reconciling { reason: "RestoreJobRunning".into(), message }).await?;
+            let elapsed = w.status.started_at.as_ref().map(|t| Timestamp::now().duration_since(t.0).unsigned_abs()).unwrap_or_default();
+            Ok(Action::requeue(crate::plan::awsbackup::job_poll(elapsed)))
+        }
+        JobState::Failed => {
+            let message = job.message.unwrap_or_else(|| "AWS Backup gave no reason".into());
+            w.stalled("RestoreJobFailed", format!("AWS Backup restore job {job_id} ended {}: {message}", job.state_name)).await
+        }
+        JobState::Completed => match w.ctx.dynamo.describe_table(scope, &request.target).await? {
+            Some(table) => {
+                // The job made it: this table is ours.
+                w.status.target_table_id = table.id.clone();
+                w.status.target_table_arn = table.arn.clone().or(job.made_arn);
+                follow(w, request, scope, table).await
+            }
+            None => {
+                let message = format!("AWS Backup restore job {job_id} completed, but table {:?} does not exist", request.target);
+                w.stalled("TargetTableGone", message).await
+            }
+        },
     }
 }
 
@@ -218,6 +317,9 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
             let Some(backup) = backups.get_opt(name).await? else {
                 return waiting(w, format!("DynamoBackup {name} does not exist (yet)")).await;
             };
+            if backup.spec.method == BackupMethod::AWSBackup {
+                return resolve_recovery_point_of(w, name, &backup, target_region.as_deref()).await;
+            }
             let status = backup.status.clone().unwrap_or_default();
             let (Some(BackupPhase::Available), Some(arn)) = (status.phase, status.backup_arn.clone()) else {
                 let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
@@ -228,14 +330,13 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         }
         Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
         Source::PointInTime { table, at } => return resolve_point_in_time(w, request, table, *at).await,
+        Source::RecoveryPoint { arn, .. } => return resolve_recovery_point(w, arn.clone(), None).await,
     };
-    if backup_region.is_some() && target_region.is_some() && backup_region != target_region {
-        let message = format!(
-            "the backup is in {}, but the new table would be in {}: a native backup restores only in its own region",
-            backup_region.unwrap_or_default(),
-            target_region.unwrap_or_default()
-        );
-        return Ok(Err(w.stalled("InvalidSpec", message).await?));
+    if let (Some(backup), Some(target)) = (&backup_region, &target_region)
+        && backup != target
+    {
+        let invalid = validate::cross_region_needs_aws_backup(backup, target);
+        return Ok(Err(w.stalled(invalid.reason, invalid.message).await?));
     }
     let scope = w.scope(backup_region);
     let Some(backup) = ctx.dynamo.describe_backup(&scope, &backup_arn).await? else {
@@ -272,7 +373,7 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         None => (Vec::new(), Vec::new()),
     };
     Ok(Ok(Resolved {
-        from: RestoreFrom::Backup { arn: backup_arn.clone() },
+        from: Via::Dynamo(RestoreFrom::Backup { arn: backup_arn.clone() }),
         backup_arn: Some(backup_arn),
         table_arn: source.table_arn,
         restore_time: backup.created_at,
@@ -301,12 +402,74 @@ async fn resolve_point_in_time(
     let target_region = request.region.as_deref().or(ctx.default_region.as_deref());
     let source_table = pitr_source(&table.name, table.region.as_deref(), source.arn.as_deref(), target_region);
     Ok(Ok(Resolved {
-        from: RestoreFrom::PointInTime { source_table, at },
+        from: Via::Dynamo(RestoreFrom::PointInTime { source_table, at }),
         backup_arn: None,
         table_arn: source.arn.clone(),
         restore_time: at.or(pitr.latest),
         global_indexes: source.global_indexes,
         local_indexes: source.local_indexes,
+    }))
+}
+
+/// An AWSBackup DynamoBackup: its recovery point in the target's region, the source's own or
+/// one of its copies.
+async fn resolve_recovery_point_of(
+    w: &mut Writer<'_>,
+    name: &str,
+    backup: &DynamoBackup,
+    target_region: Option<&str>,
+) -> Result<Result<Resolved, Action>, Error> {
+    let status = backup.status.clone().unwrap_or_default();
+    let source = status.recovery_point_arn.clone().filter(|_| status.backup_status.as_deref() == Some("COMPLETED"));
+    let Some(source) = source else {
+        return waiting(w, format!("DynamoBackup {name}: its recovery point is not complete yet")).await;
+    };
+    let source_region = recovery_point_region(&source);
+    if target_region.is_none() || target_region == source_region.as_deref() {
+        return resolve_recovery_point(w, source, status.table_arn.clone()).await;
+    }
+    let target = target_region.unwrap_or_default();
+    match status.copies.iter().find(|c| c.region == target) {
+        Some(copy) if copy.state == CopyState::Completed && copy.recovery_point_arn.is_some() => {
+            resolve_recovery_point(w, copy.recovery_point_arn.clone().unwrap_or_default(), status.table_arn.clone()).await
+        }
+        Some(copy) if copy.state != CopyState::Failed => {
+            waiting(w, format!("DynamoBackup {name}: its copy to {target} is not complete yet")).await
+        }
+        _ => {
+            let mut regions: Vec<String> = source_region.into_iter().collect();
+            regions.extend(status.copies.iter().filter(|c| c.state == CopyState::Completed).map(|c| c.region.clone()));
+            let message = format!(
+                "DynamoBackup {name} has no completed copy in {target}; it can be restored in: {}. Add a copyTo vault in {target} \
+                 to the backup's method (a new DynamoBackup), or restore in one of those regions",
+                regions.join(", ")
+            );
+            Ok(Err(w.stalled("NoCopyInRegion", message).await?))
+        }
+    }
+}
+
+/// A recovery point AWS Backup restores with the role of `spec.awsBackup`.
+async fn resolve_recovery_point(
+    w: &mut Writer<'_>,
+    recovery_point: String,
+    table_arn: Option<String>,
+) -> Result<Result<Resolved, Action>, Error> {
+    if w.obj.spec.aws_backup.is_none() {
+        let message = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".to_owned();
+        return Ok(Err(w.stalled("AWSBackupSettingsMissing", message).await?));
+    }
+    if w.obj.spec.overrides.is_some() {
+        let message = "spec.overrides are not available for a restore by AWS Backup (StartRestoreJob takes none); remove them".to_owned();
+        return Ok(Err(w.stalled("InvalidSpec", message).await?));
+    }
+    Ok(Ok(Resolved {
+        from: Via::AwsBackup { recovery_point },
+        backup_arn: None,
+        table_arn,
+        restore_time: None,
+        global_indexes: Vec::new(),
+        local_indexes: Vec::new(),
     }))
 }
 

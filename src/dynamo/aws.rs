@@ -120,7 +120,13 @@ fn absent_as_none<T>(result: DynamoResult<T>, not_found: &str) -> DynamoResult<O
 }
 
 fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> DynamoError {
-    DynamoError { operation, code: Some("InvalidRequest".into()), message: err.to_string(), class: ErrorClass::Terminal }
+    DynamoError {
+        service: "DynamoDB",
+        operation,
+        code: Some("InvalidRequest".into()),
+        message: err.to_string(),
+        class: ErrorClass::Terminal,
+    }
 }
 
 fn ts(dt: &DateTime) -> Option<Timestamp> {
@@ -283,6 +289,7 @@ impl DynamoPort for AwsDynamo {
         let req = self.client(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
         let out = self.call(scope, "CreateBackup", Lane::Now, req).await?;
         out.backup_details().map(backup_from_details).ok_or_else(|| DynamoError {
+            service: "DynamoDB",
             operation: "CreateBackup",
             code: None,
             message: "the answer had no backup details".into(),
@@ -366,6 +373,7 @@ impl DynamoPort for AwsDynamo {
             }
         };
         description.ok_or_else(|| DynamoError {
+            service: "DynamoDB",
             operation: "Restore",
             code: None,
             message: "the answer had no table description".into(),

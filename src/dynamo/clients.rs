@@ -1,11 +1,49 @@
 //! One SDK client per region (and tenant role), all built from the SDK's default chain: credentials (env, IRSA,
-//! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`).
-//! A tenant's role (tenancy file, `roleArn`) is assumed with STS on top of those credentials.
+//! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB` or
+//! `AWS_ENDPOINT_URL_BACKUP`, then `AWS_ENDPOINT_URL`). A tenant's role (tenancy file, `roleArn`)
+//! is assumed with STS on top of those credentials.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, sts::AssumeRoleProvider, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+
+/// An SDK client the operator keeps one of per region and role.
+pub trait RegionalClient: Clone + Send + Sync + 'static {
+    /// A client from the shared configuration, with no retries inside a call (the reconcile
+    /// loop retries, after looking for what an earlier attempt made) and a time-out per call.
+    fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self;
+}
+
+impl RegionalClient for aws_sdk_dynamodb::Client {
+    fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(base)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
+        if let Some(region) = region {
+            config = config.region(region);
+        }
+        if let Some(credentials) = credentials {
+            config = config.credentials_provider(credentials);
+        }
+        Self::from_conf(config.build())
+    }
+}
+
+impl RegionalClient for aws_sdk_backup::Client {
+    fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self {
+        let mut config = aws_sdk_backup::config::Builder::from(base)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
+        if let Some(region) = region {
+            config = config.region(region);
+        }
+        if let Some(credentials) = credentials {
+            config = config.credentials_provider(credentials);
+        }
+        Self::from_conf(config.build())
+    }
+}
 
 /// A call that has not answered by then is treated as a transient failure.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -13,12 +51,12 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// The role session name of every AssumeRole call, as CloudTrail shows it.
 const SESSION_NAME: &str = "dynamo-backup-operator";
 
-pub struct RegionalClients {
+pub struct RegionalClients<C: RegionalClient = aws_sdk_dynamodb::Client> {
     base: SdkConfig,
-    clients: Mutex<HashMap<(String, Option<String>), Client>>,
+    clients: Mutex<HashMap<(String, Option<String>), C>>,
 }
 
-impl RegionalClients {
+impl<C: RegionalClient> RegionalClients<C> {
     /// Loads the SDK's default configuration; `default_region` wins over the chain's region.
     pub async fn load(default_region: Option<String>) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
@@ -26,6 +64,11 @@ impl RegionalClients {
             loader = loader.region(Region::new(region));
         }
         Self { base: loader.load().await, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// Clients of another service on the same configuration (credentials, default region).
+    pub fn sibling<D: RegionalClient>(&self) -> RegionalClients<D> {
+        RegionalClients { base: self.base.clone(), clients: Mutex::new(HashMap::new()) }
     }
 
     /// The region used when an object names none.
@@ -36,7 +79,7 @@ impl RegionalClients {
     /// The client for `region` (None: the default region), under `role_arn` if given. Clients
     /// are made once and shared; a role's credentials are fetched from STS on first use and
     /// refreshed by the client's identity cache before they expire.
-    pub async fn client(&self, region: Option<&str>, role_arn: Option<&str>) -> Client {
+    pub async fn client(&self, region: Option<&str>, role_arn: Option<&str>) -> C {
         let region = region.or(self.default_region()).unwrap_or_default().to_owned();
         let key = (region, role_arn.map(str::to_owned));
         if let Some(client) = self.lock().get(&key) {
@@ -45,26 +88,24 @@ impl RegionalClients {
         // One attempt per call: the reconcile loop retries, after looking for what an earlier
         // attempt made. An SDK retry of CreateBackup whose answer was lost would make a second
         // backup, and retries inside a call hide throttling from status.
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&self.base)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
-        if !key.0.is_empty() {
-            config = config.region(Region::new(key.0.clone()));
-        }
-        if let Some(role) = &key.1 {
+        let region = (!key.0.is_empty()).then(|| Region::new(key.0.clone()));
+        let credentials = match &key.1 {
             // STS is asked in the same region as the table (its regional endpoint), with the
             // operator's own credentials; the session name shows in CloudTrail.
-            let mut assume = AssumeRoleProvider::builder(role.clone()).session_name(SESSION_NAME).configure(&self.base);
-            if !key.0.is_empty() {
-                assume = assume.region(Region::new(key.0.clone()));
+            Some(role) => {
+                let mut assume = AssumeRoleProvider::builder(role.clone()).session_name(SESSION_NAME).configure(&self.base);
+                if let Some(region) = &region {
+                    assume = assume.region(region.clone());
+                }
+                Some(SharedCredentialsProvider::new(assume.build().await))
             }
-            config = config.credentials_provider(assume.build().await);
-        }
-        let client = Client::from_conf(config.build());
+            None => None,
+        };
+        let client = C::build(&self.base, region, credentials);
         self.lock().entry(key).or_insert(client).clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Option<String>), Client>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Option<String>), C>> {
         // A poisoned lock only means another thread panicked while inserting; the map is intact.
         self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

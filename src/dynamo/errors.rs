@@ -34,13 +34,15 @@ impl ErrorClass {
 
 /// Busy or momentarily limited: these drain on their own (50 concurrent restores, a backup a
 /// restore still reads, a table still being created, updated or deleted, PITR that is still
-/// being turned on). DynamoDB refused the request: nothing was done.
-const BUSY: [&str; 5] = [
+/// being turned on, a recovery point AWS Backup is still working on). The service refused the
+/// request: nothing was done.
+const BUSY: [&str; 6] = [
     "LimitExceededException",
     "BackupInUseException",
     "TableInUseException",
     "ResourceInUseException",
     "ContinuousBackupsUnavailableException",
+    "InvalidResourceStateException",
 ];
 
 /// Classifies a DynamoDB error by its error code and, when there is no code, the HTTP status.
@@ -85,8 +87,10 @@ impl DynamoError {
 
 /// A failed DynamoDB call, with what the controller needs to report it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("DynamoDB {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+#[error("{service} {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
 pub struct DynamoError {
+    /// `DynamoDB` or `AWS Backup`.
+    pub service: &'static str,
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
@@ -96,7 +100,12 @@ pub struct DynamoError {
 impl DynamoError {
     pub fn new(operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
         let class = classify(code.as_deref(), http_status);
-        Self { operation, code, message, class }
+        Self { service: "DynamoDB", operation, code, message, class }
+    }
+
+    /// A failed AWS Backup call (the same classes; AWS Backup's codes are classified alike).
+    pub fn aws_backup(operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
+        Self { service: "AWS Backup", ..Self::new(operation, code, message, http_status) }
     }
 
     pub fn is_code(&self, code: &str) -> bool {

@@ -38,7 +38,13 @@ impl FakeDynamo {
 }
 
 fn unsupported<T>(operation: &'static str) -> DynamoResult<T> {
-    Err(DynamoError { operation, code: Some("Unsupported".into()), message: "not in the fake".into(), class: ErrorClass::Terminal })
+    Err(DynamoError {
+        service: "DynamoDB",
+        operation,
+        code: Some("Unsupported".into()),
+        message: "not in the fake".into(),
+        class: ErrorClass::Terminal,
+    })
 }
 
 #[async_trait]
@@ -88,6 +94,7 @@ impl DynamoPort for FakeDynamo {
         match self.tables.lock().unwrap().get(table) {
             Some(on) => Ok(Pitr { enabled: *on, recovery_period_in_days: on.then_some(35), earliest: None, latest: None }),
             None => Err(DynamoError {
+                service: "DynamoDB",
                 operation: "DescribeContinuousBackups",
                 code: Some("TableNotFoundException".into()),
                 message: format!("{table} not found"),

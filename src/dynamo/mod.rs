@@ -14,9 +14,9 @@ pub mod pitr;
 mod port;
 
 pub use aws::AwsDynamo;
-pub use clients::RegionalClients;
+pub use clients::{RegionalClient, RegionalClients};
 pub use errors::{DynamoError, ErrorClass, classify};
 pub use inventory::{Inventory, Seen};
-pub use pacing::{DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};
+pub use pacing::{AWS_BACKUP_LIMITS, DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};
 pub use pitr::{PitrCache, TableFacts};
 pub use port::{DynamoPort, DynamoResult};

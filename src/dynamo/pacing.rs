@@ -34,6 +34,19 @@ pub const DOCUMENTED_LIMITS: [(&str, u32); 9] = [
     ("UntagResource", 5),
 ];
 
+/// AWS Backup's operations, paced by default at conservative rates: AWS Backup lists its API
+/// rates per account in Service Quotas (they differ by account and region), so these stay low
+/// and `--aws-rate-limits` sets the account's own.
+pub const AWS_BACKUP_LIMITS: [(&str, u32); 7] = [
+    ("StartBackupJob", 5),
+    ("StartCopyJob", 5),
+    ("StartRestoreJob", 5),
+    ("DeleteRecoveryPoint", 5),
+    ("DescribeBackupJob", 10),
+    ("DescribeCopyJob", 10),
+    ("DescribeRestoreJob", 10),
+];
+
 /// Who waits for a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
@@ -65,8 +78,11 @@ impl Pacer {
     /// The documented limits, with `overrides` (operation, per second) taking their place or
     /// pacing an operation DynamoDB does not limit.
     pub fn new(overrides: &[(String, NonZeroU32)]) -> Self {
-        let mut rates: HashMap<String, NonZeroU32> =
-            DOCUMENTED_LIMITS.iter().filter_map(|(op, rate)| Some(((*op).to_owned(), NonZeroU32::new(*rate)?))).collect();
+        let mut rates: HashMap<String, NonZeroU32> = DOCUMENTED_LIMITS
+            .iter()
+            .chain(&AWS_BACKUP_LIMITS)
+            .filter_map(|(op, rate)| Some(((*op).to_owned(), NonZeroU32::new(*rate)?)))
+            .collect();
         rates.extend(overrides.iter().cloned());
         Self { rates: Arc::new(rates), buckets: Arc::default() }
     }

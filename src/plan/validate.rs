@@ -7,7 +7,7 @@ use super::{
     names::default_backup_name,
     tables::{TableRef, is_table_name},
 };
-use crate::api::{BillingMode, DeletionPolicy, DynamoBackupSpec, DynamoRestoreSpec};
+use crate::api::{AwsBackupSpec, BackupMethod, BillingMode, DeletionPolicy, DynamoBackupSpec, DynamoRestoreSpec};
 
 /// Why a spec cannot be acted on, for `Stalled=True`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +39,39 @@ pub fn backup(spec: &DynamoBackupSpec, object_name: &str, uid: &str) -> Result<B
         Some(name) => name.clone(),
         None => default_backup_name(object_name, uid),
     };
+    aws_backup_settings(spec.method, spec.aws_backup.as_ref(), "spec")?;
     Ok(BackupTarget { table, region, backup_name })
+}
+
+/// `awsBackup` goes with method AWSBackup, and its copy destinations are vault ARNs, each once.
+pub fn aws_backup_settings(method: BackupMethod, settings: Option<&AwsBackupSpec>, at: &str) -> Result<(), Invalid> {
+    match (method, settings) {
+        (BackupMethod::AWSBackup, None) => Err(Invalid {
+            reason: "AWSBackupSettingsMissing",
+            message: format!("{at}.awsBackup (backupVaultName, iamRoleArn) is required with method AWSBackup"),
+        }),
+        (BackupMethod::DynamoDB, Some(_)) => {
+            Err(invalid(format!("{at}.awsBackup is only for method AWSBackup; set {at}.method: AWSBackup or remove it")))
+        }
+        (_, Some(settings)) => {
+            for (i, copy) in settings.copy_to.iter().enumerate() {
+                if crate::awsbackup::vault_of(&copy.destination_backup_vault_arn).is_none() {
+                    return Err(invalid(format!(
+                        "{at}.awsBackup.copyTo[{i}].destinationBackupVaultArn {:?} is not a backup vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)",
+                        copy.destination_backup_vault_arn
+                    )));
+                }
+                if settings.copy_to[..i].iter().any(|c| c.destination_backup_vault_arn == copy.destination_backup_vault_arn) {
+                    return Err(invalid(format!(
+                        "{at}.awsBackup.copyTo[{i}]: vault {} is listed twice",
+                        copy.destination_backup_vault_arn
+                    )));
+                }
+            }
+            Ok(())
+        }
+        (BackupMethod::DynamoDB, None) => Ok(()),
+    }
 }
 
 /// The region to call for a table: the ARN's, or `spec.region`; the two must agree.
@@ -75,6 +107,8 @@ pub enum Source {
     BackupArn { arn: String, region: String, table: String },
     /// A table's PITR window: a moment, or None for the latest restorable time.
     PointInTime { table: TableRef, at: Option<Timestamp> },
+    /// An AWS Backup recovery point; its ARN names its region.
+    RecoveryPoint { arn: String, region: String },
 }
 
 impl Source {
@@ -85,6 +119,7 @@ impl Source {
             Source::BackupArn { arn, .. } => arn.clone(),
             Source::PointInTime { table, at: Some(at) } => format!("pitr/{}@{at}", table.name),
             Source::PointInTime { table, at: None } => format!("pitr/{}@latest", table.name),
+            Source::RecoveryPoint { arn, .. } => arn.clone(),
         }
     }
 }
@@ -99,9 +134,14 @@ pub struct RestoreRequest {
 
 pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     let src = &spec.source;
-    let chosen = [src.backup_ref.is_some(), src.backup_arn.is_some(), src.point_in_time.is_some()].iter().filter(|x| **x).count();
+    let chosen = [src.backup_ref.is_some(), src.backup_arn.is_some(), src.recovery_point_arn.is_some(), src.point_in_time.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
     if chosen != 1 {
-        return Err(invalid("exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime must be set"));
+        return Err(invalid(
+            "exactly one of spec.source.backupRef, spec.source.backupArn, spec.source.recoveryPointArn and spec.source.pointInTime must be set",
+        ));
     }
     if !is_table_name(&spec.target_table_name) {
         return Err(invalid(format!("spec.targetTableName {:?} must be 3 to 255 of A-Z a-z 0-9 _ . -", spec.target_table_name)));
@@ -128,13 +168,29 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     } else if let Some(arn) = &src.backup_arn {
         let (region, table) =
             parse_backup_arn(arn).ok_or_else(|| invalid(format!("spec.source.backupArn {arn:?} is not a DynamoDB backup ARN")))?;
-        if spec.region.as_deref().is_some_and(|r| r != region) {
-            return Err(invalid(format!(
-                "a native backup restores only into its own region {region:?}, not spec.region {:?}",
-                spec.region.as_deref().unwrap_or_default()
-            )));
+        if let Some(target) = spec.region.as_deref().filter(|r| *r != region) {
+            return Err(cross_region_needs_aws_backup(&region, target));
         }
         Source::BackupArn { arn: arn.clone(), region, table }
+    } else if let Some(arn) = &src.recovery_point_arn {
+        let region = crate::awsbackup::recovery_point_region(arn)
+            .ok_or_else(|| invalid(format!("spec.source.recoveryPointArn {arn:?} is not an AWS Backup recovery point ARN")))?;
+        if spec.aws_backup.is_none() {
+            return Err(Invalid {
+                reason: "AWSBackupSettingsMissing",
+                message: "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".into(),
+            });
+        }
+        if let Some(target) = spec.region.as_deref().filter(|r| *r != region) {
+            return Err(Invalid {
+                reason: "NoCopyInRegion",
+                message: format!(
+                    "recovery point {arn} is in {region} and restores there, not in {target}; restore the ARN of its copy in {target}, \
+                     or a backupRef to its DynamoBackup, whose copies the operator knows"
+                ),
+            });
+        }
+        Source::RecoveryPoint { arn: arn.clone(), region }
     } else if let Some(pit) = &src.point_in_time {
         let table = TableRef::parse(&pit.table_name).map_err(|e| invalid(format!("spec.source.pointInTime.tableName: {e}")))?;
         let latest = pit.latest_restorable_time == Some(true);
@@ -151,10 +207,21 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
         unreachable!("exactly one source was counted above")
     };
     let region = match &source {
-        Source::BackupArn { region, .. } => Some(region.clone()),
+        Source::BackupArn { region, .. } | Source::RecoveryPoint { region, .. } => Some(region.clone()),
         _ => spec.region.clone(),
     };
     Ok(RestoreRequest { source, target: spec.target_table_name.clone(), region })
+}
+
+/// A native backup asked to restore in another region.
+pub fn cross_region_needs_aws_backup(backup_region: &str, target_region: &str) -> Invalid {
+    Invalid {
+        reason: "CrossRegionNeedsAWSBackup",
+        message: format!(
+            "the backup is a DynamoDB backup in {backup_region}, which restores only in its own region, not in {target_region}; \
+             to restore in {target_region}, back up with method AWSBackup and copyTo a vault there, then restore that backup"
+        ),
+    }
 }
 
 /// (region, table) of `arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/backup/ID`.
@@ -173,7 +240,7 @@ mod tests {
     use crate::api::{AfterRestore, LocalObjectReference, PointInTimeSource, RestoreOverrides, RestoreSource};
 
     fn backup_spec(table: &str) -> DynamoBackupSpec {
-        DynamoBackupSpec { table_name: table.into(), region: None, backup_name: None, deletion_policy: DeletionPolicy::Retain }
+        DynamoBackupSpec::for_table(table)
     }
 
     fn restore_spec(source: RestoreSource) -> DynamoRestoreSpec {
@@ -184,11 +251,12 @@ mod tests {
             overrides: None,
             after_restore: AfterRestore::default(),
             deletion_policy: DeletionPolicy::Retain,
+            aws_backup: None,
         }
     }
 
     fn no_source() -> RestoreSource {
-        RestoreSource { backup_ref: None, backup_arn: None, point_in_time: None }
+        RestoreSource { backup_ref: None, backup_arn: None, recovery_point_arn: None, point_in_time: None }
     }
 
     #[test]
@@ -224,7 +292,7 @@ mod tests {
         let both = RestoreSource {
             backup_ref: Some(LocalObjectReference { name: "b".into() }),
             backup_arn: Some("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/0173".into()),
-            point_in_time: None,
+            ..no_source()
         };
         assert!(restore(&restore_spec(both)).is_err());
     }

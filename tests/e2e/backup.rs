@@ -34,7 +34,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
 pub const WAIT: Duration = Duration::from_secs(60);
 
 pub fn backup(name: &str, table: &str, deletion_policy: DeletionPolicy) -> DynamoBackup {
-    DynamoBackup::new(name, DynamoBackupSpec { table_name: table.to_owned(), region: None, backup_name: None, deletion_policy })
+    DynamoBackup::new(name, DynamoBackupSpec { deletion_policy, ..DynamoBackupSpec::for_table(table) })
 }
 
 pub fn conditions(b: &DynamoBackup) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {

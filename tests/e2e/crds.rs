@@ -202,14 +202,14 @@ fn bad_manifests() -> Vec<BadManifest> {
             "refused_restore_with_two_sources",
             "DynamoRestore",
             json!({"source": {"backupRef": {"name": "b"}, "backupArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/01736"}, "targetTableName": "Orders-r"}),
-            "exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime",
+            "exactly one of spec.source.backupRef, spec.source.backupArn, spec.source.recoveryPointArn and spec.source.pointInTime",
             true,
         ),
         bad(
             "refused_restore_without_source",
             "DynamoRestore",
             json!({"source": {}, "targetTableName": "Orders-r"}),
-            "exactly one of spec.source.backupRef, spec.source.backupArn and spec.source.pointInTime",
+            "exactly one of spec.source.backupRef, spec.source.backupArn, spec.source.recoveryPointArn and spec.source.pointInTime",
             true,
         ),
         bad(
@@ -294,6 +294,44 @@ fn bad_manifests() -> Vec<BadManifest> {
             expect: "spec.targetTableName is immutable",
             needs_cel: true,
         },
+        bad(
+            "refused_aws_backup_method_without_its_settings",
+            "DynamoBackup",
+            json!({"tableName": "Orders", "method": "AWSBackup"}),
+            "spec.awsBackup is required with method AWSBackup",
+            true,
+        ),
+        bad(
+            "refused_aws_backup_settings_with_the_dynamodb_method",
+            "DynamoBackup",
+            json!({"tableName": "Orders", "awsBackup": {"backupVaultName": "prod", "iamRoleArn": "arn:aws:iam::123456789012:role/backup"}}),
+            "spec.awsBackup is required with method AWSBackup and refused with method DynamoDB",
+            true,
+        ),
+        bad(
+            "refused_copy_to_a_vault_twice",
+            "DynamoBackup",
+            json!({"tableName": "Orders", "method": "AWSBackup", "awsBackup": {"backupVaultName": "prod", "iamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                "copyTo": [{"destinationBackupVaultArn": "arn:aws:backup:eu-central-1:123456789012:backup-vault:dr"},
+                           {"destinationBackupVaultArn": "arn:aws:backup:eu-central-1:123456789012:backup-vault:dr"}]}}),
+            "Duplicate value",
+            false,
+        ),
+        bad(
+            "refused_lifecycle_shorter_than_cold_storage_allows",
+            "DynamoBackup",
+            json!({"tableName": "Orders", "method": "AWSBackup", "awsBackup": {"backupVaultName": "prod", "iamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                "lifecycle": {"moveToColdStorageAfterDays": 30, "deleteAfterDays": 60}}}),
+            "moveToColdStorageAfterDays + 90",
+            true,
+        ),
+        bad(
+            "refused_recovery_point_restore_without_a_role",
+            "DynamoRestore",
+            json!({"source": {"recoveryPointArn": "arn:aws:backup:us-east-1:123456789012:recovery-point:abc"}, "targetTableName": "Orders-r"}),
+            "spec.awsBackup.iamRoleArn is required",
+            true,
+        ),
     ]
 }
 

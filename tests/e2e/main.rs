@@ -1,6 +1,7 @@
 //! End-to-end tests: the real operator binary against a real kube-apiserver + etcd and moto's
 //! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
 
+mod aws_backup;
 mod backup;
 mod chart;
 mod crds;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     trials.extend(chart::trials(&env));
     trials.extend(operator::trials(&env));
     trials.extend(backup::trials(&env));
+    trials.extend(aws_backup::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
     trials.extend(observability::trials(&env));

@@ -51,6 +51,7 @@ pub fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
             retention: None,
             backup_deletion_policy: DeletionPolicy::Delete,
             on_policy_delete: OnPolicyDelete::Orphan,
+            backup: None,
         },
     )
 }

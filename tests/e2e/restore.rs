@@ -54,18 +54,25 @@ pub fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore
             overrides: None,
             after_restore: AfterRestore::default(),
             deletion_policy: DeletionPolicy::Retain,
+            aws_backup: None,
         },
     )
 }
 
 pub fn from_backup(name: &str) -> RestoreSource {
-    RestoreSource { backup_ref: Some(LocalObjectReference { name: name.to_owned() }), backup_arn: None, point_in_time: None }
+    RestoreSource {
+        backup_ref: Some(LocalObjectReference { name: name.to_owned() }),
+        backup_arn: None,
+        recovery_point_arn: None,
+        point_in_time: None,
+    }
 }
 
 pub fn point_in_time(table: &str, at: Option<&str>) -> RestoreSource {
     RestoreSource {
         backup_ref: None,
         backup_arn: None,
+        recovery_point_arn: None,
         point_in_time: Some(PointInTimeSource {
             table_name: table.to_owned(),
             restore_time: at.and_then(|t| t.parse().ok()).map(Time),

@@ -8,11 +8,13 @@ pub struct Binaries {
     pub etcd: PathBuf,
     pub kubectl: PathBuf,
     pub helm: PathBuf,
-    pub moto_server: PathBuf,
+    /// The python of moto's virtualenv: it runs moto with the AWS Backup emulator
+    /// (tests/emulators/aws_backup.py).
+    pub moto_python: PathBuf,
     pub operator: PathBuf,
 }
 
-const VARS: [&str; 5] = ["KUBE_APISERVER_BIN", "ETCD_BIN", "KUBECTL_BIN", "HELM_BIN", "MOTO_SERVER_BIN"];
+const VARS: [&str; 5] = ["KUBE_APISERVER_BIN", "ETCD_BIN", "KUBECTL_BIN", "HELM_BIN", "MOTO_PYTHON"];
 
 impl Binaries {
     pub fn find() -> Result<Self, String> {
@@ -40,7 +42,7 @@ impl Binaries {
             etcd: get("ETCD_BIN")?,
             kubectl: get("KUBECTL_BIN")?,
             helm: get("HELM_BIN")?,
-            moto_server: get("MOTO_SERVER_BIN")?,
+            moto_python: get("MOTO_PYTHON")?,
             operator: PathBuf::from(env!("CARGO_BIN_EXE_dynamo-backup-operator")),
         })
     }

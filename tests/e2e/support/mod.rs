@@ -49,7 +49,7 @@ impl Env {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         let (plane, moto, operator_kubeconfig) = runtime.block_on(async {
             let plane_dir = dir.join("control-plane");
-            let (plane, moto) = tokio::join!(ControlPlane::start(&bins, &plane_dir), Moto::start(&bins.moto_server, &dir));
+            let (plane, moto) = tokio::join!(ControlPlane::start(&bins, &plane_dir), Moto::start(&bins.moto_python, &dir));
             let plane = plane?;
             plane.install_crds().await?;
             let operator_kubeconfig = chart::install_operator_identity(&bins, &plane, &dir)

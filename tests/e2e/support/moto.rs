@@ -1,4 +1,5 @@
-//! moto's server: the real DynamoDB wire protocol on a loopback port.
+//! moto's server: the real DynamoDB wire protocol on a loopback port, with AWS Backup's jobs and
+//! recovery points added by the emulator it runs in (tests/emulators/aws_backup.py).
 
 use std::{path::Path, process::Command, time::Duration};
 
@@ -17,9 +18,10 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub async fn start(moto_server: &Path, dir: &Path) -> Result<Self, String> {
+    pub async fn start(moto_python: &Path, dir: &Path) -> Result<Self, String> {
         let port = free_port()?;
-        let mut cmd = Command::new(moto_server);
+        let mut cmd = Command::new(moto_python);
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulators/aws_backup.py"));
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let process = Process::spawn("moto", cmd, &dir.join("moto.log"))?;
         let url = format!("http://127.0.0.1:{port}");
@@ -45,10 +47,47 @@ impl Moto {
         Client::from_conf(config)
     }
 
+    /// A DynamoDB client of another region.
+    pub fn client_in(&self, region: &str) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// An AWS Backup client of `region` (vaults and Vault Lock are moto's; jobs and recovery
+    /// points the emulator's).
+    pub fn backup_client(&self, region: &str) -> aws_sdk_backup::Client {
+        let config = aws_sdk_backup::Config::builder()
+            .behavior_version(aws_sdk_backup::config::BehaviorVersion::latest())
+            .region(aws_sdk_backup::config::Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_backup::config::Credentials::new("testing", "testing", None, None, "e2e"))
+            .build();
+        aws_sdk_backup::Client::from_conf(config)
+    }
+
+    /// Sets the AWS Backup emulator's faults (replacing those set before): a JSON object such as
+    /// `{"denyPassRole": [ROLE], "failCopiesTo": [VAULT_ARN]}`.
+    pub async fn aws_backup_faults(&self, faults: serde_json::Value) -> Result<(), String> {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/_emulator/faults", self.url))
+            .header("content-type", "application/json")
+            .body(faults.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("setting the emulator's faults: {e}"))?;
+        if answer.status().is_success() { Ok(()) } else { Err(format!("the emulator refused the faults: {}", answer.status())) }
+    }
+
     /// The environment that points the operator's SDK default chain at moto.
     pub fn operator_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL_DYNAMODB", self.url.clone()),
+            ("AWS_ENDPOINT_URL_BACKUP", self.url.clone()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", REGION.into()),

@@ -44,6 +44,8 @@ impl Operator {
             cmd.env(key, value);
         }
         cmd.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
+        // AWS Backup on the same endpoint: the proxy counts and faults its calls too.
+        cmd.env("AWS_ENDPOINT_URL_BACKUP", endpoint);
         // moto serves STS on the same port: a tenant's roleArn is assumed there.
         cmd.env("AWS_ENDPOINT_URL_STS", endpoint);
         let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;

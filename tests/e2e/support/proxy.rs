@@ -205,14 +205,31 @@ fn aws_error(status: u16, code: &str) -> Response {
         .unwrap_or_default()
 }
 
+/// The AWS Backup operations the operator calls, by method and path.
+fn aws_backup_operation(method: &Method, path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match (method.as_str(), parts.as_slice()) {
+        ("PUT", ["backup-jobs"]) => "StartBackupJob",
+        ("GET", ["backup-jobs", _]) => "DescribeBackupJob",
+        ("PUT", ["copy-jobs"]) => "StartCopyJob",
+        ("GET", ["copy-jobs", _]) => "DescribeCopyJob",
+        ("PUT", ["restore-jobs"]) => "StartRestoreJob",
+        ("GET", ["restore-jobs", _]) => "DescribeRestoreJob",
+        ("DELETE", ["backup-vaults", _, "recovery-points", ..]) => "DeleteRecoveryPoint",
+        _ => return None,
+    })
+}
+
 async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let request_body = String::from_utf8_lossy(&body).into_owned();
-    // DynamoDB names the operation in a header (JSON protocol); STS in the form body (query).
+    // DynamoDB names the operation in a header (JSON protocol); STS in the form body (query);
+    // AWS Backup (REST) by method and path.
     let operation = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
         .or_else(|| request_body.split('&').find_map(|pair| pair.strip_prefix("Action=")))
+        .or_else(|| aws_backup_operation(&method, uri.path()))
         .unwrap_or("")
         .to_owned();
     if let Ok(mut calls) = shared.calls.lock() {
@@ -282,6 +299,8 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     let status = answer.status().as_u16();
     let content_type =
         answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/x-amz-json-1.0").to_owned();
+    // REST services (AWS Backup) name their errors in this header.
+    let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut text = answer.text().await.unwrap_or_default();
     if hold {
         shared.held.notify_waiters();
@@ -308,9 +327,10 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
             }
         }
     }
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
-        .header("content-type", content_type)
-        .body(Body::from(text))
-        .unwrap_or_default()
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)).header("content-type", content_type);
+    if let Some(error_type) = error_type {
+        response = response.header("x-amzn-errortype", error_type);
+    }
+    response.body(Body::from(text)).unwrap_or_default()
 }

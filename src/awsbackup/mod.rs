@@ -1,0 +1,151 @@
+//! The AWS Backup side: the port the controllers call for recovery points (backup, copy and
+//! restore jobs), and its AWS SDK adapter. Clients, pacing and error classes are shared with
+//! the DynamoDB side.
+
+mod aws;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+pub use aws::AwsBackup;
+
+use crate::dynamo::{DynamoResult, model::Scope};
+
+/// How far a job of AWS Backup has come (backup, copy and restore jobs alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Created, pending or running.
+    Running,
+    Completed,
+    /// Failed, aborted, expired or partial: AWS Backup gave up; its message says why.
+    Failed,
+}
+
+impl JobState {
+    /// AWS Backup's state names (BackupJobState, CopyJobState, RestoreJobStatus).
+    pub fn from_aws(state: &str) -> Self {
+        match state {
+            "COMPLETED" => JobState::Completed,
+            "FAILED" | "ABORTED" | "ABORTING" | "EXPIRED" | "PARTIAL" => JobState::Failed,
+            _ => JobState::Running,
+        }
+    }
+}
+
+/// A recovery point's lifecycle, in days.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub cold_after_days: Option<i64>,
+    pub delete_after_days: Option<i64>,
+}
+
+/// What StartBackupJob needs.
+#[derive(Clone, Debug)]
+pub struct BackupJobRequest {
+    pub vault: String,
+    pub resource_arn: String,
+    pub role_arn: String,
+    pub lifecycle: Option<Lifecycle>,
+    /// Derived from the object: a retry never starts a second job.
+    pub idempotency_token: String,
+}
+
+/// What StartCopyJob needs.
+#[derive(Clone, Debug)]
+pub struct CopyJobRequest {
+    pub recovery_point_arn: String,
+    pub source_vault: String,
+    pub destination_vault_arn: String,
+    pub role_arn: String,
+    pub lifecycle: Option<Lifecycle>,
+    pub idempotency_token: String,
+}
+
+/// What StartRestoreJob needs for a DynamoDB recovery point.
+#[derive(Clone, Debug)]
+pub struct RestoreJobRequest {
+    pub recovery_point_arn: String,
+    pub role_arn: String,
+    pub target_table: String,
+    pub idempotency_token: String,
+}
+
+/// A job as AWS Backup describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub state: JobState,
+    /// AWS Backup's own name of the state (RUNNING, COMPLETED, ...).
+    pub state_name: String,
+    /// The recovery point a backup or copy job makes; a restore job's new resource.
+    pub made_arn: Option<String>,
+    pub message: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub created_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// The calls the controllers make to AWS Backup, and nothing else.
+#[async_trait]
+pub trait AwsBackupPort: Send + Sync {
+    /// Starts (or, with the same token, finds) a backup job; its id and the recovery point ARN
+    /// when AWS Backup names it at once.
+    async fn start_backup_job(&self, scope: &Scope, request: &BackupJobRequest) -> DynamoResult<(String, Option<String>)>;
+
+    async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
+
+    /// Starts (or, with the same token, finds) a copy job in the source region.
+    async fn start_copy_job(&self, scope: &Scope, request: &CopyJobRequest) -> DynamoResult<String>;
+
+    async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
+
+    /// Deletes a recovery point; one already gone counts as deleted.
+    async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> DynamoResult<()>;
+
+    /// Starts (or, with the same token, finds) a restore job in the recovery point's region.
+    async fn start_restore_job(&self, scope: &Scope, request: &RestoreJobRequest) -> DynamoResult<String>;
+
+    async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
+}
+
+/// The region and vault name of a vault ARN (`arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`).
+pub fn vault_of(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        [_, _, "backup", region, _, "backup-vault", name] if !region.is_empty() && !name.is_empty() => {
+            Some(((*region).to_owned(), (*name).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// The region of a recovery point ARN (`arn:aws:backup:REGION:ACCOUNT:recovery-point:ID`).
+pub fn recovery_point_region(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        [_, _, "backup", region, _, "recovery-point", id] if !region.is_empty() && !id.is_empty() => Some((*region).to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_and_recovery_point_arns_name_their_region() {
+        assert_eq!(vault_of("arn:aws:backup:eu-central-1:123456789012:backup-vault:dr"), Some(("eu-central-1".into(), "dr".into())));
+        assert_eq!(vault_of("arn:aws:backup:eu-central-1:123456789012:recovery-point:abc"), None);
+        assert_eq!(recovery_point_region("arn:aws:backup:eu-west-1:123456789012:recovery-point:abc").as_deref(), Some("eu-west-1"));
+        assert_eq!(recovery_point_region("arn:aws:dynamodb:eu-west-1:123456789012:table/T"), None);
+    }
+
+    #[test]
+    fn job_states_fold_into_three() {
+        assert_eq!(JobState::from_aws("CREATED"), JobState::Running);
+        assert_eq!(JobState::from_aws("PENDING"), JobState::Running);
+        assert_eq!(JobState::from_aws("COMPLETED"), JobState::Completed);
+        assert_eq!(JobState::from_aws("ABORTED"), JobState::Failed);
+        assert_eq!(JobState::from_aws("PARTIAL"), JobState::Failed);
+    }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local demo: a real kube-apiserver + etcd, moto as DynamoDB, the operator, and the
-# examples of examples/. Everything runs on 127.0.0.1 and stops when the script ends.
+# The local demo: a real kube-apiserver + etcd, moto as DynamoDB (with the AWS Backup emulator
+# of tests/emulators/), the operator, and the examples of examples/. Everything runs on 127.0.0.1 and stops when the script ends.
 # DEMO_KEEP=1 keeps it all running until Ctrl-C, to explore with kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ WORK=$(mktemp -d -t dbo-demo-XXXXXX)
 source scripts/local-cluster.sh
 trap 'stop_all; echo "logs: $WORK"' EXIT
 kubectl() { "$KUBECTL_BIN" "$@"; }
-py() { "$(dirname "$MOTO_SERVER_BIN")/python" "$ROOT/scripts/demo_tables.py" "$@"; }
+py() { "$MOTO_PYTHON" "$ROOT/scripts/demo_tables.py" "$@"; }
 
 say "starting etcd, kube-apiserver and moto on 127.0.0.1"
 start_cluster
@@ -77,6 +77,25 @@ done
 kubectl get dynamobackuppolicy -n shop
 kubectl get dynamobackup -n shop -l dynamobackup.io/policy=orders-demo -L dynamobackup.io/trigger
 echo "  retention: $(kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.retention}')"
+
+say "disaster recovery: AWS Backup vaults prod-dynamodb (us-east-1) and dr (eu-central-1)"
+py vault prod-dynamodb us-east-1
+py vault dr eu-central-1
+
+say "a snapshot kept by AWS Backup, copied to eu-central-1 (examples/orders-dr-backup.yaml)"
+kubectl apply -f examples/orders-dr-backup.yaml
+kubectl wait -n shop --for=condition=Ready --timeout=180s dynamobackup/orders-dr
+kubectl get ddbbackup -n shop orders-dr -o jsonpath='{.status.recoveryPointArn}{"\n"}'
+kubectl get ddbbackup -n shop orders-dr -o jsonpath='{.status.copies}' | python3 -m json.tool
+echo "  the copy in eu-central-1's vault:"
+py points dr eu-central-1
+
+say "us-east-1 is lost: the copy restored as Orders in eu-central-1 (examples/orders-dr-restore.yaml)"
+kubectl apply -f examples/orders-dr-restore.yaml
+kubectl wait -n shop --for=condition=Ready --timeout=180s dynamorestore/orders-in-frankfurt
+kubectl get dynamorestore -n shop
+echo "  Orders in eu-central-1:"
+py items Orders eu-central-1
 
 say "events"
 kubectl get events -n shop -o custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message

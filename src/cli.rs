@@ -50,12 +50,13 @@ pub struct RunArgs {
     #[arg(long, env = "RECONCILE_CONCURRENCY", default_value = "4")]
     pub concurrency: NonZeroU32,
 
-    /// Client-side pace of DynamoDB operations, as `Operation=perSecond` pairs separated by
-    /// commas. Without it, each operation whose API reference documents a per-account rate is
-    /// paced at that rate (CreateBackup 50, ListBackups 5, DescribeBackup, DeleteBackup,
-    /// DescribeContinuousBackups, RestoreTableFromBackup and ListTagsOfResource 10, TagResource
-    /// and UntagResource 5) and the others are not paced. A pair replaces an operation's pace,
-    /// or paces one that DynamoDB does not limit.
+    /// Client-side pace of DynamoDB and AWS Backup operations, as `Operation=perSecond` pairs
+    /// separated by commas. Without it, each DynamoDB operation whose API reference documents a
+    /// per-account rate is paced at that rate (CreateBackup 50, ListBackups 5, DescribeBackup,
+    /// DeleteBackup, DescribeContinuousBackups, RestoreTableFromBackup and ListTagsOfResource 10,
+    /// TagResource and UntagResource 5) and the others are not paced; AWS Backup's
+    /// StartBackupJob, StartCopyJob, StartRestoreJob and DeleteRecoveryPoint at 5, its
+    /// Describe*Job at 10. A pair replaces an operation's pace, or paces one not paced.
     #[arg(long, env = "AWS_RATE_LIMITS", value_delimiter = ',', value_parser = crate::dynamo::parse_rate_limit)]
     pub aws_rate_limits: Vec<(String, NonZeroU32)>,
 

@@ -330,7 +330,7 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         }
         Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
         Source::PointInTime { table, at } => return resolve_point_in_time(w, request, table, *at).await,
-        Source::RecoveryPoint { arn, .. } => return resolve_recovery_point(w, arn.clone(), None).await,
+        Source::RecoveryPoint { arn, .. } => return resolve_recovery_point(w, arn.clone(), None, None).await,
     };
     if let (Some(backup), Some(target)) = (&backup_region, &target_region)
         && backup != target
@@ -426,12 +426,13 @@ async fn resolve_recovery_point_of(
     };
     let source_region = recovery_point_region(&source);
     if target_region.is_none() || target_region == source_region.as_deref() {
-        return resolve_recovery_point(w, source, status.table_arn.clone()).await;
+        return resolve_recovery_point(w, source, status.table_arn.clone(), status.created_at.as_ref().map(|t| t.0)).await;
     }
     let target = target_region.unwrap_or_default();
     match status.copies.iter().find(|c| c.region == target) {
         Some(copy) if copy.state == CopyState::Completed && copy.recovery_point_arn.is_some() => {
-            resolve_recovery_point(w, copy.recovery_point_arn.clone().unwrap_or_default(), status.table_arn.clone()).await
+            let point = copy.recovery_point_arn.clone().unwrap_or_default();
+            resolve_recovery_point(w, point, status.table_arn.clone(), status.created_at.as_ref().map(|t| t.0)).await
         }
         Some(copy) if copy.state != CopyState::Failed => {
             waiting(w, format!("DynamoBackup {name}: its copy to {target} is not complete yet")).await
@@ -449,11 +450,13 @@ async fn resolve_recovery_point_of(
     }
 }
 
-/// A recovery point AWS Backup restores with the role of `spec.awsBackup`.
+/// A recovery point AWS Backup restores with the role of `spec.awsBackup`; `taken` is the
+/// snapshot's moment when known.
 async fn resolve_recovery_point(
     w: &mut Writer<'_>,
     recovery_point: String,
     table_arn: Option<String>,
+    taken: Option<Timestamp>,
 ) -> Result<Result<Resolved, Action>, Error> {
     if w.obj.spec.aws_backup.is_none() {
         let message = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".to_owned();
@@ -467,7 +470,7 @@ async fn resolve_recovery_point(
         from: Via::AwsBackup { recovery_point },
         backup_arn: None,
         table_arn,
-        restore_time: None,
+        restore_time: taken,
         global_indexes: Vec::new(),
         local_indexes: Vec::new(),
     }))

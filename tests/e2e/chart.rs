@@ -116,6 +116,7 @@ aws:
   region: eu-west-1
   endpointUrl: http://dynamodb.example.internal:8000
   stsEndpointUrl: http://sts.example.internal:8000
+  backupEndpointUrl: http://backup.example.internal:8000
   rateLimits:
     ListBackups: 2
     CreateBackup: 25
@@ -211,9 +212,15 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
         let from = env_var(container, name).map(|e| &e["valueFrom"]["fieldRef"]["fieldPath"]);
         ensure(from.is_some_and(|f| f == field), || format!("{name} is not the downward API's {field}: {:?}", env_var(container, name)))?;
     }
-    for name in
-        ["WATCH_NAMESPACES", "DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_STS", "AWS_RATE_LIMITS", "TENANCY_FILE"]
-    {
+    for name in [
+        "WATCH_NAMESPACES",
+        "DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_BACKUP",
+        "AWS_RATE_LIMITS",
+        "TENANCY_FILE",
+    ] {
         ensure(env_var(container, name).is_none(), || format!("{name} is set by default: {:?}", env_var(container, name)))?;
     }
     ensure(deployment["spec"]["strategy"]["type"] == "RollingUpdate", || "a rolling update with leader election".into())?;
@@ -254,6 +261,7 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
         ("DEFAULT_REGION", "eu-west-1"),
         ("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb.example.internal:8000"),
         ("AWS_ENDPOINT_URL_STS", "http://sts.example.internal:8000"),
+        ("AWS_ENDPOINT_URL_BACKUP", "http://backup.example.internal:8000"),
         ("AWS_RATE_LIMITS", "CreateBackup=25,ListBackups=2"),
         ("LOG_FORMAT", "json"),
         ("RUST_LOG", "info,dynamo_backup_operator=debug"),

@@ -68,15 +68,12 @@ impl Keeper for Vault {
                             )
                             .await;
                     };
-                    let request = BackupJobRequest {
-                        vault: spec.backup_vault_name.clone(),
-                        resource_arn: resource_arn.clone(),
-                        role_arn: spec.iam_role_arn.clone(),
-                        lifecycle: lifecycle(&spec.lifecycle),
-                        idempotency_token: plan::backup_token(&uid),
-                    };
+                    let request = backup_request(&spec, resource_arn.clone(), &uid);
+                    // The intent first: a deletion after a crash in the call below asks again
+                    // with the same token, and so finds the job if the call reached AWS Backup.
                     r.status.table_arn = Some(resource_arn);
                     r.status.requested_at = r.status.requested_at.take().or_else(|| Some(now()));
+                    r.save().await?;
                     let (job_id, recovery_point) = match r.ctx.aws_backup.start_backup_job(scope, &request).await {
                         Ok(started) => started,
                         Err(err) if err.class == ErrorClass::Terminal => {
@@ -214,6 +211,25 @@ impl Keeper for Vault {
 
     async fn delete(&self, r: &mut Writer<'_>, scope: &Scope, _target: Option<&BackupTarget>) -> Result<Option<Action>, Error> {
         let spec = settings(r)?.clone();
+        // An intent without a job: StartBackupJob may have reached AWS Backup before a crash.
+        // The same token answers with that job if it did (a new one if it did not, deleted as
+        // soon as it completes): nothing the operator asked for is left behind.
+        if r.status.backup_job_id.is_none()
+            && r.status.requested_at.is_some()
+            && let Some(resource_arn) = r.status.table_arn.clone()
+        {
+            let request = backup_request(&spec, resource_arn, &r.obj.uid().unwrap_or_default());
+            match r.ctx.aws_backup.start_backup_job(scope, &request).await {
+                Ok((job_id, recovery_point)) => {
+                    r.status.backup_job_id = Some(job_id);
+                    r.status.recovery_point_arn = recovery_point.or(r.status.recovery_point_arn.take());
+                    r.save().await?;
+                }
+                // Refused outright: no job was made by this token, then or now.
+                Err(err) if err.class == ErrorClass::Terminal => return Ok(None),
+                Err(err) => return Err(err.into()),
+            }
+        }
         // A job still running has no recovery point to delete yet.
         if let Some(job_id) = r.status.backup_job_id.clone()
             && r.status.backup_status.as_deref() != Some(COMPLETED)
@@ -251,6 +267,17 @@ impl Keeper for Vault {
             }
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+/// StartBackupJob of `resource_arn` as `spec` says, with the object's token.
+fn backup_request(spec: &AwsBackupSpec, resource_arn: String, uid: &str) -> BackupJobRequest {
+    BackupJobRequest {
+        vault: spec.backup_vault_name.clone(),
+        resource_arn,
+        role_arn: spec.iam_role_arn.clone(),
+        lifecycle: lifecycle(&spec.lifecycle),
+        idempotency_token: plan::backup_token(uid),
     }
 }
 

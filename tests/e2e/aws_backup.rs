@@ -32,6 +32,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     vec![
         env.trial("aws_backup_two_copies_then_restore_in_a_copy_region", two_copies_then_restore),
         env.trial("aws_backup_crash_after_start_jobs_makes_one_job_each", crash_after_start_jobs),
+        env.trial("aws_backup_deleted_after_a_crash_mid_call_leaves_no_recovery_point", deleted_after_crash),
         env.trial("aws_backup_failures_are_reported", failures),
         env.trial("aws_backup_retention_deletes_recovery_points", retention),
         env.trial("aws_backup_tenancy_bounds_and_signs_with_the_tenant_role", tenancy),
@@ -255,6 +256,41 @@ async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
     println!("restore jobs of {point}: {ours}; restore status {:?}", done.status.as_ref().map(|s| &s.restore_job_id));
     ensure(ours == 1, || format!("expected exactly one restore job, found {ours}"))?;
     ensure(items(&ctx.dynamo(), &target).await?.len() == 1, || "the restored table lacks its item".into())
+}
+
+/// Killed with StartBackupJob in flight, then deleted (deletionPolicy Delete) before any
+/// operator recorded the job: the next one finds the job by its token and deletes its recovery
+/// point, so nothing is left in the vault.
+async fn deleted_after_crash(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
+    let source = vault(&ctx, "prod");
+    create_vault(&ctx, REGION, &source).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    proxy.add(Rule::Hold { operation: "StartBackupJob" });
+    let mut first = ctx.start_operator_via(&proxy, &[])?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    backups
+        .create(&PostParams::default(), &aws_backup("gone", &table, settings(&source, &[]), DeletionPolicy::Delete))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(WAIT, proxy.held()).await.map_err(|_| "StartBackupJob never reached AWS Backup")?;
+    first.process.signal(libc::SIGKILL);
+    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    let intent = backups.get("gone").await.map_err(|e| e.to_string())?.status.unwrap_or_default();
+    ensure(intent.backup_job_id.is_none() && intent.requested_at.is_some(), || format!("not an unanswered intent: {intent:?}"))?;
+    backups.delete("gone", &DeleteParams::default()).await.map_err(|e| e.to_string())?;
+    proxy.clear();
+    let _second = ctx.start_operator_via(&proxy, &[])?;
+    eventually("the object to be gone", Duration::from_secs(90), || {
+        let backups = backups.clone();
+        async move { backups.get_opt("gone").await.ok().and_then(|o| o.is_none().then_some(())) }
+    })
+    .await?;
+    let left = recovery_points(&ctx, REGION, &source).await?;
+    println!("recovery points left: {left:?}; calls {:?}", proxy.counts());
+    ensure(left.is_empty(), || format!("left behind: {left:?}"))?;
+    ensure(proxy.count("DeleteRecoveryPoint") == 1, || format!("{:?}", proxy.counts()))
 }
 
 async fn failures(ctx: TestCtx) -> Result<(), String> {

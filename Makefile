@@ -1,5 +1,5 @@
 # The two commands of the README, and the chores around them.
-.PHONY: demo test bench crds build release image
+.PHONY: demo test bench crds build release image plugin
 
 demo:   ## a local control plane + moto + the operator + the examples
 	scripts/demo.sh
@@ -23,3 +23,6 @@ release:  ## what the Dockerfile builds
 
 image:  ## docker build (without a Docker daemon: the Dockerfile's build stage, run here)
 	scripts/image.sh
+
+plugin:  ## the kubectl plugin, packaged for Krew: dist/kubectl-dynamobackup_<os>_<arch>.tar.gz and dist/dynamobackup.yaml
+	scripts/plugin-release.sh

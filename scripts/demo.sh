@@ -12,6 +12,8 @@ eval "$(scripts/testenv.sh)"
 say "building the operator"
 cargo build --locked --quiet
 OPERATOR="$ROOT/target/debug/dynamo-backup-operator"
+# kubectl finds its plugin kubectl-dynamobackup on PATH.
+export PATH="$ROOT/target/debug:$PATH"
 
 WORK=$(mktemp -d -t dbo-demo-XXXXXX)
 # shellcheck source=scripts/local-cluster.sh
@@ -77,6 +79,13 @@ done
 kubectl get dynamobackuppolicy -n shop
 kubectl get dynamobackup -n shop -l dynamobackup.io/policy=orders-demo -L dynamobackup.io/trigger
 echo "  retention: $(kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.retention}')"
+
+say "the command line: kubectl dynamobackup status (PITR window, last backup and its age, next slot)"
+kubectl dynamobackup status -n shop
+say "kubectl dynamobackup restore Orders --latest --as Orders-latest --wait"
+kubectl dynamobackup restore Orders --latest --as Orders-latest --wait -n shop
+py items Orders-latest
+kubectl dynamobackup list -n shop
 
 say "disaster recovery: AWS Backup vaults prod-dynamodb (us-east-1) and dr (eu-central-1)"
 py vault prod-dynamodb us-east-1

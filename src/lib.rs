@@ -12,6 +12,7 @@ pub mod context;
 pub mod controllers;
 pub mod dynamo;
 pub mod http;
+pub mod kubectl;
 pub mod leader;
 pub mod metrics;
 pub mod plan;

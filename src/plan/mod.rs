@@ -13,3 +13,4 @@ pub mod schedule;
 pub mod tables;
 pub mod tenancy;
 pub mod validate;
+pub mod when;

@@ -10,6 +10,7 @@ mod health;
 mod kstatus;
 mod observability;
 mod operator;
+mod plugin;
 mod policy;
 mod restore;
 mod support;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     trials.extend(observability::trials(&env));
     trials.extend(health::trials(&env));
     trials.extend(kstatus::trials(&env));
+    trials.extend(plugin::trials(&env));
     trials.extend(fleet::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());

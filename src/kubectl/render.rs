@@ -1,0 +1,408 @@
+//! What the plugin prints, from objects already read: pure functions of the objects and `now`,
+//! so the human output is tested against golden files (tests in `kubectl/mod.rs`).
+
+use std::collections::BTreeMap;
+
+use comfy_table::{CellAlignment, ColumnConstraint, Table, presets::NOTHING};
+use jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use crate::api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, labels};
+
+/// Red for what needs a person, yellow for what is under way; nothing without a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Warn,
+    Bad,
+}
+
+pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
+    let style = match tone {
+        Tone::Plain => return text.to_owned(),
+        Tone::Warn => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+        Tone::Bad => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold(),
+    };
+    if colour { format!("{}{text}{}", style.render(), style.render_reset()) } else { text.to_owned() }
+}
+
+/// Columns aligned as kubectl aligns them: left, three spaces apart, no borders.
+pub fn columns(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for row in rows {
+        table.add_row(row);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 3));
+        column.set_cell_alignment(CellAlignment::Left);
+        column.set_constraint(ColumnConstraint::ContentWidth);
+    }
+    let mut out: String = table.lines().map(|l| l.trim_end().to_owned()).collect::<Vec<_>>().join("\n");
+    out.push('\n');
+    out
+}
+
+/// An age as kubectl prints it: 45s, 12m, 3h, 2d.
+pub fn age(from: Timestamp, now: Timestamp) -> String {
+    let secs = now.duration_since(from).as_secs().max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// A size in bytes, short.
+pub fn size(bytes: Option<i64>) -> String {
+    match bytes {
+        None => "-".into(),
+        Some(b) if b < 1024 => format!("{b} B"),
+        Some(b) if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        Some(b) if b < 1024 * 1024 * 1024 => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+        Some(b) => format!("{:.1} GiB", b as f64 / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
+fn condition<'a>(
+    conditions: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    conditions.iter().find(|c| c.type_ == type_ && c.status == "True")
+}
+
+/// One protected (or only backed-up) table, as `status` shows it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableLine {
+    pub namespace: String,
+    pub table: String,
+    /// ENABLED or DISABLED as a policy last read it; None: no policy reports it.
+    pub pitr: Option<String>,
+    pub recovery_period_in_days: Option<i32>,
+    pub earliest_restorable_time: Option<Timestamp>,
+    pub latest_restorable_time: Option<Timestamp>,
+    /// The newest Available snapshot (DynamoBackup name) and its moment.
+    pub last_backup: Option<String>,
+    pub last_backup_time: Option<Timestamp>,
+    pub next_schedule_time: Option<Timestamp>,
+    pub policies: Vec<String>,
+    pub available_backups: u32,
+    /// What a person should look at: no policy, PITR off, a policy or backup stalled.
+    pub attention: Vec<String>,
+    /// The policies' own count of their Available backups (the listed DynamoBackups may be
+    /// fewer when only some namespaces are readable).
+    #[serde(skip)]
+    reported_backups: u32,
+}
+
+fn is_table(spec_name: &str, table: &str) -> bool {
+    spec_name == table || spec_name.rsplit_once(":table/").is_some_and(|(_, name)| name == table)
+}
+
+/// The table a spec names, without an ARN's prefix.
+pub fn table_name(spec_name: &str) -> &str {
+    spec_name.rsplit_once(":table/").map(|(_, name)| name).unwrap_or(spec_name)
+}
+
+/// Every table the policies cover or the DynamoBackups name, one line each per namespace;
+/// `only`: a table name or a policy name.
+pub fn status_lines(policies: &[DynamoBackupPolicy], backups: &[DynamoBackup], only: Option<&str>) -> Vec<TableLine> {
+    let mut lines: BTreeMap<(String, String), TableLine> = BTreeMap::new();
+    let policy_named = only.is_some_and(|o| policies.iter().any(|p| p.name_any() == o));
+    for p in policies {
+        if policy_named && only != Some(p.name_any().as_str()) {
+            continue;
+        }
+        let namespace = p.namespace().unwrap_or_default();
+        let status = p.status.clone().unwrap_or_default();
+        let stalled =
+            condition(&status.conditions, "Stalled").map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
+        for spec_table in &p.spec.tables {
+            let name = table_name(spec_table).to_owned();
+            if !policy_named && only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let line = lines.entry((namespace.clone(), name.clone())).or_insert_with(|| TableLine {
+                namespace: namespace.clone(),
+                table: name.clone(),
+                ..Default::default()
+            });
+            line.policies.push(p.name_any());
+            if let Some(next) = status.next_schedule_time.as_ref().map(|t| t.0)
+                && p.spec.schedule.as_ref().is_some_and(|s| !s.suspend)
+            {
+                line.next_schedule_time = Some(line.next_schedule_time.map_or(next, |n| n.min(next)));
+            }
+            if p.spec.schedule.as_ref().is_some_and(|s| s.suspend) {
+                line.attention.push(format!("policy {}: schedule suspended", p.name_any()));
+            }
+            if let Some(stalled) = &stalled {
+                line.attention.push(stalled.clone());
+            }
+            let Some(t) = status.tables.iter().find(|t| t.name == *spec_table) else { continue };
+            if let Some(pitr) = &t.point_in_time_recovery {
+                line.pitr = Some(pitr.status.clone());
+                line.recovery_period_in_days = pitr.recovery_period_in_days;
+                line.earliest_restorable_time = pitr.earliest_restorable_time.as_ref().map(|t| t.0);
+                line.latest_restorable_time = pitr.latest_restorable_time.as_ref().map(|t| t.0);
+            }
+            line.reported_backups += t.available_backups.unwrap_or(0);
+            if let Some(last) = &t.last_backup
+                && let Some(at) = last.created_at.as_ref().map(|t| t.0)
+                && line.last_backup_time.is_none_or(|known| at > known)
+            {
+                line.last_backup = Some(last.name.clone());
+                line.last_backup_time = Some(at);
+            }
+        }
+    }
+    for b in backups {
+        let namespace = b.namespace().unwrap_or_default();
+        let name = table_name(&b.spec.table_name).to_owned();
+        if policy_named {
+            if !lines.contains_key(&(namespace.clone(), name.clone())) {
+                continue;
+            }
+        } else if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let line = lines.entry((namespace.clone(), name.clone())).or_insert_with(|| TableLine {
+            namespace: namespace.clone(),
+            table: name.clone(),
+            ..Default::default()
+        });
+        let status = b.status.clone().unwrap_or_default();
+        if status.phase == Some(BackupPhase::Available) {
+            line.available_backups += 1;
+            if let Some(at) = status.created_at.as_ref().map(|t| t.0)
+                && line.last_backup_time.is_none_or(|known| at > known)
+            {
+                line.last_backup = Some(b.name_any());
+                line.last_backup_time = Some(at);
+            }
+        }
+        if let Some(c) = condition(&status.conditions, "Stalled") {
+            line.attention.push(format!("backup {} Stalled ({})", b.name_any(), c.reason));
+        }
+    }
+    for line in lines.values_mut() {
+        line.available_backups = line.available_backups.max(line.reported_backups);
+        if line.policies.is_empty() {
+            line.attention.insert(0, "no policy: PITR not kept on, no schedule".into());
+        } else if line.pitr.as_deref().is_some_and(|p| p != "ENABLED") {
+            line.attention.insert(0, "PITR is off".into());
+        }
+    }
+    lines.into_values().collect()
+}
+
+pub fn status_table(lines: &[TableLine], now: Timestamp, all_namespaces: bool, colour: bool) -> String {
+    if lines.is_empty() {
+        return "No protected or backed-up tables found.\n".into();
+    }
+    let mut headers = vec!["TABLE", "PITR", "WINDOW", "LAST-BACKUP", "AGE", "NEXT", "POLICIES", "BACKUPS", "ATTENTION"];
+    if all_namespaces {
+        headers.insert(0, "NAMESPACE");
+    }
+    let rows = lines
+        .iter()
+        .map(|l| {
+            let pitr = match (l.pitr.as_deref(), l.recovery_period_in_days) {
+                (Some("ENABLED"), Some(days)) => format!("on ({days}d)"),
+                (Some("ENABLED"), None) => "on".into(),
+                (Some(other), _) => paint(&other.to_lowercase(), Tone::Bad, colour),
+                (None, _) if l.policies.is_empty() => paint("-", Tone::Bad, colour),
+                (None, _) => "unknown".into(),
+            };
+            let window = match (l.earliest_restorable_time, l.latest_restorable_time) {
+                (Some(from), Some(to)) => format!("{} .. {}", short_time(from), short_time(to)),
+                _ => "-".into(),
+            };
+            let attention = if l.attention.is_empty() { String::new() } else { paint(&l.attention.join("; "), Tone::Bad, colour) };
+            let mut row = vec![
+                l.table.clone(),
+                pitr,
+                window,
+                l.last_backup.clone().unwrap_or_else(|| "-".into()),
+                l.last_backup_time.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
+                l.next_schedule_time.map(|t| format!("in {}", age(now, t))).unwrap_or_else(|| "-".into()),
+                if l.policies.is_empty() { "-".into() } else { l.policies.join(",") },
+                l.available_backups.to_string(),
+                attention,
+            ];
+            if all_namespaces {
+                row.insert(0, l.namespace.clone());
+            }
+            row
+        })
+        .collect();
+    columns(&headers, rows)
+}
+
+fn short_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// One DynamoBackup, as `list` shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupLine {
+    pub namespace: String,
+    pub name: String,
+    pub table: String,
+    pub method: String,
+    pub phase: String,
+    pub size_bytes: Option<i64>,
+    pub created_at: Option<Timestamp>,
+    pub trigger: String,
+    pub pinned: bool,
+    pub policy: Option<String>,
+}
+
+/// The DynamoBackups (of `table`, if given), newest first.
+pub fn backup_lines(backups: &[DynamoBackup], table: Option<&str>) -> Vec<BackupLine> {
+    let mut lines: Vec<BackupLine> = backups
+        .iter()
+        .filter(|b| table.is_none_or(|t| is_table(&b.spec.table_name, t)))
+        .map(|b| {
+            let status = b.status.clone().unwrap_or_default();
+            let labels = b.labels();
+            BackupLine {
+                namespace: b.namespace().unwrap_or_default(),
+                name: b.name_any(),
+                table: table_name(&b.spec.table_name).to_owned(),
+                method: b.spec.method.as_str().to_owned(),
+                phase: status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into()),
+                size_bytes: status.size_bytes,
+                created_at: status.created_at.as_ref().map(|t| t.0),
+                trigger: labels.get(labels::TRIGGER).cloned().unwrap_or_else(|| "-".into()),
+                pinned: labels.get(labels::PINNED).is_some_and(|v| v == "true"),
+                policy: labels.get(labels::POLICY).cloned(),
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
+    lines
+}
+
+pub fn list_table(lines: &[BackupLine], now: Timestamp, all_namespaces: bool, colour: bool) -> String {
+    if lines.is_empty() {
+        return "No DynamoBackups found.\n".into();
+    }
+    let mut headers = vec!["NAME", "TABLE", "METHOD", "PHASE", "SIZE", "CREATED", "TRIGGER", "PINNED", "POLICY"];
+    if all_namespaces {
+        headers.insert(0, "NAMESPACE");
+    }
+    let rows = lines
+        .iter()
+        .map(|l| {
+            let tone = match l.phase.as_str() {
+                "Failed" => Tone::Bad,
+                "Available" => Tone::Plain,
+                _ => Tone::Warn,
+            };
+            let mut row = vec![
+                l.name.clone(),
+                l.table.clone(),
+                l.method.clone(),
+                paint(&l.phase, tone, colour),
+                size(l.size_bytes),
+                l.created_at.map(|t| format!("{} ago", age(t, now))).unwrap_or_else(|| "-".into()),
+                l.trigger.clone(),
+                if l.pinned { "yes".into() } else { "-".into() },
+                l.policy.clone().unwrap_or_else(|| "-".into()),
+            ];
+            if all_namespaces {
+                row.insert(0, l.namespace.clone());
+            }
+            row
+        })
+        .collect();
+    columns(&headers, rows)
+}
+
+/// An event of an object, for `describe`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventLine {
+    pub at: Option<Timestamp>,
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+/// `describe`: the object's conditions, its status fields and its events, for a person.
+pub fn describe_text(kind: &str, object: &serde_json::Value, events: &[EventLine], now: Timestamp, colour: bool) -> String {
+    let meta = &object["metadata"];
+    let status = &object["status"];
+    let mut out = String::new();
+    let field = |out: &mut String, name: &str, value: &str| out.push_str(&format!("{:<13}{value}\n", format!("{name}:")));
+    field(&mut out, "Name", meta["name"].as_str().unwrap_or_default());
+    field(&mut out, "Namespace", meta["namespace"].as_str().unwrap_or_default());
+    field(&mut out, "Kind", kind);
+    if let Some(phase) = status["phase"].as_str() {
+        field(&mut out, "Phase", phase);
+    }
+    out.push_str("Conditions:\n");
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    if conditions.is_empty() {
+        out.push_str("  (none yet: the operator has not reported on it)\n");
+    } else {
+        let rows = conditions
+            .iter()
+            .map(|c| {
+                let (type_, state) = (c["type"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default());
+                let tone = match (type_, state) {
+                    ("Stalled", "True") => Tone::Bad,
+                    ("Reconciling", "True") => Tone::Warn,
+                    _ => Tone::Plain,
+                };
+                vec![
+                    paint(type_, tone, colour),
+                    state.to_owned(),
+                    c["reason"].as_str().unwrap_or_default().to_owned(),
+                    c["message"].as_str().unwrap_or_default().to_owned(),
+                ]
+            })
+            .collect();
+        for line in columns(&["TYPE", "STATUS", "REASON", "MESSAGE"], rows).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    let mut rest = status.clone();
+    if let Some(map) = rest.as_object_mut() {
+        for key in ["conditions", "phase", "observedGeneration"] {
+            map.remove(key);
+        }
+    }
+    if rest.as_object().is_some_and(|m| !m.is_empty()) {
+        out.push_str("Status:\n");
+        let yaml = serde_yaml_ng::to_string(&rest).unwrap_or_default();
+        for line in yaml.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out.push_str("Events:\n");
+    if events.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows = events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.at.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
+                    if e.warning { paint("Warning", Tone::Bad, colour) } else { "Normal".into() },
+                    e.reason.clone(),
+                    e.message.clone(),
+                ]
+            })
+            .collect();
+        for line in columns(&["AGE", "TYPE", "REASON", "MESSAGE"], rows).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,215 @@
+//! Golden tests of the plugin's human output: fixed objects and a fixed `now`, compared with the
+//! files of `tests/golden/`. `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew; read
+//! the diff before committing it.
+
+use std::path::PathBuf;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::*;
+use crate::api::{
+    BackupPhase, BackupSchedule, DynamoBackupPolicySpec, DynamoBackupPolicyStatus, DynamoBackupStatus, LastBackup, OnPolicyDelete,
+    PitrStatus, PointInTimeRecoverySpec, PolicyTableStatus,
+};
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn now() -> Timestamp {
+    at("2026-01-15T10:30:00Z")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)");
+}
+
+fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: Time(at("2026-01-15T10:00:00Z")),
+        observed_generation: Some(1),
+    }
+}
+
+fn policy() -> DynamoBackupPolicy {
+    let mut p = DynamoBackupPolicy::new(
+        "userprofiles",
+        DynamoBackupPolicySpec {
+            tables: vec!["UserProfiles".into(), "Sessions".into()],
+            region: None,
+            point_in_time_recovery: PointInTimeRecoverySpec::default(),
+            schedule: Some(BackupSchedule {
+                cron: "0 3 * * *".into(),
+                time_zone: None,
+                jitter: None,
+                starting_deadline: None,
+                suspend: false,
+            }),
+            pre_rollout: None,
+            retention: None,
+            backup_deletion_policy: DeletionPolicy::Delete,
+            on_policy_delete: OnPolicyDelete::Orphan,
+            backup: None,
+        },
+    );
+    p.metadata.namespace = Some("shop".into());
+    p.status = Some(DynamoBackupPolicyStatus {
+        conditions: vec![cond("Ready", "True", "Protected", "2 tables protected")],
+        next_schedule_time: Some(Time(at("2026-01-16T03:00:00Z"))),
+        tables: vec![
+            PolicyTableStatus {
+                name: "UserProfiles".into(),
+                table_arn: Some("arn:aws:dynamodb:eu-west-1:123456789012:table/UserProfiles".into()),
+                point_in_time_recovery: Some(PitrStatus {
+                    status: "ENABLED".into(),
+                    recovery_period_in_days: Some(35),
+                    earliest_restorable_time: Some(Time(at("2025-12-11T10:30:00Z"))),
+                    latest_restorable_time: Some(Time(at("2026-01-15T10:25:00Z"))),
+                }),
+                last_backup: Some(LastBackup {
+                    name: "userprofiles-userprofiles-20260115-0300".into(),
+                    created_at: Some(Time(at("2026-01-15T03:00:02Z"))),
+                }),
+                available_backups: Some(7),
+            },
+            PolicyTableStatus {
+                name: "Sessions".into(),
+                table_arn: None,
+                point_in_time_recovery: Some(PitrStatus { status: "DISABLED".into(), ..Default::default() }),
+                last_backup: None,
+                available_backups: Some(0),
+            },
+        ],
+        ..Default::default()
+    });
+    p
+}
+
+fn backup(name: &str, table: &str, phase: BackupPhase, created: &str, trigger: &str) -> DynamoBackup {
+    let mut b = DynamoBackup::new(name, DynamoBackupSpec::for_table(table));
+    b.metadata.namespace = Some("shop".into());
+    b.metadata.labels = Some(BTreeMap::from([(labels::TRIGGER.to_owned(), trigger.to_owned())]));
+    b.status = Some(DynamoBackupStatus {
+        phase: Some(phase),
+        size_bytes: Some(52_428_800),
+        created_at: Some(Time(at(created))),
+        conditions: if phase == BackupPhase::Failed {
+            vec![cond("Stalled", "True", "TableNotFound", "table \"Orderz\" does not exist in us-east-1")]
+        } else {
+            vec![cond("Ready", "True", "Available", "backup is available")]
+        },
+        ..Default::default()
+    });
+    b
+}
+
+fn backups() -> Vec<DynamoBackup> {
+    let mut pinned = backup("orders-before-v42", "Orders", BackupPhase::Available, "2026-01-14T18:00:00Z", "manual");
+    pinned.metadata.labels.get_or_insert_default().insert(labels::PINNED.into(), "true".into());
+    vec![pinned, backup("orderz-typo", "Orderz", BackupPhase::Failed, "2026-01-15T10:20:00Z", "manual")]
+}
+
+#[test]
+fn status_output() {
+    let lines = status_lines(&[policy()], &backups(), None);
+    golden("status.txt", &status_table(&lines, now(), false, false));
+    golden("status-all-namespaces.txt", &status_table(&lines, now(), true, false));
+    let only = status_lines(&[policy()], &backups(), Some("UserProfiles"));
+    assert_eq!(only.len(), 1);
+    let by_policy = status_lines(&[policy()], &backups(), Some("userprofiles"));
+    assert_eq!(by_policy.iter().map(|l| l.table.as_str()).collect::<Vec<_>>(), ["Sessions", "UserProfiles"]);
+}
+
+#[test]
+fn status_flags_what_needs_a_person() {
+    let lines = status_lines(&[policy()], &backups(), None);
+    let find = |t: &str| lines.iter().find(|l| l.table == t).unwrap();
+    assert!(find("Orders").attention[0].starts_with("no policy"), "an unprotected table stands out");
+    assert!(find("Sessions").attention[0].contains("PITR is off"));
+    assert!(find("Orderz").attention.iter().any(|a| a.contains("Stalled")));
+    assert!(find("UserProfiles").attention.is_empty());
+}
+
+#[test]
+fn list_output() {
+    golden("list.txt", &list_table(&backup_lines(&backups(), None), now(), false, false));
+    assert_eq!(backup_lines(&backups(), Some("Orders")).len(), 1);
+}
+
+#[test]
+fn describe_output() {
+    let b = backups().remove(1);
+    let value = serde_json::to_value(&b).unwrap();
+    let events = vec![EventLine {
+        at: Some(at("2026-01-15T10:20:01Z")),
+        warning: true,
+        reason: "TableNotFound".into(),
+        message: "table \"Orderz\" does not exist in us-east-1".into(),
+    }];
+    golden("describe-backup.txt", &describe_text("DynamoBackup", &value, &events, now(), false));
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let lines = status_lines(&[policy()], &backups(), None);
+    assert!(!status_table(&lines, now(), false, false).contains('\u{1b}'));
+    assert!(status_table(&lines, now(), false, true).contains('\u{1b}'));
+}
+
+#[test]
+fn every_command_has_help() {
+    let mut command = Plugin::command();
+    command.build();
+    for sub in command.get_subcommands() {
+        assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+        for arg in sub.get_arguments() {
+            assert!(
+                arg.get_help().is_some() || arg.is_hide_set() || arg.get_id() == "help",
+                "{} --{} has no help",
+                sub.get_name(),
+                arg.get_id()
+            );
+        }
+    }
+    golden("help.txt", &Plugin::command().render_long_help().to_string());
+}
+
+#[test]
+fn the_incident_command_line_parses() {
+    let plugin = Plugin::try_parse_from([
+        "kubectl-dynamobackup",
+        "restore",
+        "UserProfiles",
+        "--to",
+        "10:14:59",
+        "--tz",
+        "Europe/Berlin",
+        "--as",
+        "UserProfiles-fixed",
+        "--wait",
+    ])
+    .unwrap();
+    let Command::Restore(args) = plugin.command else { panic!("not a restore") };
+    assert_eq!(args.target, "UserProfiles-fixed");
+    assert!(args.wait && args.to.as_deref() == Some("10:14:59"));
+    assert!(Plugin::try_parse_from(["kubectl-dynamobackup", "restore", "T", "--as", "N"]).is_err(), "a source is required");
+    assert!(Plugin::try_parse_from(["kubectl-dynamobackup", "restore", "T", "--latest", "--to", "now", "--as", "N"]).is_err());
+}
+
+#[test]
+fn derived_names_read_like_the_table() {
+    assert_eq!(derived_name("UserProfiles-fixed", "20260115-093012"), "userprofiles-fixed-20260115-093012");
+    assert_eq!(derived_name("Orders_v2.archive", "manual-20260115-093012"), "orders-v2-archive-manual-20260115-093012");
+    assert_eq!(derived_name("___", "x"), "x");
+}

@@ -115,6 +115,16 @@ async fn incident(ctx: TestCtx) -> Result<(), String> {
         "the new table lacks its items".into()
     })?;
 
+    // From the snapshot, and the whole picture across namespaces as JSON.
+    let from_backup = ctx.table("FromBackup");
+    ok(&kubectl(&ctx, &["restore", "--from-backup", "before-fix", "--as", &from_backup, "--wait", "--timeout", "2m"])?)?;
+    ensure(items(&ctx.dynamo(), &from_backup).await?.len() == 2, || "the table restored from the snapshot lacks its items".into())?;
+    let everywhere = kubectl(&ctx, &["status", "-A", "-o", "json"])?;
+    let parsed: serde_json::Value = serde_json::from_str(&everywhere.stdout).map_err(|e| format!("status -A -o json: {e}"))?;
+    ensure(parsed.as_array().is_some_and(|a| a.iter().any(|l| l["table"] == table.as_str() && l["pitr"] == "ENABLED")), || {
+        everywhere.stdout.clone()
+    })?;
+
     // Look closer, keep the snapshot, pause the schedule.
     let describe = kubectl(&ctx, &["describe", "backup/before-fix"])?;
     ok(&describe)?;

@@ -70,6 +70,13 @@ pub struct DynamoRestoreSpec {
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
+    /// Delete this object that long after it finished (Completed, or Failed), like a Job's
+    /// `ttlSecondsAfterFinished`; with `deletionPolicy: Delete` its table goes too. A duration
+    /// such as `2h` or `30m`. Omitted: kept until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub ttl_after_finished: Option<String>,
+
     /// The role AWS Backup restores with: required for a recovery point (recoveryPointArn, or a
     /// backupRef to an AWSBackup DynamoBackup). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]

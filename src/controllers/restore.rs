@@ -31,7 +31,8 @@ use crate::{
         backup::creating_poll,
         conditions::Standing,
         restore::{
-            STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, pitr_source, table_overrides,
+            STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, expires_in, pitr_source,
+            table_overrides,
         },
         tables::TableRef,
         validate::{self, RestoreRequest, Source},
@@ -77,8 +78,38 @@ pub async fn reconcile(obj: Arc<DynamoRestore>, ctx: Arc<Context>) -> Result<Act
     let mut w = StatusWriter::new(&api, obj.as_ref(), &ctx);
     match reconcile_with(&mut w, &namespace).await {
         Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
+        Ok(action) if obj.metadata.deletion_timestamp.is_none() => expire(&mut w).await.map(|a| a.unwrap_or(action)),
         other => other,
     }
+}
+
+/// `ttlAfterFinished`: a finished restore (Completed, or Failed since its Stalled condition)
+/// deletes itself once that long has passed, its finalizer dropping the table when
+/// `deletionPolicy: Delete`; before then, it is looked at again when it is due.
+async fn expire(w: &mut Writer<'_>) -> Result<Option<Action>, Error> {
+    let Some(ttl) = w.obj.spec.ttl_after_finished.as_deref().and_then(|t| humantime::parse_duration(t).ok()) else {
+        return Ok(None);
+    };
+    let finished_at = match w.status.phase {
+        Some(RestorePhase::Completed) => w.status.completed_at.as_ref().map(|t| t.0),
+        Some(RestorePhase::Failed) => {
+            w.status.conditions.iter().find(|c| c.type_ == "Stalled" && c.status == "True").map(|c| c.last_transition_time.0)
+        }
+        _ => None,
+    };
+    let Some(finished_at) = finished_at else { return Ok(None) };
+    if let Some(wait) = expires_in(finished_at, ttl, Timestamp::now()) {
+        return Ok(Some(Action::requeue(wait)));
+    }
+    let name = w.obj.name_any();
+    match w.api.delete(&name, &kube::api::DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Some(Action::await_change())),
+        Err(err) => return Err(err.into()),
+    }
+    let ttl_text = w.obj.spec.ttl_after_finished.clone().unwrap_or_default();
+    publish(&w.ctx.recorder, w.obj, false, "Expired", "Delete", format!("finished {ttl_text} ago (ttlAfterFinished): deleted")).await;
+    Ok(Some(Action::await_change()))
 }
 
 /// Who makes the new table: DynamoDB from a native backup or a PITR window, or AWS Backup

@@ -147,11 +147,31 @@ pub fn classify_target(
     if from_our_source && created_after_intent { Target::Ours } else { Target::Taken }
 }
 
+/// When a finished restore with `ttlAfterFinished` goes: None now, else after how long.
+pub fn expires_in(finished_at: Timestamp, ttl: Duration, now: Timestamp) -> Option<Duration> {
+    let due = finished_at.checked_add(jiff::SignedDuration::try_from(ttl).ok()?).ok()?;
+    (due > now).then(|| Duration::try_from(due.duration_since(now)).unwrap_or_default())
+}
+
 /// Steps done after the table is ACTIVE, in order; each is recorded once done.
 pub const STEP_TAGS: &str = "tags";
 pub const STEP_PITR: &str = "pointInTimeRecovery";
 pub const STEP_DELETION_PROTECTION: &str = "deletionProtection";
 pub const STEP_TTL: &str = "timeToLive";
+
+#[cfg(test)]
+mod ttl_tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_restore_goes_once_its_ttl_has_passed() {
+        let finished: Timestamp = "2026-01-15T10:00:00Z".parse().unwrap();
+        let ttl = Duration::from_secs(7200);
+        assert_eq!(expires_in(finished, ttl, "2026-01-15T11:00:00Z".parse().unwrap()), Some(Duration::from_secs(3600)));
+        assert_eq!(expires_in(finished, ttl, "2026-01-15T12:00:00Z".parse().unwrap()), None);
+        assert_eq!(expires_in(finished, Duration::ZERO, finished), None);
+    }
+}
 
 #[cfg(test)]
 mod tests {

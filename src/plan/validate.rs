@@ -157,6 +157,11 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
             return Err(invalid("spec.overrides.provisionedThroughput goes with billingMode PROVISIONED, and PROVISIONED needs it"));
         }
     }
+    if let Some(ttl) = &spec.ttl_after_finished
+        && humantime::parse_duration(ttl).is_err()
+    {
+        return Err(invalid(format!("spec.ttlAfterFinished {ttl:?} is not a duration such as 2h or 30m")));
+    }
     if spec.deletion_policy == DeletionPolicy::Delete && spec.after_restore.deletion_protection == Some(true) {
         return Err(invalid(
             "spec.deletionPolicy Delete and spec.afterRestore.deletionProtection true contradict each other: \
@@ -252,6 +257,7 @@ mod tests {
             after_restore: AfterRestore::default(),
             deletion_policy: DeletionPolicy::Retain,
             aws_backup: None,
+            ttl_after_finished: None,
         }
     }
 

@@ -38,6 +38,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("restore_without_pitr_on_the_source_stalls", pitr_disabled),
         env.trial("restore_operator_killed_after_the_restore_call_adopts_it", killed_after_restore),
         env.trial("restore_deletion_policy_delete_drops_only_its_table", drill_drops_its_table),
+        env.trial("restore_ttl_after_finished_deletes_it_and_its_table", ttl_after_finished),
         env.trial("restore_in_progress_is_followed_until_active", creating_then_active),
         env.trial("restore_limit_exceeded_is_retried_and_reported", limit_exceeded),
         env.trial("restore_keeps_only_the_listed_global_indexes", gsi_keep_list),
@@ -55,6 +56,7 @@ pub fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore
             after_restore: AfterRestore::default(),
             deletion_policy: DeletionPolicy::Retain,
             aws_backup: None,
+            ttl_after_finished: None,
         },
     )
 }
@@ -327,6 +329,32 @@ async fn drill_drops_its_table(ctx: TestCtx) -> Result<(), String> {
     ensure(!table_exists(&ctx.dynamo(), &drill_table).await, || "Delete left the drill table".into())?;
     ensure(table_exists(&ctx.dynamo(), &kept_table).await, || "Retain dropped the table".into())?;
     ensure(table_exists(&ctx.dynamo(), &profiles).await, || "the source table is gone".into())
+}
+
+/// `ttlAfterFinished`: a finished restore deletes itself (and, with `deletionPolicy: Delete`, its
+/// table) once that long has passed; one without it stays.
+async fn ttl_after_finished(ctx: TestCtx) -> Result<(), String> {
+    let profiles = ctx.table("UserProfiles");
+    create_table(&ctx.dynamo(), &profiles, &[("u-1", "ada")]).await?;
+    enable_pitr(&ctx, &profiles).await?;
+    let _op = ctx.start_operator(&[])?;
+    let api: Api<DynamoRestore> = ctx.api();
+    let (short_table, kept_table) = (ctx.table("ShortLived"), ctx.table("Kept"));
+    let mut short = restore("short-lived", point_in_time(&profiles, None), &short_table);
+    short.spec.deletion_policy = DeletionPolicy::Delete;
+    short.spec.ttl_after_finished = Some("3s".into());
+    api.create(&PostParams::default(), &short).await.map_err(|e| e.to_string())?;
+    api.create(&PostParams::default(), &restore("kept", point_in_time(&profiles, None), &kept_table)).await.map_err(|e| e.to_string())?;
+    wait_condition(&api, "kept", "Ready", WAIT, conditions).await?;
+    eventually("short-lived to delete itself", WAIT, || {
+        let api = api.clone();
+        async move { api.get_opt("short-lived").await.ok().and_then(|o| o.is_none().then_some(())) }
+    })
+    .await?;
+    ensure(!table_exists(&ctx.dynamo(), &short_table).await, || "its table stayed".into())?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ensure(api.get_opt("kept").await.map_err(|e| e.to_string())?.is_some(), || "a restore without a TTL went".into())?;
+    ensure(table_exists(&ctx.dynamo(), &kept_table).await, || "the kept table went".into())
 }
 
 async fn creating_then_active(ctx: TestCtx) -> Result<(), String> {

@@ -81,8 +81,12 @@ ClusterRole, or into a Role per watched namespace. The chart's README says why e
   verbs: [get, list, watch, create, patch, delete]
 # Watched by their controllers; patch: the finalizer.
 - apiGroups: [dynamobackup.io]
-  resources: [dynamorestores, dynamobackuppolicies]
+  resources: [dynamobackuppolicies]
   verbs: [list, watch, patch]
+# The same, and delete: a finished restore with ttlAfterFinished deletes itself.
+- apiGroups: [dynamobackup.io]
+  resources: [dynamorestores]
+  verbs: [list, watch, patch, delete]
 # Status is written with server-side apply, which is a patch.
 - apiGroups: [dynamobackup.io]
   resources: [dynamobackups/status, dynamorestores/status, dynamobackuppolicies/status]

@@ -58,6 +58,13 @@ pub struct RestoreLabels {
     pub source: &'static str,
 }
 
+/// Labels of restore verifications.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerifyLabels {
+    /// Passed or Failed.
+    pub result: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reconciles: Family<KindLabels, Counter>,
@@ -67,6 +74,8 @@ pub struct Metrics {
     pub last_successful_backup: Family<PolicyTableLabels, Gauge>,
     pub retention_deletions: Family<PolicyLabels, Counter>,
     pub restore_duration: Family<RestoreLabels, Histogram>,
+    pub verifications: Family<VerifyLabels, Counter>,
+    pub verification_duration: Histogram,
     pub latest_restorable: Arc<LatestRestorable>,
 }
 
@@ -99,6 +108,14 @@ impl Default for Metrics {
             "From the restore call (or the DynamoRestore's creation) to the new table ACTIVE with the after-restore steps done",
             restore_duration.clone(),
         );
+        let verifications = Family::<VerifyLabels, Counter>::default();
+        registry.register("restore_verifications", "Checks of restored tables (spec.verify), per result", verifications.clone());
+        let verification_duration = Histogram::new([1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0]);
+        registry.register(
+            "restore_verification_duration_seconds",
+            "How long the checks of a restored table took (the count, paced, and the keys)",
+            verification_duration.clone(),
+        );
         let latest_restorable = Arc::new(LatestRestorable::default());
         registry.register_collector(Box::new(latest_restorable.clone()));
         Self {
@@ -110,6 +127,8 @@ impl Default for Metrics {
             last_successful_backup,
             retention_deletions,
             restore_duration,
+            verifications,
+            verification_duration,
             latest_restorable,
         }
     }

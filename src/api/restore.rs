@@ -70,6 +70,11 @@ pub struct DynamoRestoreSpec {
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
+    /// Checks of the new table once it is ACTIVE: its item count against the snapshot's, and
+    /// keys that must exist. The result is in `status.verification` and a `Verified` condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+
     /// Delete this object that long after it finished (Completed, or Failed), like a Job's
     /// `ttlSecondsAfterFinished`; with `deletionPolicy: Delete` its table goes too. A duration
     /// such as `2h` or `30m`. Omitted: kept until deleted.
@@ -82,6 +87,77 @@ pub struct DynamoRestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.awsBackup is immutable"))]
     pub aws_backup: Option<AwsBackupRestore>,
+}
+
+/// What to check of a restored table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifySpec {
+    /// Count the new table's items (a paced Scan with Select COUNT) and compare with the count
+    /// DynamoDB recorded for the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_count: Option<ItemCountCheck>,
+    /// Items that must exist, by primary key in DynamoDB JSON: `{orderId: {S: order-1}}`
+    /// (key attributes are strings S, numbers N or base64 binaries B). At most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub keys: Vec<BTreeMap<String, BTreeMap<String, String>>>,
+    /// The read capacity the count may use, per second (the Scan is paced to it). Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_read_capacity_per_second: Option<u32>,
+}
+
+/// How far the counted items may differ from the snapshot's recorded count.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCountCheck {
+    /// Allowed difference in percent of the recorded count (DynamoDB's counts are approximate,
+    /// refreshed about every six hours in AWS). Default 0.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub tolerance_percent: u32,
+}
+
+/// Passed or Failed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum VerificationResult {
+    Passed,
+    Failed,
+}
+
+/// What the checks of `spec.verify` found; the count resumes from `resumeKey` after a restart.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationStatus {
+    /// Passed or Failed, once every check is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<VerificationResult>,
+    /// Items counted in the new table (so far, while counting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_count: Option<i64>,
+    /// The count DynamoDB recorded for the snapshot (a backup's source table count, or the
+    /// source table's count for a point in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_item_count: Option<i64>,
+    /// Keys of spec.verify.keys that are not in the new table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_keys: Vec<String>,
+    /// When the checks began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the checks ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Time>,
+    /// How long the checks took, such as `12s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// What differed, or what was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Where the count goes on after a restart: the last page's LastEvaluatedKey (DynamoDB JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_key: Option<String>,
 }
 
 /// How AWS Backup restores a recovery point.
@@ -274,6 +350,9 @@ pub struct DynamoRestoreStatus {
     /// The ARN of the backup restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_backup_arn: Option<String>,
+    /// What spec.verify found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationStatus>,
     /// AWS Backup sources: the recovery point restored (the source's, or its copy in spec.region).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_point_arn: Option<String>,

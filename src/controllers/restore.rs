@@ -18,7 +18,7 @@ use super::{
 use crate::{
     api::{
         BackupMethod, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase,
-        TimeToLiveMode,
+        TimeToLiveMode, VerificationResult,
     },
     awsbackup::{JobState, RestoreJobRequest, recovery_point_region},
     context::Context,
@@ -26,16 +26,17 @@ use crate::{
         DynamoError, ErrorClass, Lane,
         model::{IndexDef, RestoreFrom, Scope, Table, Tags},
     },
-    metrics::RestoreLabels,
+    metrics::{RestoreLabels, VerifyLabels},
     plan::{
         backup::creating_poll,
-        conditions::Standing,
+        conditions::{Standing, set_condition},
         restore::{
             STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, expires_in, pitr_source,
             table_overrides,
         },
         tables::TableRef,
         validate::{self, RestoreRequest, Source},
+        verify as verifying,
     },
 };
 
@@ -542,6 +543,9 @@ async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, tab
     if let Err(action) = after_restore(w, scope, &table).await? {
         return Ok(action);
     }
+    if let Err(action) = verify(w, scope, &table).await? {
+        return Ok(action);
+    }
     let fresh = w.ctx.dynamo.describe_table(scope, &request.target).await?.unwrap_or(table);
     w.status.item_count = fresh.item_count;
     w.status.table_status = Some(fresh.status);
@@ -553,7 +557,15 @@ async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, tab
         let seconds = Timestamp::now().duration_since(began).as_secs_f64().max(0.0);
         w.ctx.metrics.restore_duration.get_or_create(&RestoreLabels { source }).observe(seconds);
     }
-    let message = completed_message(request);
+    let mut message = completed_message(request);
+    if let Some(v) = &w.status.verification {
+        let verdict = v.message.clone().unwrap_or_default();
+        match v.result {
+            Some(VerificationResult::Passed) => message = format!("{message}; verified: {verdict}"),
+            Some(VerificationResult::Failed) => message = format!("{message}; verification FAILED: {verdict}"),
+            None => {}
+        }
+    }
     w.write(&Standing::Ready { reason: "Restored".into(), message: message.clone() }).await?;
     publish(&w.ctx.recorder, w.obj, false, "RestoreCompleted", "Restore", message).await;
     Ok(Action::await_change())
@@ -561,6 +573,119 @@ async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, tab
 
 fn completed_message(request: &RestoreRequest) -> String {
     format!("table {} restored from {}", request.target, request.source.describe())
+}
+
+/// `spec.verify`, once the table is ACTIVE: the count (a paced Scan with Select COUNT, its place
+/// saved after every page so a restart resumes it, in slices of `COUNT_SLICE` per reconcile),
+/// then the keys; the verdict in `status.verification` and the `Verified` condition. Err: come
+/// back with this action.
+async fn verify(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Result<Result<(), Action>, Error> {
+    let Some(spec) = w.obj.spec.verify.clone() else { return Ok(Ok(())) };
+    if w.status.verification.as_ref().is_some_and(|v| v.result.is_some()) {
+        return Ok(Ok(()));
+    }
+    let keys = match spec.keys.iter().map(verifying::parse_key).collect::<Result<Vec<_>, _>>() {
+        Ok(keys) => keys,
+        Err(err) => return Ok(Err(w.stalled("InvalidSpec", format!("spec.verify.keys: {err}")).await?)),
+    };
+    let mut v = w.status.verification.clone().unwrap_or_default();
+    if v.started_at.is_none() {
+        v.started_at = Some(now());
+        v.expected_item_count = expected_item_count(w, scope).await?;
+        if spec.item_count.is_some() {
+            v.item_count = Some(0);
+            v.resume_key = Some(verifying::FROM_THE_START.into());
+        }
+        w.status.verification = Some(v.clone());
+        w.save().await?;
+    }
+    let max_rcu = spec.max_read_capacity_per_second.unwrap_or(verifying::DEFAULT_MAX_READ_CAPACITY);
+    let slice_ends = tokio::time::Instant::now() + verifying::COUNT_SLICE;
+    while let Some(resume) = v.resume_key.clone() {
+        // A place that no longer parses starts the count again rather than guessing.
+        let start = match resume.as_str() {
+            verifying::FROM_THE_START => None,
+            text => match verifying::key_from_text(text) {
+                Ok(key) => Some(key),
+                Err(_) => {
+                    v.item_count = Some(0);
+                    None
+                }
+            },
+        };
+        let page = w.ctx.dynamo.count_page(scope, &table.name, start.as_ref(), verifying::PAGE_ITEMS).await?;
+        v.item_count = Some(v.item_count.unwrap_or(0) + page.count);
+        v.resume_key = page.next.as_ref().map(verifying::key_text);
+        w.status.verification = Some(v.clone());
+        w.save().await?;
+        tokio::time::sleep(verifying::pause_after(page.consumed, max_rcu)).await;
+        if v.resume_key.is_some() && tokio::time::Instant::now() >= slice_ends {
+            let message = format!("verifying table {}: {} items counted so far", table.name, v.item_count.unwrap_or(0));
+            w.write(&Standing::Reconciling { reason: "Verifying".into(), message }).await?;
+            return Ok(Err(Action::requeue(Duration::from_secs(1))));
+        }
+    }
+    let mut missing = Vec::new();
+    for key in &keys {
+        if !w.ctx.dynamo.item_exists(scope, &table.name, key).await? {
+            missing.push(verifying::key_text(key));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut reason = "Verified";
+    if let Some(check) = &spec.item_count
+        && let Some(differs) = verifying::count_differs(v.item_count.unwrap_or(0), v.expected_item_count, check.tolerance_percent)
+    {
+        problems.push(differs);
+        reason = "ItemCountMismatch";
+    }
+    if !missing.is_empty() {
+        problems.push(format!("{} of {} keys missing: {}", missing.len(), keys.len(), missing.join(", ")));
+        reason = if reason == "Verified" { "KeysMissing" } else { "VerificationFailed" };
+    }
+    let passed = problems.is_empty();
+    let checked = Timestamp::now();
+    let took = v.started_at.as_ref().map(|s| checked.duration_since(s.0).unsigned_abs()).unwrap_or_default();
+    v.result = Some(if passed { VerificationResult::Passed } else { VerificationResult::Failed });
+    v.missing_keys = missing;
+    v.checked_at = Some(Time(checked));
+    v.duration = Some(humantime::format_duration(Duration::from_secs(took.as_secs())).to_string());
+    v.message = Some(if passed {
+        let counted = match (spec.item_count.as_ref(), v.item_count, v.expected_item_count) {
+            (Some(_), Some(n), Some(m)) => format!("{n} items (the snapshot recorded {m})"),
+            (Some(_), Some(n), None) => format!("{n} items (no count recorded for the snapshot to compare)"),
+            _ => String::new(),
+        };
+        let found = if keys.is_empty() { String::new() } else { format!("{} keys found", keys.len()) };
+        [counted, found].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+    } else {
+        problems.join("; ")
+    });
+    let result_label = if passed { "Passed" } else { "Failed" };
+    w.ctx.metrics.verifications.get_or_create(&VerifyLabels { result: result_label }).inc();
+    w.ctx.metrics.verification_duration.observe(took.as_secs_f64());
+    let message = v.message.clone().unwrap_or_default();
+    w.status.conditions =
+        set_condition(&w.status.conditions, "Verified", passed, reason, &message, w.obj.metadata.generation, &Time(checked));
+    w.status.verification = Some(v);
+    w.save().await?;
+    publish(&w.ctx.recorder, w.obj, !passed, if passed { "Verified" } else { reason }, "Verify", message).await;
+    Ok(Ok(()))
+}
+
+/// The count DynamoDB recorded for what is restored: a backup's source table count (DescribeBackup),
+/// or the source table's count for a point in time (DescribeTable; refreshed about every six hours).
+async fn expected_item_count(w: &Writer<'_>, scope: &Scope) -> Result<Option<i64>, Error> {
+    if let Some(arn) = w.status.source_backup_arn.clone() {
+        return Ok(w.ctx.dynamo.describe_backup(scope, &arn).await?.and_then(|b| b.source).and_then(|s| s.item_count));
+    }
+    if w.status.recovery_point_arn.is_none()
+        && let Some(source) = w.status.source_table_arn.as_deref().and_then(|arn| TableRef::parse(arn).ok())
+    {
+        let source_scope = w.scope(source.region.clone().or(scope.region.clone()));
+        return Ok(w.ctx.dynamo.describe_table(&source_scope, &source.name).await?.and_then(|t| t.item_count));
+    }
+    Ok(None)
 }
 
 /// The after-restore steps not done yet, each recorded in status as soon as it is done.

@@ -450,6 +450,57 @@ impl DynamoPort for AwsDynamo {
         let req = self.client(scope).await.delete_table().table_name(table).send();
         absent_as_none(self.call(scope, "DeleteTable", Lane::Now, req).await, "ResourceNotFoundException").map(|_| ())
     }
+
+    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> DynamoResult<CountPage> {
+        let req = self
+            .client(scope)
+            .await
+            .scan()
+            .table_name(table)
+            .select(t::Select::Count)
+            .limit(limit)
+            .return_consumed_capacity(t::ReturnConsumedCapacity::Total)
+            .set_exclusive_start_key(start.map(to_attributes))
+            .send();
+        let out = self.call(scope, "Scan", Lane::Now, req).await?;
+        Ok(CountPage {
+            count: i64::from(out.count()),
+            consumed: out.consumed_capacity().and_then(|c| c.capacity_units()).unwrap_or(0.0),
+            next: out.last_evaluated_key().map(from_attributes).filter(|k| !k.is_empty()),
+        })
+    }
+
+    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> DynamoResult<bool> {
+        let req = self.client(scope).await.get_item().table_name(table).set_key(Some(to_attributes(key))).send();
+        Ok(self.call(scope, "GetItem", Lane::Now, req).await?.item().is_some())
+    }
+}
+
+fn to_attributes(key: &ItemKey) -> std::collections::HashMap<String, t::AttributeValue> {
+    key.iter()
+        .map(|(name, value)| {
+            let value = match value {
+                KeyAttr::S(s) => t::AttributeValue::S(s.clone()),
+                KeyAttr::N(n) => t::AttributeValue::N(n.clone()),
+                KeyAttr::B(b) => t::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b.clone())),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+fn from_attributes(key: &std::collections::HashMap<String, t::AttributeValue>) -> ItemKey {
+    key.iter()
+        .filter_map(|(name, value)| {
+            let value = match value {
+                t::AttributeValue::S(s) => KeyAttr::S(s.clone()),
+                t::AttributeValue::N(n) => KeyAttr::N(n.clone()),
+                t::AttributeValue::B(b) => KeyAttr::B(b.as_ref().to_vec()),
+                _ => return None,
+            };
+            Some((name.clone(), value))
+        })
+        .collect()
 }
 
 fn pitr_from(desc: Option<&t::ContinuousBackupsDescription>) -> Pitr {

@@ -15,35 +15,28 @@ pub trait RegionalClient: Clone + Send + Sync + 'static {
     fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self;
 }
 
-impl RegionalClient for aws_sdk_dynamodb::Client {
-    fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self {
-        let mut config = aws_sdk_dynamodb::config::Builder::from(base)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
-        if let Some(region) = region {
-            config = config.region(region);
+/// The same builder calls for each SDK: their config builders are distinct types.
+macro_rules! regional_client {
+    ($sdk:ident) => {
+        impl RegionalClient for $sdk::Client {
+            fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self {
+                let mut config = $sdk::config::Builder::from(base)
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
+                if let Some(region) = region {
+                    config = config.region(region);
+                }
+                if let Some(credentials) = credentials {
+                    config = config.credentials_provider(credentials);
+                }
+                Self::from_conf(config.build())
+            }
         }
-        if let Some(credentials) = credentials {
-            config = config.credentials_provider(credentials);
-        }
-        Self::from_conf(config.build())
-    }
+    };
 }
 
-impl RegionalClient for aws_sdk_backup::Client {
-    fn build(base: &SdkConfig, region: Option<Region>, credentials: Option<SharedCredentialsProvider>) -> Self {
-        let mut config = aws_sdk_backup::config::Builder::from(base)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).build());
-        if let Some(region) = region {
-            config = config.region(region);
-        }
-        if let Some(credentials) = credentials {
-            config = config.credentials_provider(credentials);
-        }
-        Self::from_conf(config.build())
-    }
-}
+regional_client!(aws_sdk_dynamodb);
+regional_client!(aws_sdk_backup);
 
 /// A call that has not answered by then is treated as a transient failure.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);

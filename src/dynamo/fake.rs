@@ -11,7 +11,7 @@ use jiff::Timestamp;
 
 use super::{
     DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane,
-    model::{Backup, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
+    model::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
 };
 
 #[derive(Default)]
@@ -129,5 +129,13 @@ impl DynamoPort for FakeDynamo {
 
     async fn delete_table(&self, _: &Scope, _: &str) -> DynamoResult<()> {
         unsupported("DeleteTable")
+    }
+
+    async fn count_page(&self, _: &Scope, _: &str, _: Option<&ItemKey>, _: i32) -> DynamoResult<CountPage> {
+        unsupported("Scan")
+    }
+
+    async fn item_exists(&self, _: &Scope, _: &str, _: &ItemKey) -> DynamoResult<bool> {
+        unsupported("GetItem")
     }
 }

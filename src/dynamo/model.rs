@@ -138,3 +138,25 @@ pub enum RestoreFrom {
 }
 
 pub type Tags = BTreeMap<String, String>;
+
+/// One attribute of an item's primary key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyAttr {
+    S(String),
+    N(String),
+    B(Vec<u8>),
+}
+
+/// An item's primary key: attribute name -> value.
+pub type ItemKey = std::collections::BTreeMap<String, KeyAttr>;
+
+/// One page of a `Select: COUNT` scan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountPage {
+    /// Items counted in the page.
+    pub count: i64,
+    /// Read capacity units the page consumed.
+    pub consumed: f64,
+    /// Where the next page starts; None: the table is done.
+    pub next: Option<ItemKey>,
+}

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::{
     DynamoError, Lane,
-    model::{Backup, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
+    model::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
 };
 
 pub type DynamoResult<T> = Result<T, DynamoError>;
@@ -55,4 +55,10 @@ pub trait DynamoPort: Send + Sync {
 
     /// Deletes a table; one that is already gone counts as deleted.
     async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()>;
+
+    /// One page (at most `limit` items) of a `Select: COUNT` scan of `table` from `start`.
+    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> DynamoResult<CountPage>;
+
+    /// Whether `table` holds an item with this primary key.
+    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> DynamoResult<bool>;
 }

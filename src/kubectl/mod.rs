@@ -534,6 +534,7 @@ async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure> {
             deletion_policy: DeletionPolicy::Retain,
             aws_backup: args.aws_backup_role.clone().map(|iam_role_arn| AwsBackupRestore { iam_role_arn }),
             ttl_after_finished: None,
+            verify: None,
         },
     );
     restore.metadata.namespace = Some(ctx.namespace.clone());

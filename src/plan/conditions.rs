@@ -54,6 +54,22 @@ pub fn apply_standing(current: &[Condition], standing: &Standing, generation: Op
     out
 }
 
+/// `current` with the condition `type_` (one beside the kstatus three, such as `Verified`) set;
+/// its `lastTransitionTime` moves only when its status changes.
+pub fn set_condition(
+    current: &[Condition],
+    type_: &str,
+    on: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let mut out: Vec<Condition> = current.iter().filter(|c| c.type_ != type_).cloned().collect();
+    out.push(merge(current, type_, on, reason.to_owned(), message.to_owned(), generation, now));
+    out
+}
+
 fn merge(current: &[Condition], type_: &str, on: bool, reason: String, message: String, generation: Option<i64>, now: &Time) -> Condition {
     let status = if on { "True" } else { "False" }.to_owned();
     let last_transition_time = current

@@ -13,4 +13,5 @@ pub mod schedule;
 pub mod tables;
 pub mod tenancy;
 pub mod validate;
+pub mod verify;
 pub mod when;

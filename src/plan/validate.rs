@@ -258,6 +258,7 @@ mod tests {
             deletion_policy: DeletionPolicy::Retain,
             aws_backup: None,
             ttl_after_finished: None,
+            verify: None,
         }
     }
 

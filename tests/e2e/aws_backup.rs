@@ -191,25 +191,34 @@ async fn two_copies_then_restore(ctx: TestCtx) -> Result<(), String> {
     ensure(recovery_points(&ctx, "eu-west-1", &dr2).await?.len() == 1, || "the copy in eu-west-1 went too".into())
 }
 
-async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
+/// SIGKILL, and the process gone.
+fn kill(operator: &mut crate::support::operator::Operator) -> Result<(), String> {
+    operator.process.signal(libc::SIGKILL);
+    operator.process.wait_timeout(Duration::from_secs(10)).map(|_| ()).ok_or_else(|| "the operator survived SIGKILL".into())
+}
+
+/// A table and its vault, and an operator killed while the StartBackupJob of DynamoBackup
+/// `name` was in flight: AWS Backup got it, the operator never heard back. The proxy no longer
+/// holds anything.
+async fn killed_mid_start_backup_job(ctx: &TestCtx, name: &str, deletion: DeletionPolicy) -> Result<(String, String, FaultProxy), String> {
     let table = ctx.table("Orders");
     create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
-    let source = vault(&ctx, "prod");
-    create_vault(&ctx, REGION, &source).await?;
+    let source = vault(ctx, "prod");
+    create_vault(ctx, REGION, &source).await?;
     let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
-
-    // Killed with StartBackupJob in flight: AWS Backup got it, the operator never heard back.
     proxy.add(Rule::Hold { operation: "StartBackupJob" });
     let mut first = ctx.start_operator_via(&proxy, &[])?;
     let backups: Api<DynamoBackup> = ctx.api();
-    backups
-        .create(&PostParams::default(), &aws_backup("crash", &table, settings(&source, &[]), DeletionPolicy::Retain))
-        .await
-        .map_err(|e| e.to_string())?;
+    backups.create(&PostParams::default(), &aws_backup(name, &table, settings(&source, &[]), deletion)).await.map_err(|e| e.to_string())?;
     tokio::time::timeout(WAIT, proxy.held()).await.map_err(|_| "StartBackupJob never reached AWS Backup")?;
-    first.process.signal(libc::SIGKILL);
-    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    kill(&mut first)?;
     proxy.clear();
+    Ok((table, source, proxy))
+}
+
+async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
+    let (_, source, proxy) = killed_mid_start_backup_job(&ctx, "crash", DeletionPolicy::Retain).await?;
+    let backups: Api<DynamoBackup> = ctx.api();
     let mut second = ctx.start_operator_via(&proxy, &[])?;
     let ready = wait_condition(&backups, "crash", "Ready", Duration::from_secs(90), conditions).await?;
     let point = ready.status.and_then(|s| s.recovery_point_arn).ok_or("no recovery point")?;
@@ -228,8 +237,7 @@ async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
     ensure(recovery_points(&ctx, REGION, &source).await? == [point.clone()], || "not exactly the one recovery point".into())?;
 
     // Killed with StartRestoreJob in flight: the restart adopts the one job.
-    second.process.signal(libc::SIGKILL);
-    second.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    kill(&mut second)?;
     proxy.add(Rule::Hold { operation: "StartRestoreJob" });
     let mut third = ctx.start_operator_via(&proxy, &[])?;
     let restores: Api<DynamoRestore> = ctx.api();
@@ -239,8 +247,7 @@ async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     tokio::time::timeout(WAIT, proxy.held()).await.map_err(|_| "StartRestoreJob never reached AWS Backup")?;
-    third.process.signal(libc::SIGKILL);
-    third.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    kill(&mut third)?;
     proxy.clear();
     let _fourth = ctx.start_operator_via(&proxy, &[])?;
     let done = wait_condition(&restores, "crash-restore", "Ready", Duration::from_secs(90), restores::conditions).await?;
@@ -262,25 +269,11 @@ async fn crash_after_start_jobs(ctx: TestCtx) -> Result<(), String> {
 /// operator recorded the job: the next one finds the job by its token and deletes its recovery
 /// point, so nothing is left in the vault.
 async fn deleted_after_crash(ctx: TestCtx) -> Result<(), String> {
-    let table = ctx.table("Orders");
-    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
-    let source = vault(&ctx, "prod");
-    create_vault(&ctx, REGION, &source).await?;
-    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
-    proxy.add(Rule::Hold { operation: "StartBackupJob" });
-    let mut first = ctx.start_operator_via(&proxy, &[])?;
+    let (_, source, proxy) = killed_mid_start_backup_job(&ctx, "gone", DeletionPolicy::Delete).await?;
     let backups: Api<DynamoBackup> = ctx.api();
-    backups
-        .create(&PostParams::default(), &aws_backup("gone", &table, settings(&source, &[]), DeletionPolicy::Delete))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::time::timeout(WAIT, proxy.held()).await.map_err(|_| "StartBackupJob never reached AWS Backup")?;
-    first.process.signal(libc::SIGKILL);
-    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
     let intent = backups.get("gone").await.map_err(|e| e.to_string())?.status.unwrap_or_default();
     ensure(intent.backup_job_id.is_none() && intent.requested_at.is_some(), || format!("not an unanswered intent: {intent:?}"))?;
     backups.delete("gone", &DeleteParams::default()).await.map_err(|e| e.to_string())?;
-    proxy.clear();
     let _second = ctx.start_operator_via(&proxy, &[])?;
     eventually("the object to be gone", Duration::from_secs(90), || {
         let backups = backups.clone();

@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, Tag,
 };
 use dynamo_backup_operator::api::{
-    AfterRestore, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreSpec, LocalObjectReference, PointInTimeRecoverySpec,
-    PointInTimeSource, RestoreOverrides, RestorePhase, RestoreSource,
+    AfterRestore, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreSpec, ItemCountCheck, LocalObjectReference,
+    PointInTimeRecoverySpec, PointInTimeSource, RestoreOverrides, RestorePhase, RestoreSource, VerificationResult, VerifySpec,
 };
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
     Api,
@@ -39,6 +40,8 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("restore_operator_killed_after_the_restore_call_adopts_it", killed_after_restore),
         env.trial("restore_deletion_policy_delete_drops_only_its_table", drill_drops_its_table),
         env.trial("restore_ttl_after_finished_deletes_it_and_its_table", ttl_after_finished),
+        env.trial("restore_verify_passes_and_reports_what_differs", verify_passes_and_fails),
+        env.trial("restore_verify_resumes_its_count_after_a_crash", verify_resumes),
         env.trial("restore_in_progress_is_followed_until_active", creating_then_active),
         env.trial("restore_limit_exceeded_is_retried_and_reported", limit_exceeded),
         env.trial("restore_keeps_only_the_listed_global_indexes", gsi_keep_list),
@@ -57,6 +60,7 @@ pub fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore
             deletion_policy: DeletionPolicy::Retain,
             aws_backup: None,
             ttl_after_finished: None,
+            verify: None,
         },
     )
 }
@@ -355,6 +359,98 @@ async fn ttl_after_finished(ctx: TestCtx) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(4)).await;
     ensure(api.get_opt("kept").await.map_err(|e| e.to_string())?.is_some(), || "a restore without a TTL went".into())?;
     ensure(table_exists(&ctx.dynamo(), &kept_table).await, || "the kept table went".into())
+}
+
+fn verify_spec(keys: &[&str]) -> VerifySpec {
+    VerifySpec {
+        item_count: Some(ItemCountCheck { tolerance_percent: 0 }),
+        keys: keys.iter().map(|k| BTreeMap::from([("orderId".to_owned(), BTreeMap::from([("S".to_owned(), (*k).to_owned())]))])).collect(),
+        max_read_capacity_per_second: None,
+    }
+}
+
+/// The Verified condition and `status.verification` of restore `name`, once it is Ready.
+async fn verified(api: &Api<DynamoRestore>, name: &str) -> Result<(Condition, dynamo_backup_operator::api::VerificationStatus), String> {
+    let done = wait_condition(api, name, "Ready", WAIT, conditions).await?;
+    let status = done.status.clone().unwrap_or_default();
+    let cond = condition(&status.conditions, "Verified").cloned().ok_or_else(|| format!("{name}: no Verified condition"))?;
+    let v = status.verification.ok_or_else(|| format!("{name}: no status.verification"))?;
+    println!("{name}: Verified={} ({}) {}; {v:?}", cond.status, cond.reason, cond.message);
+    Ok((cond, v))
+}
+
+/// A count and keys that match pass; a count the proxy falsifies, and a key that is not
+/// there, fail with what differed. The restore itself stays Ready: the table exists.
+async fn verify_passes_and_fails(ctx: TestCtx) -> Result<(), String> {
+    let orders = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard"), ("o-2", "monitor"), ("o-3", "desk lamp")]).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    backups.create(&PostParams::default(), &backup::backup("snap", &orders, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    let restores: Api<DynamoRestore> = ctx.api();
+
+    let mut good = restore("good", from_backup("snap"), &ctx.table("Good"));
+    good.spec.verify = Some(verify_spec(&["o-1", "o-3"]));
+    restores.create(&PostParams::default(), &good).await.map_err(|e| e.to_string())?;
+    let (cond, v) = verified(&restores, "good").await?;
+    ensure(cond.status == "True" && v.result == Some(VerificationResult::Passed), || format!("{cond:?}"))?;
+    ensure(v.item_count == Some(3) && v.expected_item_count == Some(3) && v.duration.is_some(), || format!("{v:?}"))?;
+
+    let mut missing = restore("missing-key", from_backup("snap"), &ctx.table("Missing"));
+    missing.spec.verify = Some(verify_spec(&["o-1", "o-404"]));
+    restores.create(&PostParams::default(), &missing).await.map_err(|e| e.to_string())?;
+    let (cond, v) = verified(&restores, "missing-key").await?;
+    ensure(cond.status == "False" && cond.reason == "KeysMissing" && cond.message.contains("o-404"), || format!("{cond:?}"))?;
+    ensure(v.missing_keys.len() == 1, || format!("{v:?}"))?;
+
+    proxy.add(Rule::ScanCount { add: 2 });
+    let mut falsified = restore("falsified", from_backup("snap"), &ctx.table("Falsified"));
+    falsified.spec.verify = Some(verify_spec(&[]));
+    restores.create(&PostParams::default(), &falsified).await.map_err(|e| e.to_string())?;
+    let (cond, v) = verified(&restores, "falsified").await?;
+    ensure(cond.status == "False" && cond.reason == "ItemCountMismatch", || format!("{cond:?}"))?;
+    ensure(cond.message.contains("holds 5 items, the snapshot 3") && v.result == Some(VerificationResult::Failed), || cond.message.clone())
+}
+
+/// An operator killed in the middle of a count: the next one resumes from the saved place
+/// instead of counting again from the start.
+async fn verify_resumes(ctx: TestCtx) -> Result<(), String> {
+    const ITEMS: usize = 2100;
+    let big = ctx.table("Big");
+    create_table(&ctx.dynamo(), &big, &[]).await?;
+    let db = ctx.dynamo();
+    futures::stream::iter((0..ITEMS).map(|i| {
+        let (db, big) = (db.clone(), big.clone());
+        async move { put(&db, &big, &format!("o-{i:05}"), "item").await }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let mut first = ctx.start_operator_via(&proxy, &[])?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    backups.create(&PostParams::default(), &backup::backup("big", &big, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    wait_condition(&backups, "big", "Ready", WAIT, backup::conditions).await?;
+    // The second page of the count reaches DynamoDB; its answer never comes back.
+    proxy.add(Rule::HoldAfter { operation: "Scan", skip: 1 });
+    let restores: Api<DynamoRestore> = ctx.api();
+    let mut r = restore("big-restore", from_backup("big"), &ctx.table("BigRestored"));
+    r.spec.verify = Some(verify_spec(&[]));
+    restores.create(&PostParams::default(), &r).await.map_err(|e| e.to_string())?;
+    tokio::time::timeout(WAIT, proxy.held()).await.map_err(|_| "the second page was never asked for")?;
+    first.process.signal(libc::SIGKILL);
+    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    let saved = restores.get("big-restore").await.map_err(|e| e.to_string())?.status.and_then(|s| s.verification).unwrap_or_default();
+    println!("saved before the crash: {saved:?}");
+    ensure(saved.item_count == Some(1000) && saved.resume_key.is_some(), || format!("no place saved: {saved:?}"))?;
+    let before = proxy.count("Scan");
+    proxy.clear();
+    let _second = ctx.start_operator_via(&proxy, &[])?;
+    let (cond, v) = verified(&restores, "big-restore").await?;
+    ensure(cond.status == "True" && v.item_count == Some(ITEMS as i64), || format!("{cond:?} {v:?}"))?;
+    let after = proxy.count("Scan") - before;
+    ensure(after == 2, || format!("expected the count to resume with 2 pages, it took {after}"))
 }
 
 async fn creating_then_active(ctx: TestCtx) -> Result<(), String> {

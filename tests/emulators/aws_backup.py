@@ -915,21 +915,8 @@ class Emulator:
         return {}
 
     def list_backup_jobs(self, region, params):
-        def keep(job):
-            d = job.describe()
-            return (
-                job.region == region
-                and params.get("ByResourceArn") in (None, d["ResourceArn"])
-                and params.get("ByState") in (None, d["State"])
-                and params.get("ByBackupVaultName") in (None, d["BackupVaultName"])
-                and params.get("ByResourceType") in (None, RESOURCE_TYPE)
-                and params.get("ByAccountId") in (None, "*", account_id())
-                and params.get("ByParentJobId") is None
-                and in_window(d["CreationDate"], params.get("ByCreatedAfter"), params.get("ByCreatedBefore"))
-                and completed_in(d.get("CompletionDate"), params.get("ByCompleteAfter"), params.get("ByCompleteBefore"))
-            )
-
-        jobs = [j for j in self.backup_jobs.values() if keep(j)]
+        fields = {"ByResourceArn": "ResourceArn", "ByState": "State", "ByBackupVaultName": "BackupVaultName"}
+        jobs = [j for j in self.backup_jobs.values() if job_listed(j, region, params, fields)]
         page, token = paginate(jobs, params)
         return {"BackupJobs": [self.model.project("BackupJob", j.describe()) for j in page], "NextToken": token}
 
@@ -962,22 +949,13 @@ class Emulator:
         return {"CopyJob": self.model.project("CopyJob", job.describe())}
 
     def list_copy_jobs(self, region, params):
-        def keep(job):
-            d = job.describe()
-            return (
-                job.region == region
-                and params.get("ByResourceArn") in (None, d["ResourceArn"])
-                and params.get("ByState") in (None, d["State"])
-                and params.get("ByResourceType") in (None, RESOURCE_TYPE)
-                and params.get("ByDestinationVaultArn") in (None, d["DestinationBackupVaultArn"])
-                and params.get("BySourceRecoveryPointArn") in (None, d["SourceRecoveryPointArn"])
-                and params.get("ByAccountId") in (None, "*", account_id())
-                and params.get("ByParentJobId") is None
-                and in_window(d["CreationDate"], params.get("ByCreatedAfter"), params.get("ByCreatedBefore"))
-                and completed_in(d.get("CompletionDate"), params.get("ByCompleteAfter"), params.get("ByCompleteBefore"))
-            )
-
-        jobs = [j for j in self.copy_jobs.values() if keep(j)]
+        fields = {
+            "ByResourceArn": "ResourceArn",
+            "ByState": "State",
+            "ByDestinationVaultArn": "DestinationBackupVaultArn",
+            "BySourceRecoveryPointArn": "SourceRecoveryPointArn",
+        }
+        jobs = [j for j in self.copy_jobs.values() if job_listed(j, region, params, fields)]
         page, token = paginate(jobs, params)
         return {"CopyJobs": [self.model.project("CopyJob", j.describe()) for j in page], "NextToken": token}
 
@@ -1020,20 +998,9 @@ class Emulator:
         return self.model.project("DescribeRestoreJobOutput", job.describe())
 
     def list_restore_jobs(self, region, params):
-        def keep(job):
-            d = job.describe()
-            return (
-                job.region == region
-                and params.get("ByStatus") in (None, d["Status"])
-                and params.get("ByResourceType") in (None, RESOURCE_TYPE)
-                and params.get("ByAccountId") in (None, "*", account_id())
-                and params.get("ByParentJobId") is None
-                and params.get("ByRestoreTestingPlanArn") is None
-                and in_window(d["CreationDate"], params.get("ByCreatedAfter"), params.get("ByCreatedBefore"))
-                and completed_in(d.get("CompletionDate"), params.get("ByCompleteAfter"), params.get("ByCompleteBefore"))
-            )
-
-        jobs = [j for j in self.restore_jobs.values() if keep(j)]
+        if params.get("ByRestoreTestingPlanArn") is not None:
+            return {"RestoreJobs": [], "NextToken": None}
+        jobs = [j for j in self.restore_jobs.values() if job_listed(j, region, params, {"ByStatus": "Status"})]
         page, token = paginate(jobs, params)
         return {
             "RestoreJobs": [self.model.project("RestoreJobsListMember", j.describe()) for j in page],
@@ -1248,6 +1215,21 @@ def completed_in(at, after, before):
     if after is None and before is None:
         return True
     return at is not None and in_window(at, after, before)
+
+
+def job_listed(job, region, params, fields):
+    """The filters every List*Jobs shares (region, resource type, account, no parent jobs,
+    creation and completion windows), and `fields`: a filter's name -> the job's member."""
+    d = job.describe()
+    return (
+        job.region == region
+        and params.get("ByResourceType") in (None, RESOURCE_TYPE)
+        and params.get("ByAccountId") in (None, "*", account_id())
+        and params.get("ByParentJobId") is None
+        and in_window(d["CreationDate"], params.get("ByCreatedAfter"), params.get("ByCreatedBefore"))
+        and completed_in(d.get("CompletionDate"), params.get("ByCompleteAfter"), params.get("ByCompleteBefore"))
+        and all(params.get(name) in (None, d.get(member)) for name, member in fields.items())
+    )
 
 
 def paginate(items, params):

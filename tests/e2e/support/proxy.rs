@@ -30,6 +30,10 @@ pub enum Rule {
     Fail { operation: &'static str, code: &'static str, status: u16, times: u32 },
     /// Forward `operation`, then never answer: the caller hangs until it is killed.
     Hold { operation: &'static str },
+    /// Let `skip` calls of `operation` through, then hold the next as `Hold` does.
+    HoldAfter { operation: &'static str, skip: u32 },
+    /// Add `add` to the `Count` of every Scan answer (a count that does not match the data).
+    ScanCount { add: i64 },
     /// Report AVAILABLE backups as CREATING in the next `times` answers that describe backups
     /// (CreateBackup, DescribeBackup, ListBackups).
     BackupCreating { times: u32 },
@@ -261,6 +265,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     let mut hold = false;
     let mut rewrite_backup = false;
     let mut rewrite_table: Option<String> = None;
+    let mut scan_count_add: Option<i64> = None;
     if let Ok(mut rules) = shared.rules.lock() {
         for rule in rules.iter_mut() {
             match rule {
@@ -269,6 +274,14 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                     return aws_error(*status, code);
                 }
                 Rule::Hold { operation: op } if *op == operation => hold = true,
+                Rule::HoldAfter { operation: op, skip } if *op == operation => {
+                    if *skip == 0 {
+                        hold = true;
+                    } else {
+                        *skip -= 1;
+                    }
+                }
+                Rule::ScanCount { add } if operation == "Scan" => scan_count_add = Some(*add),
                 Rule::BackupCreating { times }
                     if matches!(operation.as_str(), "CreateBackup" | "DescribeBackup" | "ListBackups") && *times > 0 =>
                 {
@@ -305,6 +318,13 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     if hold {
         shared.held.notify_waiters();
         std::future::pending::<()>().await;
+    }
+    if let Some(add) = scan_count_add
+        && let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(count) = answer.get("Count").and_then(serde_json::Value::as_i64)
+    {
+        answer["Count"] = serde_json::json!(count + add);
+        text = answer.to_string();
     }
     if rewrite_backup {
         text = text.replace("\"AVAILABLE\"", "\"CREATING\"");

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_backup::{
     Client,
     config::http::HttpResponse,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::{ProvideErrorMetadata, SdkError},
     primitives::DateTime,
     types::Lifecycle as SdkLifecycle,
 };
@@ -15,9 +15,12 @@ use jiff::Timestamp;
 
 use super::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, Lifecycle, RestoreJobRequest};
 use crate::{
-    dynamo::{DynamoError, DynamoResult, Lane, Pacer, RegionalClients, model::Scope},
+    dynamo::{DynamoError, DynamoResult, Lane, Pacer, RegionalClients, model::Scope, to_error},
     metrics::{AwsLabels, Metrics},
 };
+
+/// How errors and logs name this service.
+const SERVICE: &str = "AWS Backup";
 
 pub struct AwsBackup {
     clients: RegionalClients<Client>,
@@ -41,12 +44,7 @@ impl AwsBackup {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         self.pacer.wait(scope.region.as_deref().or(self.clients.default_region()), operation, Lane::Now).await;
-        let result = request.await.map_err(|err| {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let code = err.code().map(str::to_owned);
-            let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-            DynamoError::aws_backup(operation, code, message, status)
-        });
+        let result = request.await.map_err(|err| to_error(SERVICE, operation, err));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(err) => err.class.as_str(),
@@ -71,7 +69,8 @@ fn ts(dt: Option<&DateTime>) -> Option<Timestamp> {
 }
 
 fn missing(operation: &'static str, what: &str) -> DynamoError {
-    DynamoError::aws_backup(operation, Some("InvalidResponse".into()), format!("the answer carries no {what}"), Some(400))
+    let err = DynamoError::new(operation, Some("InvalidResponse".into()), format!("the answer carries no {what}"), Some(400));
+    DynamoError { service: SERVICE, ..err }
 }
 
 #[async_trait]

@@ -259,7 +259,7 @@ async fn start(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> R
 async fn start_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) -> Result<Action, Error> {
     let recovery_point = w.status.recovery_point_arn.clone().unwrap_or_default();
     let Some(role) = w.obj.spec.aws_backup.as_ref().map(|a| a.iam_role_arn.clone()) else {
-        let message = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".to_owned();
+        let message = validate::ROLE_REQUIRED.to_owned();
         return w.stalled("AWSBackupSettingsMissing", message).await;
     };
     let job = RestoreJobRequest {
@@ -491,7 +491,7 @@ async fn resolve_recovery_point(
     taken: Option<Timestamp>,
 ) -> Result<Result<Resolved, Action>, Error> {
     if w.obj.spec.aws_backup.is_none() {
-        let message = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".to_owned();
+        let message = validate::ROLE_REQUIRED.to_owned();
         return Ok(Err(w.stalled("AWSBackupSettingsMissing", message).await?));
     }
     if w.obj.spec.overrides.is_some() {

@@ -45,7 +45,7 @@ impl AwsDynamo {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         self.pacer.wait(scope.region.as_deref().or(self.default_region()), operation, lane).await;
-        let result = request.await.map_err(|err| to_error(operation, err));
+        let result = request.await.map_err(|err| to_error("DynamoDB", operation, err));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(err) => err.class.as_str(),
@@ -100,14 +100,16 @@ fn backup_from_summary(s: &t::BackupSummary) -> Backup {
     }
 }
 
-fn to_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> DynamoError
+/// A failed SDK call of `service` (DynamoDB or AWS Backup: both SDKs share the error types),
+/// classified by its code and HTTP status.
+pub(crate) fn to_error<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> DynamoError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
     let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-    DynamoError::new(operation, code, message, status)
+    DynamoError { service, ..DynamoError::new(operation, code, message, status) }
 }
 
 /// A call whose `not_found` error code means "absent" (or, for deletes, "already gone").

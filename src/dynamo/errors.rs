@@ -103,11 +103,6 @@ impl DynamoError {
         Self { service: "DynamoDB", operation, code, message, class }
     }
 
-    /// A failed AWS Backup call (the same classes; AWS Backup's codes are classified alike).
-    pub fn aws_backup(operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
-        Self { service: "AWS Backup", ..Self::new(operation, code, message, http_status) }
-    }
-
     pub fn is_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }

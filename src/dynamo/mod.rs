@@ -14,6 +14,7 @@ pub mod pitr;
 mod port;
 
 pub use aws::AwsDynamo;
+pub(crate) use aws::to_error;
 pub use clients::{RegionalClient, RegionalClients};
 pub use errors::{DynamoError, ErrorClass, classify};
 pub use inventory::{Inventory, Seen};

@@ -181,10 +181,7 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
         let region = crate::awsbackup::recovery_point_region(arn)
             .ok_or_else(|| invalid(format!("spec.source.recoveryPointArn {arn:?} is not an AWS Backup recovery point ARN")))?;
         if spec.aws_backup.is_none() {
-            return Err(Invalid {
-                reason: "AWSBackupSettingsMissing",
-                message: "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role".into(),
-            });
+            return Err(Invalid { reason: "AWSBackupSettingsMissing", message: ROLE_REQUIRED.into() });
         }
         if let Some(target) = spec.region.as_deref().filter(|r| *r != region) {
             return Err(Invalid {
@@ -217,6 +214,9 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
     };
     Ok(RestoreRequest { source, target: spec.target_table_name.clone(), region })
 }
+
+/// Why a restore of a recovery point without `spec.awsBackup` stops.
+pub const ROLE_REQUIRED: &str = "spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role";
 
 /// A native backup asked to restore in another region.
 pub fn cross_region_needs_aws_backup(backup_region: &str, target_region: &str) -> Invalid {

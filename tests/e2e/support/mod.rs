@@ -101,11 +101,21 @@ impl Env {
     pub fn stop(self: Arc<Self>, keep_logs: bool) {
         if keep_logs {
             eprintln!("[e2e] logs kept in {}", self.dir.display());
-        } else if let Ok(env) = Arc::try_unwrap(self) {
-            let dir = env.dir.clone();
-            drop(env);
-            let _ = std::fs::remove_dir_all(dir);
+            return;
         }
+        let dir = self.dir.clone();
+        match Arc::try_unwrap(self) {
+            Ok(env) => drop(env),
+            Err(shared) => {
+                // A task left on the runtime still holds the environment: end the shared
+                // processes by signal so the folder (etcd's data) can go all the same.
+                for process in [&shared.plane.apiserver, &shared.plane.etcd, &shared.moto.process] {
+                    process.signal(libc::SIGKILL);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

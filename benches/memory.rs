@@ -82,6 +82,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) 
                 backup_deletion_policy: DeletionPolicy::Retain,
                 on_policy_delete: OnPolicyDelete::Orphan,
                 backup: None,
+                drill: None,
             };
             async move {
                 api.create(&PostParams::default(), &DynamoBackupPolicy::new(&format!("p-{i:04}"), spec))

@@ -217,6 +217,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
             backup_deletion_policy: DeletionPolicy::Retain,
             on_policy_delete: OnPolicyDelete::Orphan,
             backup: None,
+            drill: None,
         };
         DynamoBackupPolicy::new(&format!("p{i}"), spec)
     };

@@ -1,7 +1,7 @@
-//! What the controllers read instead of asking the apiserver again: the DynamoBackups of every
-//! watched namespace (from the one watch their controller runs), indexed by the policy that made
-//! them, so a policy's reconcile finds its children without a LIST, and a child's change wakes
-//! its policy instead of the policy polling.
+//! What the controllers read instead of asking the apiserver again: the DynamoBackups and
+//! DynamoRestores of every watched namespace (from the one watch their controller runs), indexed
+//! by the policy that made them, so a policy's reconcile finds its children (snapshots, drills)
+//! without a LIST, and a child's change wakes its policy instead of the policy polling.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -24,62 +24,88 @@ use kube::{
 };
 
 use crate::{
-    api::{BackupPhase, DynamoBackup, WorkloadKind, labels},
+    api::{BackupPhase, DynamoBackup, DynamoRestore, RestorePhase, VerificationResult, WorkloadKind, labels},
     plan::rollout::template_hash,
 };
 
-/// The DynamoBackups the operator watches, and who made them.
-#[derive(Default)]
-pub struct BackupCache {
-    stores: RwLock<Vec<Store<DynamoBackup>>>,
-    /// (namespace, policy label value) -> names of the DynamoBackups carrying that label.
+/// A kind a policy makes (its DynamoBackups, its drills' DynamoRestores): what in an object
+/// wakes the policy that made it when it changes.
+pub trait Child: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
+    /// The part of the object (beyond its generation and deletion) its policy cares about.
+    type Facts: Clone + std::fmt::Debug + PartialEq + Send + Sync;
+    fn facts(&self) -> Self::Facts;
+}
+
+impl Child for DynamoBackup {
+    /// Phase, snapshot time, pinned.
+    type Facts = (Option<BackupPhase>, Option<jiff::Timestamp>, bool);
+    fn facts(&self) -> Self::Facts {
+        let status = self.status.as_ref();
+        (
+            status.and_then(|s| s.phase),
+            status.and_then(|s| s.created_at.as_ref()).map(|t| t.0),
+            self.labels().get(labels::PINNED).is_some_and(|v| v == "true"),
+        )
+    }
+}
+
+impl Child for DynamoRestore {
+    /// Phase and the verdict of its checks.
+    type Facts = (Option<RestorePhase>, Option<VerificationResult>);
+    fn facts(&self) -> Self::Facts {
+        let status = self.status.as_ref();
+        (status.and_then(|s| s.phase), status.and_then(|s| s.verification.as_ref()).and_then(|v| v.result))
+    }
+}
+
+/// The objects of one kind the operator watches, and the policies that made them.
+pub struct ChildCache<K: Child> {
+    stores: RwLock<Vec<Store<K>>>,
+    /// (namespace, policy label value) -> names of the objects carrying that label.
     by_policy: RwLock<HashMap<(String, String), BTreeSet<String>>>,
     /// (namespace, policy label value) -> the policy's name, for labels that are not names.
     policies: RwLock<HashMap<(String, String), String>>,
 }
 
-/// What one watch event means beyond the cache: a reconcile of the backup itself, and a
-/// wake-up of the policy that made it.
-#[derive(Debug, Default)]
-pub struct Followed {
-    /// The backup's spec (or deletion) changed: its own reconcile.
-    pub reconcile: Option<Arc<DynamoBackup>>,
-    /// (namespace, policy name) whose child appeared, changed phase or went away.
-    pub wake_policy: Option<(String, String)>,
-}
-
-/// What a policy cares about in a child (and the backup controller in its spec): a change of
-/// these wakes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Digest {
-    generation: Option<i64>,
-    phase: Option<BackupPhase>,
-    created: Option<jiff::Timestamp>,
-    deleting: bool,
-    pinned: bool,
-}
-
-fn digest(backup: &DynamoBackup) -> Digest {
-    let status = backup.status.as_ref();
-    Digest {
-        generation: backup.metadata.generation,
-        phase: status.and_then(|s| s.phase),
-        created: status.and_then(|s| s.created_at.as_ref()).map(|t| t.0),
-        deleting: backup.metadata.deletion_timestamp.is_some(),
-        pinned: backup.labels().get(labels::PINNED).is_some_and(|v| v == "true"),
+impl<K: Child> Default for ChildCache<K> {
+    fn default() -> Self {
+        Self { stores: RwLock::default(), by_policy: RwLock::default(), policies: RwLock::default() }
     }
 }
 
-impl BackupCache {
+/// What one watch event means beyond the cache: a reconcile of the object itself, and a
+/// wake-up of the policy that made it.
+#[derive(Debug)]
+pub struct Followed<K> {
+    /// The object's spec (or deletion) changed: its own reconcile.
+    pub reconcile: Option<Arc<K>>,
+    /// (namespace, policy name) whose child appeared, changed what matters or went away.
+    pub wake_policy: Option<(String, String)>,
+}
+
+/// What a policy cares about in a child (and the child's controller in its spec): a change of
+/// these wakes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Digest<F> {
+    generation: Option<i64>,
+    deleting: bool,
+    facts: F,
+}
+
+fn digest<K: Child>(obj: &K) -> Digest<K::Facts> {
+    Digest { generation: obj.meta().generation, deleting: obj.meta().deletion_timestamp.is_some(), facts: obj.facts() }
+}
+
+impl<K: Child> ChildCache<K> {
     /// A store of one watched namespace (or of all).
-    pub fn add_store(&self, store: Store<DynamoBackup>) {
+    pub fn add_store(&self, store: Store<K>) {
         self.stores.write().unwrap_or_else(|p| p.into_inner()).push(store);
     }
 
     /// Waits until every store has had its first list; false when that takes longer than
     /// `within` (the caller retries instead of reading an empty cache).
     pub async fn wait_ready(&self, within: std::time::Duration) -> bool {
-        let stores: Vec<Store<DynamoBackup>> = self.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let stores: Vec<Store<K>> = self.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
         let all = async {
             for store in stores {
                 let _ = store.wait_until_ready().await;
@@ -96,8 +122,8 @@ impl BackupCache {
         }
     }
 
-    /// The DynamoBackups of `namespace` labelled as made by the policy with label value `label`.
-    pub fn children(&self, namespace: &str, label: &str) -> Vec<Arc<DynamoBackup>> {
+    /// The objects of `namespace` labelled as made by the policy with label value `label`.
+    pub fn children(&self, namespace: &str, label: &str) -> Vec<Arc<K>> {
         let names: Vec<String> = {
             let index = self.by_policy.read().unwrap_or_else(|p| p.into_inner());
             index.get(&(namespace.to_owned(), label.to_owned())).map(|n| n.iter().cloned().collect()).unwrap_or_default()
@@ -118,42 +144,42 @@ impl BackupCache {
     }
 
     /// Files one watch event (after the store took it); `seen` keeps the last digest per uid.
-    pub fn follow(&self, event: &watcher::Event<DynamoBackup>, seen: &mut HashMap<String, Digest>) -> Vec<Followed> {
+    pub fn follow(&self, event: &watcher::Event<K>, seen: &mut HashMap<String, Digest<K::Facts>>) -> Vec<Followed<K>> {
         match event {
-            watcher::Event::Apply(backup) | watcher::Event::InitApply(backup) => vec![self.applied(backup, seen)],
-            watcher::Event::Delete(backup) => {
-                seen.remove(&backup.uid().unwrap_or_default());
-                vec![Followed { reconcile: None, wake_policy: self.unindex(backup) }]
+            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => vec![self.applied(obj, seen)],
+            watcher::Event::Delete(obj) => {
+                seen.remove(&obj.uid().unwrap_or_default());
+                vec![Followed { reconcile: None, wake_policy: self.unindex(obj) }]
             }
             watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
         }
     }
 
-    fn applied(&self, backup: &DynamoBackup, seen: &mut HashMap<String, Digest>) -> Followed {
-        let now = digest(backup);
-        let before = seen.insert(backup.uid().unwrap_or_default(), now.clone());
-        let namespace = backup.namespace().unwrap_or_default();
-        let label = backup.labels().get(labels::POLICY).cloned();
+    fn applied(&self, obj: &K, seen: &mut HashMap<String, Digest<K::Facts>>) -> Followed<K> {
+        let now = digest(obj);
+        let before = seen.insert(obj.uid().unwrap_or_default(), now.clone());
+        let namespace = obj.namespace().unwrap_or_default();
+        let label = obj.labels().get(labels::POLICY).cloned();
         if let Some(label) = &label {
             let mut index = self.by_policy.write().unwrap_or_else(|p| p.into_inner());
-            index.entry((namespace.clone(), label.clone())).or_default().insert(backup.name_any());
+            index.entry((namespace.clone(), label.clone())).or_default().insert(obj.name_any());
         }
         let spec_changed = before.as_ref().is_none_or(|b| b.generation != now.generation || b.deleting != now.deleting);
         Followed {
-            reconcile: spec_changed.then(|| Arc::new(backup.clone())),
+            reconcile: spec_changed.then(|| Arc::new(obj.clone())),
             wake_policy: label
                 .filter(|_| before.as_ref() != Some(&now))
                 .map(|label| (namespace.clone(), self.policy_of(&namespace, &label))),
         }
     }
 
-    fn unindex(&self, backup: &DynamoBackup) -> Option<(String, String)> {
-        let namespace = backup.namespace().unwrap_or_default();
-        let label = backup.labels().get(labels::POLICY)?.clone();
+    fn unindex(&self, obj: &K) -> Option<(String, String)> {
+        let namespace = obj.namespace().unwrap_or_default();
+        let label = obj.labels().get(labels::POLICY)?.clone();
         let mut index = self.by_policy.write().unwrap_or_else(|p| p.into_inner());
         let key = (namespace.clone(), label.clone());
         if let Some(names) = index.get_mut(&key) {
-            names.remove(&backup.name_any());
+            names.remove(&obj.name_any());
             if names.is_empty() {
                 index.remove(&key);
             }
@@ -326,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_child_wakes_its_policy_on_what_matters_and_reconciles_on_spec_changes_only() {
-        let cache = BackupCache::default();
+        let cache = ChildCache::<DynamoBackup>::default();
         let mut seen = HashMap::new();
         let new = cache.follow(&watcher::Event::Apply(child("b1", Some("nightly"), 1, None)), &mut seen);
         assert!(new[0].reconcile.is_some(), "a new backup is reconciled");
@@ -356,7 +382,7 @@ mod tests {
 
     #[test]
     fn a_hashed_label_wakes_the_policy_by_its_name() {
-        let cache = BackupCache::default();
+        let cache = ChildCache::<DynamoBackup>::default();
         cache.name_policy("shop", "long-policy-name-cut-1234abcd", "long-policy-name-that-did-not-fit");
         let mut seen = HashMap::new();
         let followed = cache.follow(&watcher::Event::Apply(child("b1", Some("long-policy-name-cut-1234abcd"), 1, None)), &mut seen);

@@ -17,8 +17,8 @@ use kube::{
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::{
-    api::{DynamoBackup, DynamoBackupPolicy},
-    caches::{BackupCache, WorkloadCache},
+    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
+    caches::{ChildCache, WorkloadCache},
     dynamo::{DynamoPort, Inventory, PitrCache},
     metrics::Metrics,
     plan::tenancy::Tenancy,
@@ -46,7 +46,9 @@ pub struct Context {
     /// Each protected table's existence and PITR, read once per interval for all its policies.
     pub pitr: PitrCache<ObjectRef<DynamoBackupPolicy>>,
     /// The DynamoBackups, by the policy that made them.
-    pub backups: BackupCache,
+    pub backups: ChildCache<DynamoBackup>,
+    /// The DynamoRestores, by the policy whose drills made them.
+    pub restores: ChildCache<DynamoRestore>,
     /// The workloads policies follow for pre-rollout snapshots.
     pub workloads: WorkloadCache,
     /// Reconciles started from outside the watches: AWS observations, children's changes.

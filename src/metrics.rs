@@ -77,6 +77,10 @@ pub struct Metrics {
     pub verifications: Family<VerifyLabels, Counter>,
     pub verification_duration: Histogram,
     pub latest_restorable: Arc<LatestRestorable>,
+    pub drill_last_result: Family<PolicyTableLabels, Gauge>,
+    pub drill_last_run: Family<PolicyTableLabels, Gauge>,
+    pub drill_data_age: Family<PolicyTableLabels, Gauge>,
+    pub drill_restore_duration: Family<PolicyLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -118,6 +122,32 @@ impl Default for Metrics {
         );
         let latest_restorable = Arc::new(LatestRestorable::default());
         registry.register_collector(Box::new(latest_restorable.clone()));
+        let drill_last_result = Family::<PolicyTableLabels, Gauge>::default();
+        registry.register(
+            "drill_last_result",
+            "The last finished restore drill of each table of a policy: 1 passed, 0 failed",
+            drill_last_result.clone(),
+        );
+        let drill_last_run = Family::<PolicyTableLabels, Gauge>::default();
+        registry.register(
+            "drill_last_run_timestamp_seconds",
+            "When the last finished restore drill of each table started (Unix seconds)",
+            drill_last_run.clone(),
+        );
+        let drill_data_age = Family::<PolicyTableLabels, Gauge>::default();
+        registry.register(
+            "drill_data_age_seconds",
+            "How old the data the last finished drill of each table restored was when it started (RPO at drill time)",
+            drill_data_age.clone(),
+        );
+        let drill_restore_duration = Family::<PolicyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0])
+        });
+        registry.register(
+            "drill_restore_duration_seconds",
+            "Restore drills: from the restore call to the new table usable (RTO measured), per policy",
+            drill_restore_duration.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -130,6 +160,10 @@ impl Default for Metrics {
             verifications,
             verification_duration,
             latest_restorable,
+            drill_last_result,
+            drill_last_run,
+            drill_data_age,
+            drill_restore_duration,
         }
     }
 }

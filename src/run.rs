@@ -117,6 +117,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         wake_policies,
         pitr,
         backups: Default::default(),
+        restores: Default::default(),
         workloads: WorkloadCache::new(client.clone()),
         metrics,
         tenancy,

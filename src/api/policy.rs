@@ -71,6 +71,11 @@ pub struct DynamoBackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupTemplate>,
 
+    /// Restore drills: on their own schedule, a DynamoRestore of each table (or a rotating
+    /// subset) into a new table, verified, timed and deleted. Omitted: no drills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillSpec>,
+
     /// What deleting the policy does to the DynamoBackups it created: Orphan (default) keeps them,
     /// DeleteBackups deletes them (their deletionPolicy then decides about the DynamoDB backups).
     #[serde(default)]
@@ -88,6 +93,83 @@ pub struct BackupTemplate {
     /// Vault, role, lifecycle and copies: required with method AWSBackup, refused without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_backup: Option<AwsBackupSpec>,
+}
+
+/// A restore drill: restore, verify, measure, clean up.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillSpec {
+    /// When drills run: the fields of spec.schedule (cron, timeZone, jitter, startingDeadline,
+    /// suspend).
+    pub schedule: BackupSchedule,
+    /// What a drill restores: LatestBackup (default), the newest Available backup of the table
+    /// this policy made; or LatestRestorableTime, the table's point-in-time window.
+    #[serde(default)]
+    pub source: DrillSource,
+    /// 0 (default): every table at each drill; N: the N tables drilled longest ago, so the
+    /// drills rotate through the tables.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub tables_per_run: u32,
+    /// The checks of each drill's restored table. Omitted: its item count against the
+    /// snapshot's, within 5 percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<super::VerifySpec>,
+    /// How long a finished drill's DynamoRestore (and its table) stays before it is deleted.
+    /// Default `1h`. A duration such as `30m` or `2h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub ttl_after_finished: Option<String>,
+}
+
+/// What a drill restores.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DrillSource {
+    /// The newest Available backup of the table that this policy made.
+    #[default]
+    LatestBackup,
+    /// The latest restorable moment of the table's point-in-time window.
+    LatestRestorableTime,
+}
+
+/// How a drill ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DrillResult {
+    /// The restore is under way (or its checks are).
+    Running,
+    /// The table was restored and its checks passed.
+    Passed,
+    /// The restore failed, or its checks did.
+    Failed,
+    /// Nothing to restore yet (no Available backup of the table); the next drill tries again.
+    Skipped,
+}
+
+/// The last drill of one table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillStatus {
+    /// The table as the spec names it.
+    pub table: String,
+    /// The drill's DynamoRestore (deleted ttlAfterFinished after it finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<String>,
+    /// When the drill started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<Time>,
+    /// Running, Passed, Failed or Skipped.
+    pub result: DrillResult,
+    /// From the restore call to the new table ACTIVE with its after-restore steps done: the
+    /// recovery time measured, such as `4m12s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_duration: Option<String>,
+    /// How old the restored data was when the drill started: the recovery point objective at
+    /// drill time, such as `13h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_age: Option<String>,
+    /// What was restored and found, or what failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 fn default_backup_deletion_policy() -> DeletionPolicy {
@@ -249,6 +331,16 @@ pub struct DynamoBackupPolicyStatus {
     /// The last pod-template revision seen per followed workload, and its snapshot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<RolloutStatus>,
+    /// The latest slot of the drill schedule taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill_time: Option<Time>,
+    /// The next slot of the drill schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_drill_time: Option<Time>,
+    /// The last drill of each table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["table".into()]))]
+    pub drills: Vec<DrillStatus>,
 }
 
 /// What a policy knows of one of its tables.

@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod common;
+mod drill;
 mod error;
 pub mod policy;
 pub mod restore;
@@ -30,6 +31,7 @@ pub use error::Error;
 
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
+    caches::{Child, ChildCache},
     context::Context,
     metrics::{ErrorLabels, KindLabels},
 };
@@ -74,8 +76,6 @@ pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned
     }
 }
 
-impl Watched for DynamoRestore {}
-
 impl Watched for DynamoBackupPolicy {}
 
 /// The one watch of DynamoBackups feeds three readers: the cache policies read their children
@@ -87,28 +87,50 @@ impl Watched for DynamoBackup {
         store: reflector::Store<Self>,
         ctx: &Arc<Context>,
     ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
-        ctx.backups.add_store(store);
-        let ctx = ctx.clone();
-        let mut seen = std::collections::HashMap::new();
-        events
-            .filter_map(move |event| {
-                let out: Option<Result<DynamoBackup, watcher::Error>> = match event {
-                    Err(err) => Some(Err(err)),
-                    Ok(event) => {
-                        let mut reconcile = None;
-                        for followed in ctx.backups.follow(&event, &mut seen) {
-                            if let Some((namespace, policy)) = followed.wake_policy {
-                                ctx.wake_policies.wake(&ObjectRef::new(&policy).within(&namespace));
-                            }
-                            reconcile = reconcile.or(followed.reconcile);
-                        }
-                        reconcile.map(|b| Ok(Arc::unwrap_or_clone(b)))
-                    }
-                };
-                futures::future::ready(out)
-            })
-            .boxed()
+        follow_children(events, store, ctx, |ctx| &ctx.backups)
     }
+}
+
+/// The same for DynamoRestores: a drill's progress wakes the policy that started it.
+impl Watched for DynamoRestore {
+    fn triggers(
+        events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
+        store: reflector::Store<Self>,
+        ctx: &Arc<Context>,
+    ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
+        follow_children(events, store, ctx, |ctx| &ctx.restores)
+    }
+}
+
+/// Files every event of a kind policies make in its cache, wakes the policy a change concerns,
+/// and passes on the events that start the object's own reconcile (spec changes, deletion).
+fn follow_children<K: Watched + Child>(
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    store: reflector::Store<K>,
+    ctx: &Arc<Context>,
+    cache: fn(&Context) -> &ChildCache<K>,
+) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>> {
+    cache(ctx).add_store(store);
+    let ctx = ctx.clone();
+    let mut seen = std::collections::HashMap::new();
+    events
+        .filter_map(move |event| {
+            let out: Option<Result<K, watcher::Error>> = match event {
+                Err(err) => Some(Err(err)),
+                Ok(event) => {
+                    let mut reconcile = None;
+                    for followed in cache(&ctx).follow(&event, &mut seen) {
+                        if let Some((namespace, policy)) = followed.wake_policy {
+                            ctx.wake_policies.wake(&ObjectRef::new(&policy).within(&namespace));
+                        }
+                        reconcile = reconcile.or(followed.reconcile);
+                    }
+                    reconcile.map(|obj| Ok(Arc::unwrap_or_clone(obj)))
+                }
+            };
+            futures::future::ready(out)
+        })
+        .boxed()
 }
 
 /// Adds further triggers to a controller: (controller, its namespace, its cache) -> controller.

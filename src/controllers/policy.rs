@@ -94,6 +94,7 @@ struct Checked {
     region: Option<String>,
     schedule: Option<Schedule>,
     rules: Option<Rules>,
+    drill: Option<Schedule>,
 }
 
 fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::Invalid> {
@@ -118,7 +119,8 @@ fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::
     }
     let schedule = spec.schedule.as_ref().map(Schedule::parse).transpose()?;
     let rules = spec.retention.as_ref().map(Rules::parse).transpose()?;
-    Ok(Checked { tables, region: spec.region.clone(), schedule, rules })
+    let drill = spec.drill.as_ref().map(super::drill::check).transpose()?;
+    Ok(Checked { tables, region: spec.region.clone(), schedule, rules, drill })
 }
 
 pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -175,6 +177,10 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if let Some(rules) = &checked.rules {
         apply_retention(w, &backups, &checked, rules, &children, now).await?;
     }
+    if let Some(wait) = super::drill::run_drills(w, checked.drill.as_ref(), &tables, &children, now).await? {
+        requeue = requeue.min(wait);
+    }
+    let drills_failed = super::drill::failed(&w.status.drills);
 
     let count = checked.tables.len();
     if !tables.failed.is_empty() {
@@ -191,6 +197,14 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
         w.status.phase = Some(PolicyPhase::Pending);
         let message = format!("reading point-in-time recovery of {} of {count} table(s)", tables.unread.len());
         w.write(&Standing::Reconciling { reason: "ReadingTables".into(), message }).await?;
+    } else if tables.missing.is_empty() && !drills_failed.is_empty() {
+        w.status.phase = Some(PolicyPhase::Degraded);
+        let message = format!(
+            "restore drill failed for {}; the policy is Ready again once a later drill passes (`kubectl dynamobackup drill {}` runs one now)",
+            drills_failed.join("; "),
+            obj.name_any()
+        );
+        w.write(&Standing::Stalled { reason: "DrillFailed".into(), message }).await?;
     } else if tables.missing.is_empty() {
         w.status.phase = Some(PolicyPhase::Protected);
         let snapshots = match &checked.schedule {
@@ -203,6 +217,12 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
             (None, true) => format!("PITR on for {count} table(s)"),
             (Some(snapshots), false) => format!("{snapshots} for {count} table(s); PITR left as found"),
             (None, false) => format!("{count} table(s) watched; PITR left as found"),
+        };
+        let passed = w.status.drills.iter().filter(|d| d.result == crate::api::DrillResult::Passed).count();
+        let message = match &checked.drill {
+            Some(_) if passed > 0 => format!("{message}; the last drill passed for {passed} table(s)"),
+            Some(_) => format!("{message}; restore drills scheduled"),
+            None => message,
         };
         w.write(&Standing::Ready { reason: "Protected".into(), message }).await?;
     } else {
@@ -218,13 +238,13 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
 }
 
 /// What the PITR cache told of the policy's tables.
-struct TablesSeen {
+pub(super) struct TablesSeen {
     /// Tables that do not exist.
-    missing: Vec<String>,
+    pub missing: Vec<String>,
     /// Tables whose first read has not landed yet.
-    unread: Vec<String>,
+    pub unread: Vec<String>,
     /// Tables whose last read failed, with the error.
-    failed: Vec<(String, DynamoError)>,
+    pub failed: Vec<(String, DynamoError)>,
 }
 
 /// PITR as asked on every table, and each table's line in status, from the shared PITR cache:

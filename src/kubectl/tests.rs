@@ -61,6 +61,7 @@ fn policy() -> DynamoBackupPolicy {
             backup_deletion_policy: DeletionPolicy::Delete,
             on_policy_delete: OnPolicyDelete::Orphan,
             backup: None,
+            drill: None,
         },
     );
     p.metadata.namespace = Some("shop".into());

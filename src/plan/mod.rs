@@ -4,6 +4,7 @@
 pub mod awsbackup;
 pub mod backup;
 pub mod conditions;
+pub mod drill;
 pub mod lease;
 pub mod names;
 pub mod restore;

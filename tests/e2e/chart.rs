@@ -36,7 +36,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
 /// The same list is in the chart's README; the code is in `src/controllers/` and `src/leader.rs`.
 const OPERATOR_RULES: &[(&str, &str, &[&str])] = &[
     ("dynamobackup.io", "dynamobackups", &["get", "list", "watch", "create", "patch", "delete"]),
-    ("dynamobackup.io", "dynamorestores", &["list", "watch", "patch", "delete"]),
+    ("dynamobackup.io", "dynamorestores", &["get", "list", "watch", "create", "patch", "delete"]),
     ("dynamobackup.io", "dynamobackuppolicies", &["list", "watch", "patch"]),
     ("dynamobackup.io", "dynamobackups/status", &["patch"]),
     ("dynamobackup.io", "dynamorestores/status", &["patch"]),

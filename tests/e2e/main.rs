@@ -5,6 +5,7 @@ mod aws_backup;
 mod backup;
 mod chart;
 mod crds;
+mod drill;
 mod fleet;
 mod health;
 mod kstatus;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
     trials.extend(aws_backup::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
+    trials.extend(drill::trials(&env));
     trials.extend(observability::trials(&env));
     trials.extend(health::trials(&env));
     trials.extend(kstatus::trials(&env));

@@ -52,6 +52,7 @@ pub fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
             backup_deletion_policy: DeletionPolicy::Delete,
             on_policy_delete: OnPolicyDelete::Orphan,
             backup: None,
+            drill: None,
         },
     )
 }

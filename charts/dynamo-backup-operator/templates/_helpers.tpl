@@ -83,10 +83,11 @@ ClusterRole, or into a Role per watched namespace. The chart's README says why e
 - apiGroups: [dynamobackup.io]
   resources: [dynamobackuppolicies]
   verbs: [list, watch, patch]
-# The same, and delete: a finished restore with ttlAfterFinished deletes itself.
+# The same, and delete: a finished restore with ttlAfterFinished deletes itself; create and
+# get: a policy's restore drills are DynamoRestores it makes and follows.
 - apiGroups: [dynamobackup.io]
   resources: [dynamorestores]
-  verbs: [list, watch, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 # Status is written with server-side apply, which is a patch.
 - apiGroups: [dynamobackup.io]
   resources: [dynamobackups/status, dynamorestores/status, dynamobackuppolicies/status]

@@ -3,8 +3,11 @@
 
 use std::{path::Path, process::Command, sync::Arc, time::Duration};
 
-use dynamo_backup_operator::api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels};
-use kube::{Api, api::PostParams};
+use dynamo_backup_operator::api::{DrillResult, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels};
+use kube::{
+    Api,
+    api::{Patch, PatchParams, PostParams},
+};
 use libtest_mimic::Trial;
 
 use crate::{
@@ -157,12 +160,32 @@ async fn incident(ctx: TestCtx) -> Result<(), String> {
         }),
         || "no manual snapshot labelled with the policy".into(),
     )?;
+
+    // A restore drill now: refused while the policy has no spec.drill, then run and waited for;
+    // the policy follows it in its status like one of its own.
+    let refused = kubectl(&ctx, &["drill", "profiles"])?;
+    ensure(refused.code == Some(3) && refused.stderr.contains("no spec.drill"), || refused.stderr.clone())?;
+    let drill = serde_json::json!({"spec": {"drill": {"schedule": {"cron": "@yearly"}, "ttlAfterFinished": "1m"}}});
+    policies.patch("profiles", &PatchParams::default(), &Patch::Merge(&drill)).await.map_err(|e| e.to_string())?;
+    let drilled = kubectl(&ctx, &["drill", "profiles", "--wait", "--timeout", "2m"])?;
+    ok(&drilled)?;
+    ensure(drilled.stderr.contains("passed") && drilled.stderr.contains("-drill-"), || drilled.stderr.clone())?;
+    eventually("the policy to report the drill", WAIT, || {
+        let policies = policies.clone();
+        let table = table.clone();
+        async move {
+            let p = policies.get("profiles").await.ok()?;
+            p.status?.drills.iter().any(|d| d.table == table && d.result == DrillResult::Passed).then_some(())
+        }
+    })
+    .await?;
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
 }
 
 async fn help(ctx: TestCtx) -> Result<(), String> {
-    let commands = ["status", "backup", "list", "restore", "describe", "pin", "unpin", "suspend", "resume", "completion", "version"];
+    let commands =
+        ["status", "backup", "list", "restore", "describe", "pin", "unpin", "suspend", "resume", "drill", "completion", "version"];
     let top = kubectl(&ctx, &["--help"])?;
     ok(&top)?;
     for command in commands {

@@ -87,6 +87,10 @@ kubectl dynamobackup restore Orders --latest --as Orders-latest --wait -n shop
 py items Orders-latest
 kubectl dynamobackup list -n shop
 
+say "a restore drill: the newest backup restored into a new table, counted, timed, deleted 10 min later"
+kubectl dynamobackup drill orders-demo --wait -n shop
+kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.drills}' | python3 -m json.tool
+
 say "disaster recovery: AWS Backup vaults prod-dynamodb (us-east-1) and dr (eu-central-1)"
 py vault prod-dynamodb us-east-1
 py vault dr eu-central-1

@@ -33,6 +33,8 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("drill_restores_the_newest_backup_of_each_table_in_turn_and_cleans_up", from_backups),
         env.trial("drill_restores_the_latest_restorable_time", from_pitr),
         env.trial("drill_that_fails_verification_keeps_the_policy_stalled_until_one_passes", failed_then_passed),
+        env.trial("drill_outside_the_tenancy_file_fails_before_any_restore", tenancy),
+        env.trial("drill_survives_an_operator_killed_while_it_runs", killed_mid_drill),
     ]
 }
 
@@ -163,4 +165,67 @@ async fn failed_then_passed(ctx: TestCtx) -> Result<(), String> {
     let passed = drill_line(&api, "carts", &carts, |d| d.result == DrillResult::Passed).await?;
     println!("then: {passed:?}");
     wait_condition(&api, "carts", "Ready", DRILL_WAIT, conditions).await.map(|_| ())
+}
+
+/// A tenancy file that allows the table but not its drill tables: the drill fails with what to
+/// allow, and no DynamoRestore is made.
+async fn tenancy(ctx: TestCtx) -> Result<(), String> {
+    let ledger = ctx.table("Ledger");
+    create_table(&ctx.dynamo(), &ledger, &[("l-1", "debit")]).await?;
+    let file = ctx.env.dir.join(format!("tenancy-drill-{}.yaml", ctx.namespace));
+    std::fs::write(&file, format!("tenants:\n  - namespace: {}\n    tables: ['{ledger}']\n", ctx.namespace)).map_err(|e| e.to_string())?;
+    let _op = ctx.start_operator(&[&format!("--tenancy-file={}", file.display())])?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy("ledger", &[&ledger]);
+    p.spec.drill = Some(drill(DrillSource::LatestRestorableTime));
+    api.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let line = drill_line(&api, "ledger", &ledger, |d| d.result == DrillResult::Failed).await?;
+    println!("refused drill: {line:?}");
+    ensure(line.message.as_deref().is_some_and(|m| m.contains("tenancy file") && m.contains(&format!("{ledger}-drill-*"))), || {
+        format!("{:?}", line.message)
+    })?;
+    let restores: Api<DynamoRestore> = ctx.api();
+    let made = restores.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
+    ensure(made.is_empty(), || format!("{} DynamoRestore(s) made", made.len()))?;
+    let stalled = wait_condition(&api, "ledger", "Stalled", DRILL_WAIT, conditions).await?;
+    let reason = condition(&conditions(&stalled), "Stalled").map(|c| c.reason.clone()).unwrap_or_default();
+    ensure(reason == "DrillFailed", || reason.clone())
+}
+
+/// The operator is killed once a drill's DynamoRestore exists; a new one follows that drill to
+/// its end: one restore and one table for the slot, the policy told.
+async fn killed_mid_drill(ctx: TestCtx) -> Result<(), String> {
+    let stock = ctx.table("Stock");
+    create_table(&ctx.dynamo(), &stock, &[("s-1", "bolts"), ("s-2", "nuts")]).await?;
+    let mut first = ctx.start_operator(&[])?;
+    labelled_backup(&ctx, "stock-snap", &stock, "stock").await?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let mut p = policy("stock", &[&stock]);
+    // One slot a minute: the restart happens within the slot's drill.
+    p.spec.drill = Some(DrillSpec { schedule: every("@every 1m"), ..drill(DrillSource::LatestBackup) });
+    api.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let restores: Api<DynamoRestore> = ctx.api();
+    let name = eventually("the drill's DynamoRestore", DRILL_WAIT, || async {
+        restores.list(&ListParams::default()).await.ok()?.items.into_iter().next().and_then(|r| r.metadata.name)
+    })
+    .await?;
+    first.process.signal(libc::SIGKILL);
+    first.process.wait_timeout(Duration::from_secs(10)).ok_or("the operator survived SIGKILL")?;
+    let _second = ctx.start_operator(&[])?;
+    let line =
+        drill_line(&api, "stock", &stock, |d| d.result == DrillResult::Passed && d.restore.as_deref() == Some(name.as_str())).await?;
+    println!("after the restart: {line:?}");
+    let suffix = name.rsplit("-drill-").next().unwrap_or_default().to_owned();
+    let tables = ctx.dynamo().list_tables().send().await.map_err(|e| e.to_string())?;
+    let drilled: Vec<&String> = tables.table_names().iter().filter(|t| t.starts_with(&format!("{stock}-drill-{suffix}"))).collect();
+    ensure(drilled.len() <= 1, || format!("tables of one drill: {drilled:?}"))?;
+    let same_slot = restores
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .items
+        .into_iter()
+        .filter(|r| r.metadata.name.as_deref().is_some_and(|n| n.ends_with(&suffix)))
+        .count();
+    ensure(same_slot <= 1, || format!("{same_slot} DynamoRestores for one slot"))
 }

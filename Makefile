@@ -7,9 +7,9 @@ demo:   ## a local control plane + moto + the operator + the examples
 test:   ## fmt --check, clippy -D warnings, then every test: unit, property and end-to-end
 	scripts/test.sh
 
-bench:  ## figures: DynamoBackup created -> Ready (median of 20), calls per backup; memory; scale at DynamoDB's limits
+bench:  ## figures: DynamoBackup created -> Ready (median of 20), calls per backup; memory; scale at DynamoDB's limits; a drill's cost
 	eval "$$(scripts/testenv.sh)" && export OPERATOR_RUST_LOG=info && cargo bench --locked --bench backup_ready \
-	  && cargo bench --locked --bench memory && cargo bench --locked --bench scale
+	  && cargo bench --locked --bench memory && cargo bench --locked --bench scale && cargo bench --locked --bench drill
 
 crds:   ## regenerate crds/ from the Rust types, and the chart's copies of them
 	cargo run --quiet -- crd --output-dir crds

@@ -204,7 +204,7 @@ async fn ended(w: &Writer<'_>, entry: &DrillStatus) {
         note.push_str(&format!(", data {age} old"));
     }
     if let Some(message) = &entry.message {
-        note.push_str(&format!(" ({message})"));
+        note.push_str(&format!("; {message}"));
     }
     publish(&w.ctx.recorder, w.obj, !passed, if passed { "DrillPassed" } else { "DrillFailed" }, "Drill", note).await;
 }

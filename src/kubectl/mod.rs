@@ -535,7 +535,7 @@ async fn drill(ctx: &Ctx, args: DrillArgs) -> Result<(), Failure> {
             let seen = outcome(&done);
             let took = seen.restore_duration.map(|d| format!(": restored in {}", compact(d))).unwrap_or_default();
             let age = seen.data_age.map(|d| format!(", data {} old", compact(d))).unwrap_or_default();
-            let what = seen.message.clone().map(|m| format!(" ({m})")).unwrap_or_default();
+            let what = seen.message.clone().map(|m| format!("; {m}")).unwrap_or_default();
             let verdict = if seen.result == DrillResult::Passed { "passed" } else { "FAILED" };
             eprintln!("drill of {} {verdict}{took}{age}{what}", r.spec.target_table_name);
             if seen.result != DrillResult::Passed {

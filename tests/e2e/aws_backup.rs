@@ -6,8 +6,8 @@
 use std::{sync::Arc, time::Duration};
 
 use dynamo_backup_operator::api::{
-    AwsBackupRestore, AwsBackupSpec, BackupMethod, BackupPhase, BackupTemplate, CopyDestination, CopyState, DeletionPolicy, DynamoBackup,
-    DynamoBackupPolicy, DynamoRestore, RestoreSource,
+    AwsBackupRestore, AwsBackupSpec, BackupMethod, BackupPhase, BackupTemplate, CopyDestination, CopyState, DeletionPolicy, DrillResult,
+    DrillSource, DynamoBackup, DynamoBackupPolicy, DynamoRestore, RestoreSource, labels,
 };
 use kube::{
     Api,
@@ -36,6 +36,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("aws_backup_failures_are_reported", failures),
         env.trial("aws_backup_retention_deletes_recovery_points", retention),
         env.trial("aws_backup_tenancy_bounds_and_signs_with_the_tenant_role", tenancy),
+        env.trial("aws_backup_drill_restores_the_recovery_point_with_the_policy_role", drill),
     ]
 }
 
@@ -450,4 +451,32 @@ async fn tenancy(ctx: TestCtx) -> Result<(), String> {
     ensure(signers.len() == 1 && signers.iter().all(|k| !k.is_empty() && k != "testing"), || {
         format!("AWS Backup was not called once, with the tenant role's credentials: {signers:?}")
     })
+}
+
+/// A policy whose snapshots AWS Backup keeps drills from its newest recovery point: the drill's
+/// restore is an AWS Backup restore job with the policy's role, and it passes.
+async fn drill(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard"), ("o-2", "monitor")]).await?;
+    let source = vault(&ctx, "prod");
+    create_vault(&ctx, REGION, &source).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    let mut snap = aws_backup("orders-rp", &table, settings(&source, &[]), DeletionPolicy::Delete);
+    snap.metadata.labels = Some([(labels::POLICY.to_owned(), "kept".to_owned())].into());
+    backups.create(&PostParams::default(), &snap).await.map_err(|e| e.to_string())?;
+    wait_condition(&backups, "orders-rp", "Ready", Duration::from_secs(90), conditions).await?;
+
+    let mut p = policy("kept", &[&table]);
+    p.spec.backup = Some(BackupTemplate { method: BackupMethod::AWSBackup, aws_backup: Some(settings(&source, &[])) });
+    p.spec.drill = Some(crate::drill::drill(DrillSource::LatestBackup));
+    let policies: Api<DynamoBackupPolicy> = ctx.api();
+    policies.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    let line = crate::drill::drill_line(&policies, "kept", &table, |d| d.result == DrillResult::Passed).await?;
+    println!("AWS Backup drill: {line:?}; calls {:?}", proxy.counts());
+    ensure(proxy.count("StartRestoreJob") >= 1, || "no AWS Backup restore job".into())?;
+    let jobs = proxy.requests("StartRestoreJob");
+    ensure(jobs.iter().all(|j| j["IamRoleArn"] == ROLE), || format!("restore jobs without the policy's role: {jobs:?}"))?;
+    ensure(line.message.as_deref().is_some_and(|m| m.contains("2 items")), || format!("{:?}", line.message))
 }

@@ -88,6 +88,8 @@ struct Shared {
     bodies: Mutex<Vec<(String, String, jiff::Timestamp)>>,
     rules: Mutex<Vec<Rule>>,
     held: Notify,
+    /// The capacity units DynamoDB's answers reported (`ConsumedCapacity`), by operation.
+    consumed: Mutex<HashMap<String, f64>>,
 }
 
 pub struct FaultProxy {
@@ -185,6 +187,12 @@ impl FaultProxy {
             *counts.entry(call).or_insert(0) += 1;
         }
         counts
+    }
+
+    /// The capacity units the answers to `operation` reported consuming, summed.
+    #[allow(dead_code)]
+    pub fn consumed(&self, operation: &str) -> f64 {
+        self.shared.consumed.lock().map(|c| c.get(operation).copied().unwrap_or(0.0)).unwrap_or(0.0)
     }
 
     /// Resolves once a `Hold` rule has forwarded its request.
@@ -318,6 +326,13 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     if hold {
         shared.held.notify_waiters();
         std::future::pending::<()>().await;
+    }
+    if text.contains("ConsumedCapacity")
+        && let Ok(answer) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(units) = answer["ConsumedCapacity"]["CapacityUnits"].as_f64()
+        && let Ok(mut consumed) = shared.consumed.lock()
+    {
+        *consumed.entry(operation.clone()).or_insert(0.0) += units;
     }
     if let Some(add) = scan_count_add
         && let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(&text)

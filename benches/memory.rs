@@ -74,6 +74,7 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) 
             let api = policy_api.clone();
             let spec = DynamoBackupPolicySpec {
                 tables: vec![tables[i].clone()],
+                table_selector: None,
                 region: None,
                 point_in_time_recovery: PointInTimeRecoverySpec::default(),
                 schedule: None,

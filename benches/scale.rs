@@ -203,6 +203,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
     let make = |i: usize| {
         let spec = DynamoBackupPolicySpec {
             tables: names[i * TABLES_PER_POLICY..(i + 1) * TABLES_PER_POLICY].to_vec(),
+            table_selector: None,
             region: None,
             point_in_time_recovery: PointInTimeRecoverySpec::default(),
             schedule: Some(BackupSchedule {

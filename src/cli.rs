@@ -71,6 +71,12 @@ pub struct RunArgs {
     #[arg(long, env = "PITR_REFRESH_INTERVAL", default_value = "40m", value_parser = humantime::parse_duration)]
     pub pitr_refresh_interval: std::time::Duration,
 
+    /// How often the tables of each region are listed (ListTables, and ListTagsOfResource per
+    /// table when a policy selects by tags): a new table a policy's tableSelector matches is
+    /// protected within this interval, and the unprotected-tables metric is this old at most.
+    #[arg(long, env = "TABLE_DISCOVERY_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub table_discovery_interval: std::time::Duration,
+
     /// Elect a leader through a Lease, so that of several replicas only one reconciles.
     #[arg(long, env = "LEADER_ELECTION")]
     pub leader_election: bool,

@@ -19,7 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     caches::{ChildCache, WorkloadCache},
-    dynamo::{DynamoPort, Inventory, PitrCache},
+    dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };
@@ -45,6 +45,8 @@ pub struct Context {
     pub inventory: Inventory<ObjectRef<DynamoBackup>>,
     /// Each protected table's existence and PITR, read once per interval for all its policies.
     pub pitr: PitrCache<ObjectRef<DynamoBackupPolicy>>,
+    /// The tables of each region policies select from, with their tags when asked.
+    pub discovery: TableDiscovery<ObjectRef<DynamoBackupPolicy>>,
     /// The DynamoBackups, by the policy that made them.
     pub backups: ChildCache<DynamoBackup>,
     /// The DynamoRestores, by the policy whose drills made them.

@@ -81,6 +81,9 @@ pub struct Metrics {
     pub drill_last_run: Family<PolicyTableLabels, Gauge>,
     pub drill_data_age: Family<PolicyTableLabels, Gauge>,
     pub drill_restore_duration: Family<PolicyLabels, Histogram>,
+    pub table_backup_bytes: Family<PolicyTableLabels, Gauge>,
+    pub table_size_bytes: Family<TableLabels, Gauge>,
+    pub unprotected: Arc<Unprotected>,
 }
 
 impl Default for Metrics {
@@ -148,6 +151,20 @@ impl Default for Metrics {
             "Restore drills: from the restore call to the new table usable (RTO measured), per policy",
             drill_restore_duration.clone(),
         );
+        let table_backup_bytes = Family::<PolicyTableLabels, Gauge>::default();
+        registry.register(
+            "backup_bytes",
+            "Size of a policy's Available backups of a table, summed (what backup storage is billed on)",
+            table_backup_bytes.clone(),
+        );
+        let table_size_bytes = Family::<TableLabels, Gauge>::default();
+        registry.register(
+            "table_size_bytes",
+            "A protected table's size as DynamoDB reports it (what PITR is billed on; refreshed about every six hours in AWS)",
+            table_size_bytes.clone(),
+        );
+        let unprotected = Arc::new(Unprotected::default());
+        registry.register_collector(Box::new(unprotected.clone()));
         Self {
             registry,
             reconciles,
@@ -164,6 +181,9 @@ impl Default for Metrics {
             drill_last_run,
             drill_data_age,
             drill_restore_duration,
+            table_backup_bytes,
+            table_size_bytes,
+            unprotected,
         }
     }
 }
@@ -205,6 +225,67 @@ impl Collector for LatestRestorable {
         for (labels, latest) in &tables {
             let seconds = now.duration_since(*latest).as_secs_f64().max(0.0);
             metric.encode_family(labels)?.encode_gauge(&seconds)?;
+        }
+        Ok(())
+    }
+}
+
+/// The tables of each listed region that no policy protects, from the last listing: a count per
+/// region and reason, and one series per table (at most `UNPROTECTED_LISTED` per region).
+#[derive(Debug, Default)]
+pub struct Unprotected(Mutex<BTreeMap<String, Vec<(String, &'static str)>>>);
+
+/// Tables listed one by one per region; the counts cover all of them.
+pub const UNPROTECTED_LISTED: usize = 500;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnprotectedLabels {
+    region: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnprotectedTableLabels {
+    region: String,
+    table: String,
+    reason: &'static str,
+}
+
+impl Unprotected {
+    pub fn set(&self, region: &str, tables: Vec<(String, &'static str)>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(region.to_owned(), tables);
+    }
+}
+
+impl Collector for Unprotected {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let regions = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if regions.is_empty() {
+            return Ok(());
+        }
+        let mut counts = encoder.encode_descriptor(
+            "unprotected_tables",
+            "Tables of a listed region that no policy covers (NoPolicy) or whose PITR is off (PointInTimeRecoveryOff), within the tenancy file's tables",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (region, tables) in &regions {
+            for reason in [crate::plan::selector::NO_POLICY, crate::plan::selector::PITR_OFF] {
+                let n = i64::try_from(tables.iter().filter(|(_, r)| *r == reason).count()).unwrap_or(i64::MAX);
+                counts.encode_family(&UnprotectedLabels { region: region.clone(), reason })?.encode_gauge(&n)?;
+            }
+        }
+        let mut each = encoder.encode_descriptor(
+            "unprotected_table",
+            "1 for each table of unprotected_tables (at most 500 per region)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (region, tables) in &regions {
+            for (table, reason) in tables.iter().take(UNPROTECTED_LISTED) {
+                let labels = UnprotectedTableLabels { region: region.clone(), table: table.clone(), reason };
+                each.encode_family(&labels)?.encode_gauge(&1i64)?;
+            }
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::{
     cli::RunArgs,
     context::{Context, EventRecorder, FIELD_MANAGER, Wakers},
     controllers,
-    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, PitrCache, RegionalClients},
+    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, PitrCache, RegionalClients, TableDiscovery},
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -107,6 +107,27 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         let wake_policies = wake_policies.clone();
         PitrCache::new(dynamo.clone(), args.pitr_refresh_interval, move |policy| wake_policies.wake(policy))
     };
+    let discovery = {
+        let (wake_policies, pitr, tenancy, metrics) = (wake_policies.clone(), pitr.clone(), tenancy.clone(), metrics.clone());
+        let default_region = default_region.clone();
+        TableDiscovery::new(
+            dynamo.clone(),
+            args.table_discovery_interval,
+            move |policy| wake_policies.wake(policy),
+            move |scope, listing| {
+                if listing.error.is_some() {
+                    return;
+                }
+                let region = scope.region.as_deref();
+                let followed = pitr.followed_in(region);
+                let found = crate::plan::selector::unprotected(&listing.tables, &followed, |t| tenancy.anyone_may(t, region));
+                let label = region.or(default_region.as_deref()).unwrap_or("default");
+                metrics.unprotected.set(label, found);
+            },
+        )
+    };
+    // The operator's own region is listed for the unprotected-tables metric with or without selectors.
+    discovery.watch(&Default::default());
     let ctx = Arc::new(Context {
         recorder: EventRecorder::new(client.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
         client: client.clone(),
@@ -116,6 +137,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         wake_backups,
         wake_policies,
         pitr,
+        discovery,
         backups: Default::default(),
         restores: Default::default(),
         workloads: WorkloadCache::new(client.clone()),

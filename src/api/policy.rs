@@ -1,5 +1,7 @@
 //! DynamoBackupPolicy: PITR on every table, scheduled and pre-rollout snapshots, retention.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -31,14 +33,24 @@ pub const SCHEDULE_PATTERN: &str =
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
-#[x_kube(validation = Rule::new(REGION_IMMUTABLE)
-    .message("spec.region is immutable").field_path(".region"))]
+#[x_kube(
+    validation = Rule::new(REGION_IMMUTABLE).message("spec.region is immutable").field_path(".region"),
+    validation = Rule::new("(has(self.tables) && size(self.tables) > 0) || has(self.tableSelector)")
+        .message("name the tables in spec.tables, select them with spec.tableSelector, or both")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DynamoBackupPolicySpec {
-    /// The tables to protect: 1..100 names or ARNs, each at most once.
-    #[schemars(length(min = 1, max = 100), inner(pattern(TABLE_REF_PATTERN)))]
+    /// The tables to protect: up to 100 names or ARNs, each at most once (at least one, unless
+    /// spec.tableSelector selects them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(pattern(TABLE_REF_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub tables: Vec<String>,
+
+    /// Tables found by name and tags in the policy's region, beside or instead of spec.tables:
+    /// looked for again every table-discovery interval (10 minutes by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_selector: Option<TableSelector>,
 
     /// The region of tables named without an ARN, when it is not the operator's default, such as
     /// `eu-west-1`. Immutable.
@@ -80,6 +92,34 @@ pub struct DynamoBackupPolicySpec {
     /// DeleteBackups deletes them (their deletionPolicy then decides about the DynamoDB backups).
     #[serde(default)]
     pub on_policy_delete: OnPolicyDelete,
+}
+
+impl DynamoBackupPolicy {
+    /// Every table the policy protects as far as the API tells: those of spec.tables, then
+    /// those its status reports its selector matched.
+    pub fn covered_tables(&self) -> Vec<String> {
+        let mut tables = self.spec.tables.clone();
+        let selected = self.status.iter().flat_map(|s| s.tables.iter()).filter(|t| t.selected && !tables.contains(&t.name));
+        let selected: Vec<String> = selected.map(|t| t.name.clone()).collect();
+        tables.extend(selected);
+        tables
+    }
+}
+
+/// Tables by name and tags: a table matches when its name matches one of `names` (all names when
+/// omitted) and it carries every tag of `tags`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.names) || has(self.tags)").message("spec.tableSelector needs names, tags or both"))]
+#[serde(rename_all = "camelCase")]
+pub struct TableSelector {
+    /// Globs over the exact, case-sensitive table name (`orders-*`, `*`), at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 255)))]
+    pub names: Vec<String>,
+    /// Tags the table must carry, every one with this value, at most 50.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(length(max = 50))]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The method (and AWS Backup settings) of the DynamoBackups a policy makes.
@@ -318,10 +358,18 @@ pub struct DynamoBackupPolicyStatus {
     /// When the newest Available backup of any of the policy's tables was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_backup_time: Option<Time>,
-    /// One line per table of the spec: its ARN, PITR, last backup and number of Available backups.
+    /// One line per table protected (named or selected): its ARN, PITR, last backup, number of
+    /// Available backups and sizes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub tables: Vec<PolicyTableStatus>,
+    /// How many tables spec.tableSelector matches now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_tables: Option<u32>,
+    /// The size of the policy's Available backups, summed over its tables (what backup storage
+    /// is billed on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_bytes: Option<i64>,
     /// The last retention run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
@@ -361,6 +409,16 @@ pub struct PolicyTableStatus {
     /// How many of this policy's backups of the table are Available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_backups: Option<u32>,
+    /// The size of this policy's Available backups of the table, summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_bytes: Option<i64>,
+    /// The table's size as DynamoDB reports it (what PITR is billed on; refreshed about every
+    /// six hours in AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_size_bytes: Option<i64>,
+    /// true: the table is here because spec.tableSelector matches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub selected: bool,
 }
 
 /// A table's point-in-time recovery window.

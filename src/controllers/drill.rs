@@ -33,6 +33,7 @@ type Writer<'a> = super::common::StatusWriter<'a, DynamoBackupPolicy>;
 pub(super) async fn run_drills(
     w: &mut Writer<'_>,
     schedule: Option<&Schedule>,
+    texts: &[String],
     tables: &TablesSeen,
     backups: &[DynamoBackup],
     now: Timestamp,
@@ -57,8 +58,8 @@ pub(super) async fn run_drills(
         .filter(|r| r.labels().get(labels::TRIGGER).map(String::as_str) == Some(drill::TRIGGER))
         .collect();
     let api: Api<DynamoRestore> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut entries: Vec<DrillStatus> = Vec::with_capacity(obj.spec.tables.len());
-    for text in &obj.spec.tables {
+    let mut entries: Vec<DrillStatus> = Vec::with_capacity(texts.len());
+    for text in texts {
         let entry = w.status.drills.iter().find(|e| e.table == *text).cloned();
         entries.push(follow(w, &api, &drills, text, entry).await?);
     }
@@ -74,7 +75,7 @@ pub(super) async fn run_drills(
             wait = Some(wait.map_or(until, |w| w.min(until)));
         } else if tables.unread.is_empty() {
             let suffix = schedule.slot_suffix(slot);
-            for text in slot_tables(obj, &drills, &entries, &suffix, spec.tables_per_run) {
+            for text in slot_tables(obj, texts, &drills, &entries, &suffix, spec.tables_per_run) {
                 let Some(entry) = entries.iter_mut().find(|e| e.table == text) else { continue };
                 start(w, &api, &text, &suffix, slot, tables, backups, entry, now).await?;
             }
@@ -97,6 +98,7 @@ fn created(obj: &DynamoBackupPolicy, now: Timestamp) -> Timestamp {
 /// live to record the slot), and as many more as `tablesPerRun` asks, drilled longest ago first.
 fn slot_tables(
     obj: &DynamoBackupPolicy,
+    texts: &[String],
     drills: &[Arc<DynamoRestore>],
     entries: &[DrillStatus],
     suffix: &str,
@@ -107,7 +109,7 @@ fn slot_tables(
         let name = name_of(table);
         drills.iter().any(|r| r.name_any() == name) || entries.iter().any(|e| e.restore.as_deref() == Some(name.as_str()))
     };
-    let (done, rest): (Vec<String>, Vec<String>) = obj.spec.tables.iter().cloned().partition(started);
+    let (done, rest): (Vec<String>, Vec<String>) = texts.iter().cloned().partition(started);
     let more = if per_run == 0 { rest.len() } else { usize::try_from(per_run).unwrap_or(usize::MAX).saturating_sub(done.len()) };
     if more == 0 {
         return done;

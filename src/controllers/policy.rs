@@ -46,6 +46,7 @@ use crate::{
         retention::{self, Candidate, Rules},
         rollout::{Seen, changes, selects},
         schedule::{Schedule, plan_slots},
+        selector::{MAX_SELECTED, Selector},
         tables::TableRef,
         validate::invalid,
     },
@@ -90,8 +91,14 @@ impl Reported for DynamoBackupPolicy {
 
 /// The spec, checked once: everything the reconcile acts on.
 struct Checked {
+    /// Every table protected: those of spec.tables, then those the selector matched.
     tables: Vec<TableRef>,
+    /// The same, as status names them (spec.tables' text, a selected table's name).
+    texts: Vec<String>,
+    /// The tables the selector matched.
+    selected: BTreeSet<String>,
     region: Option<String>,
+    selector: Option<Selector>,
     schedule: Option<Schedule>,
     rules: Option<Rules>,
     drill: Option<Schedule>,
@@ -99,9 +106,13 @@ struct Checked {
 
 fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::Invalid> {
     let spec = &policy.spec;
-    if spec.tables.is_empty() || spec.tables.len() > 100 {
-        return Err(invalid("spec.tables must name 1 to 100 tables"));
+    if spec.tables.len() > 100 {
+        return Err(invalid("spec.tables names more than 100 tables; select them with spec.tableSelector instead"));
     }
+    if spec.tables.is_empty() && spec.table_selector.is_none() {
+        return Err(invalid("name the tables in spec.tables, select them with spec.tableSelector, or both"));
+    }
+    let selector = spec.table_selector.as_ref().map(Selector::parse).transpose()?;
     let mut tables = Vec::with_capacity(spec.tables.len());
     for (i, text) in spec.tables.iter().enumerate() {
         let table = TableRef::parse(text).map_err(|e| invalid(format!("spec.tables[{i}]: {e}")))?;
@@ -120,7 +131,38 @@ fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::
     let schedule = spec.schedule.as_ref().map(Schedule::parse).transpose()?;
     let rules = spec.retention.as_ref().map(Rules::parse).transpose()?;
     let drill = spec.drill.as_ref().map(super::drill::check).transpose()?;
-    Ok(Checked { tables, region: spec.region.clone(), schedule, rules, drill })
+    let texts = spec.tables.clone();
+    Ok(Checked { tables, texts, selected: BTreeSet::new(), region: spec.region.clone(), selector, schedule, rules, drill })
+}
+
+/// What the selector adds: the tables of the region's last listing it matches and the tenancy
+/// file allows, not named in spec.tables, sorted, at most `MAX_SELECTED`. None: the first
+/// listing is under way (the policy is woken when it lands). Err: the listing failed.
+fn select(w: &Writer<'_>, checked: &Checked, namespace: &str) -> Option<Result<(Vec<String>, usize), DynamoError>> {
+    let (obj, ctx) = (w.obj, w.ctx);
+    let me = ObjectRef::from_obj(obj);
+    let Some(selector) = &checked.selector else {
+        ctx.discovery.follow(&me, None);
+        return Some(Ok((Vec::new(), 0)));
+    };
+    let scope = w.scope(checked.region.clone());
+    let listing = ctx.discovery.follow(&me, Some((&scope, selector.wants_tags())))?;
+    if let Some(err) = &listing.error
+        && listing.tables.is_empty()
+    {
+        return Some(Err(err.clone()));
+    }
+    let region = checked.region.as_deref();
+    let matched: Vec<String> = listing
+        .tables
+        .iter()
+        .filter(|(name, tags)| selector.matches(name, tags))
+        .filter(|(name, _)| ctx.tenancy.check(namespace, name, region).is_ok())
+        .filter(|(name, _)| !checked.tables.iter().any(|t| &t.name == *name && t.region.as_deref().is_none_or(|r| Some(r) == region)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let count = matched.len();
+    Some(Ok((matched.into_iter().take(MAX_SELECTED).collect(), count)))
 }
 
 pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -150,20 +192,57 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
         ctx.pitr.forget(&me);
         return delete_policy(w, &backups, &children).await;
     }
-    let checked = match check(obj) {
+    let mut checked = match check(obj) {
         Ok(checked) => checked,
         Err(invalid) => {
             ctx.pitr.forget(&me);
+            ctx.discovery.follow(&me, None);
             return w.stalled(invalid.reason, invalid.message).await;
         }
     };
     for table in &checked.tables {
         if let Err(denied) = ctx.tenancy.check(namespace, &table.name, table.region_or(checked.region.as_deref())) {
             ctx.pitr.forget(&me);
+            ctx.discovery.follow(&me, None);
             return w.stalled("AccessDenied", denied.0).await;
         }
     }
     set_finalizer(w.api, obj, obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups).await?;
+    // The policy's region counts in the unprotected-tables metric.
+    ctx.discovery.watch(&w.scope(checked.region.clone()));
+    let (selected, too_many) = match select(w, &checked, namespace) {
+        Some(Ok((selected, matched))) => {
+            w.status.matched_tables = checked.selector.as_ref().and_then(|_| u32::try_from(matched).ok());
+            (Some(selected), (matched > MAX_SELECTED).then_some(matched))
+        }
+        Some(Err(err)) => {
+            let message =
+                format!("listing the tables of {} failed: {err}; retried within a minute", ctx.region_label(checked.region.as_deref()));
+            if checked.texts.is_empty() && !w.status.tables.iter().any(|t| t.selected) {
+                w.status.phase = Some(PolicyPhase::Pending);
+                w.write(&Standing::Reconciling { reason: "DiscoveringTables".into(), message }).await?;
+                return Ok(Action::requeue(Duration::from_secs(60)));
+            }
+            (None, None)
+        }
+        None => {
+            if checked.texts.is_empty() && !w.status.tables.iter().any(|t| t.selected) {
+                w.status.phase = Some(PolicyPhase::Pending);
+                let message = format!("listing the tables of {} for spec.tableSelector", ctx.region_label(checked.region.as_deref()));
+                w.write(&Standing::Reconciling { reason: "DiscoveringTables".into(), message }).await?;
+                return Ok(Action::requeue(RESYNC));
+            }
+            (None, None)
+        }
+    };
+    // Until the selector's tables are known, the ones selected before stay (none is released).
+    let selected: Vec<String> = selected.unwrap_or_else(|| w.status.tables.iter().filter(|t| t.selected).map(|t| t.name.clone()).collect());
+    for name in selected {
+        checked.tables.push(TableRef { name: name.clone(), region: None, account: None });
+        checked.texts.push(name.clone());
+        checked.selected.insert(name);
+    }
+    release(w, &checked).await;
 
     let now = Timestamp::now();
     let tables = protect_tables(w, &checked, &children).await?;
@@ -177,7 +256,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if let Some(rules) = &checked.rules {
         apply_retention(w, &backups, &checked, rules, &children, now).await?;
     }
-    if let Some(wait) = super::drill::run_drills(w, checked.drill.as_ref(), &tables, &children, now).await? {
+    if let Some(wait) = super::drill::run_drills(w, checked.drill.as_ref(), &checked.texts, &tables, &children, now).await? {
         requeue = requeue.min(wait);
     }
     let drills_failed = super::drill::failed(&w.status.drills);
@@ -197,6 +276,13 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
         w.status.phase = Some(PolicyPhase::Pending);
         let message = format!("reading point-in-time recovery of {} of {count} table(s)", tables.unread.len());
         w.write(&Standing::Reconciling { reason: "ReadingTables".into(), message }).await?;
+    } else if tables.missing.is_empty() && too_many.is_some() {
+        w.status.phase = Some(PolicyPhase::Degraded);
+        let message = format!(
+            "spec.tableSelector matches {} tables; a policy protects at most {MAX_SELECTED} of them (the first by name are): narrow the selector or split it over several policies",
+            too_many.unwrap_or_default()
+        );
+        w.write(&Standing::Stalled { reason: "SelectorTooBroad".into(), message }).await?;
     } else if tables.missing.is_empty() && !drills_failed.is_empty() {
         w.status.phase = Some(PolicyPhase::Degraded);
         let message = format!(
@@ -237,6 +323,18 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     Ok(Action::requeue(requeue.max(Duration::from_secs(1))))
 }
 
+/// Tables the policy protected and does not any more (removed from spec.tables, or no longer
+/// matched by the selector): released, with an event. Nothing is deleted and PITR stays as it
+/// is; their backups stay, under retention as before.
+async fn release(w: &Writer<'_>, checked: &Checked) {
+    for line in w.status.tables.iter().filter(|l| !checked.texts.contains(&l.name)) {
+        let why = if line.selected { "no longer matches spec.tableSelector" } else { "is no longer in spec.tables" };
+        let note =
+            format!("table {} {why}: released; its point-in-time recovery and backups are left as they are, nothing is deleted", line.name);
+        publish(&w.ctx.recorder, w.obj, false, "TableReleased", "Release", note).await;
+    }
+}
+
 /// What the PITR cache told of the policy's tables.
 pub(super) struct TablesSeen {
     /// Tables that do not exist.
@@ -268,7 +366,7 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
     }
     let mut seen = TablesSeen { missing: Vec::new(), unread: Vec::new(), failed: Vec::new() };
     let mut lines = Vec::with_capacity(checked.tables.len());
-    for (((table, text), (scope, _)), facts) in checked.tables.iter().zip(&obj.spec.tables).zip(&keys).zip(known) {
+    for (((table, text), (scope, _)), facts) in checked.tables.iter().zip(&checked.texts).zip(&keys).zip(known) {
         let mut line = w.status.tables.iter().find(|l| l.name == *text).cloned().unwrap_or_default();
         line.name = text.clone();
         match facts {
@@ -282,6 +380,11 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
                     line = PolicyTableStatus { name: text.clone(), ..Default::default() };
                 }
                 line.table_arn = facts.arn.clone().or(line.table_arn.take());
+                line.table_size_bytes = facts.size_bytes.or(line.table_size_bytes);
+                if let Some(size) = line.table_size_bytes {
+                    let labels = TableLabels { region: ctx.region_label(scope.region.as_deref()).to_owned(), table: table.name.clone() };
+                    ctx.metrics.table_size_bytes.get_or_create(&labels).set(size);
+                }
                 if let Some(mut pitr) = facts.pitr.clone() {
                     let wrong_period = pitr.recovery_period_in_days.is_some_and(|d| d != pitr_spec.recovery_period_in_days);
                     if pitr_spec.enabled && facts.exists() && (!pitr.enabled || wrong_period) {
@@ -307,16 +410,21 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         let available: Vec<&DynamoBackup> =
             mine.iter().copied().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available)).collect();
         line.available_backups = u32::try_from(available.len()).ok();
+        line.selected = checked.selected.contains(text);
+        let bytes: i64 = available.iter().filter_map(|c| c.status.as_ref().and_then(|s| s.size_bytes)).sum();
+        line.backup_bytes = Some(bytes);
+        let labels =
+            PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
+        ctx.metrics.table_backup_bytes.get_or_create(&labels).set(bytes);
         let newest = available.iter().max_by_key(|c| created_at(c));
         line.last_backup =
             newest.map(|c| LastBackup { name: c.name_any(), created_at: c.status.as_ref().and_then(|s| s.created_at.clone()) });
         if let Some(newest) = newest {
-            let labels =
-                PolicyTableLabels { namespace: obj.namespace().unwrap_or_default(), policy: obj.name_any(), table: table.name.clone() };
             ctx.metrics.last_successful_backup.get_or_create(&labels).set(created_at(newest).as_second());
         }
         lines.push(line);
     }
+    w.status.backup_bytes = Some(lines.iter().filter_map(|l| l.backup_bytes).sum());
     w.status.tables = lines;
     w.status.last_successful_backup_time = children
         .iter()
@@ -357,7 +465,7 @@ async fn run_schedule(
 
     let mut slot_done = true;
     if let Some(slot) = plan.due {
-        for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
+        for (table, text) in checked.tables.iter().zip(&checked.texts) {
             let key = format!("{}/{}/{}", obj.namespace().unwrap_or_default(), obj.name_any(), text);
             let at = slot + schedule.offset_for(&key);
             if at > now {
@@ -523,7 +631,7 @@ async fn run_pre_rollout(
     let (mut record, snapshots) = changes(&w.status.rollouts, &selected);
     for change in snapshots {
         let mut first = None;
-        for (table, text) in checked.tables.iter().zip(&obj.spec.tables) {
+        for (table, text) in checked.tables.iter().zip(&checked.texts) {
             if missing.contains(&table.name) {
                 continue;
             }

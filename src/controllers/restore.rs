@@ -713,7 +713,7 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
                 if spec.copy_tags
                     && let (Some(_), Some(arn)) = (&source, w.status.source_table_arn.as_deref())
                 {
-                    tags = ctx.dynamo.list_tags(&source_scope, arn).await?;
+                    tags = ctx.dynamo.list_tags(&source_scope, arn, crate::dynamo::Lane::Now).await?;
                 }
                 tags.extend(spec.tags.clone());
                 ctx.dynamo.tag(scope, &target_arn, &tags).await

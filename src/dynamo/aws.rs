@@ -172,6 +172,7 @@ fn table_from(d: &t::TableDescription) -> Table {
         id: d.table_id().map(str::to_owned),
         status: d.table_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         item_count: d.item_count(),
+        size_bytes: d.table_size_bytes(),
         created_at: d.creation_date_time().and_then(ts),
         global_indexes: d
             .global_secondary_indexes()
@@ -401,13 +402,28 @@ impl DynamoPort for AwsDynamo {
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
-    async fn list_tags(&self, scope: &Scope, resource_arn: &str) -> DynamoResult<Tags> {
+    async fn list_tables(&self, scope: &Scope, lane: Lane) -> DynamoResult<Vec<String>> {
+        let client = self.client(scope).await;
+        let mut names = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let req = client.list_tables().set_exclusive_start_table_name(start.clone()).send();
+            let out = self.call(scope, "ListTables", lane, req).await?;
+            names.extend(out.table_names().iter().cloned());
+            match out.last_evaluated_table_name() {
+                Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> DynamoResult<Tags> {
         let client = self.client(scope).await;
         let mut tags = Tags::new();
         let mut token: Option<String> = None;
         loop {
             let req = client.list_tags_of_resource().resource_arn(resource_arn).set_next_token(token.clone()).send();
-            let out = self.call(scope, "ListTagsOfResource", Lane::Now, req).await?;
+            let out = self.call(scope, "ListTagsOfResource", lane, req).await?;
             tags.extend(out.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
             match out.next_token() {
                 Some(next) if Some(next) != token.as_deref() => token = Some(next.to_owned()),

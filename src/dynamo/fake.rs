@@ -57,6 +57,7 @@ impl DynamoPort for FakeDynamo {
             id: None,
             status: "ACTIVE".into(),
             item_count: None,
+            size_bytes: None,
             created_at: None,
             global_indexes: Vec::new(),
             local_indexes: Vec::new(),
@@ -107,7 +108,11 @@ impl DynamoPort for FakeDynamo {
         unsupported("UpdateContinuousBackups")
     }
 
-    async fn list_tags(&self, _: &Scope, _: &str) -> DynamoResult<Tags> {
+    async fn list_tables(&self, _: &Scope, _: Lane) -> DynamoResult<Vec<String>> {
+        unsupported("ListTables")
+    }
+
+    async fn list_tags(&self, _: &Scope, _: &str, _: Lane) -> DynamoResult<Tags> {
         unsupported("ListTagsOfResource")
     }
 

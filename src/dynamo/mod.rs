@@ -4,6 +4,7 @@
 
 mod aws;
 mod clients;
+pub mod discovery;
 mod errors;
 #[cfg(test)]
 pub mod fake;
@@ -16,6 +17,7 @@ mod port;
 pub use aws::AwsDynamo;
 pub(crate) use aws::to_error;
 pub use clients::{RegionalClient, RegionalClients};
+pub use discovery::{Listing, TableDiscovery};
 pub use errors::{DynamoError, ErrorClass, classify};
 pub use inventory::{Inventory, Seen};
 pub use pacing::{AWS_BACKUP_LIMITS, DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};

@@ -80,6 +80,8 @@ pub struct Table {
     /// CREATING, ACTIVE, UPDATING, DELETING, ...
     pub status: String,
     pub item_count: Option<i64>,
+    /// TableSizeBytes (refreshed about every six hours in AWS).
+    pub size_bytes: Option<i64>,
     pub created_at: Option<Timestamp>,
     pub global_indexes: Vec<IndexDef>,
     pub local_indexes: Vec<IndexDef>,

@@ -30,6 +30,8 @@ pub struct TableFacts {
     /// None: the table does not exist.
     pub arn: Option<String>,
     pub pitr: Option<Pitr>,
+    /// TableSizeBytes, from the last DescribeTable (every `DESCRIBE_EVERY` reads).
+    pub size_bytes: Option<i64>,
     /// The last read failed with this (the facts before it, if any, are kept).
     pub error: Option<DynamoError>,
     pub read_at: Timestamp,
@@ -40,6 +42,10 @@ impl TableFacts {
         self.arn.is_some()
     }
 }
+
+/// Every this many reads of a table, DescribeTable again (its ARN, and its size, which AWS
+/// refreshes about every six hours): with the default 40-minute interval, every 4 hours.
+const DESCRIBE_EVERY: u32 = 6;
 
 /// How many tables are read at once.
 const READS_AT_ONCE: usize = 8;
@@ -83,6 +89,8 @@ struct Entry<T> {
     facts: Option<TableFacts>,
     followers: HashSet<T>,
     failures: u32,
+    /// Reads that succeeded.
+    reads: u32,
 }
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
@@ -126,7 +134,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
                 let entry = tables.entry(key.clone()).or_insert_with(|| {
                     first.push_back(key.clone());
                     queued = true;
-                    Entry { facts: None, followers: HashSet::new(), failures: 0 }
+                    Entry { facts: None, followers: HashSet::new(), failures: 0, reads: 0 }
                 });
                 entry.followers.insert(who.clone());
                 entry.facts.clone()
@@ -156,6 +164,21 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
             facts.pitr = Some(pitr);
             facts.read_at = Timestamp::now();
         }
+    }
+
+    /// The tables some policy follows in `region` (None: the default), and whether each has
+    /// PITR on as last read (None: not read yet).
+    pub fn followed_in(&self, region: Option<&str>) -> HashMap<String, Option<bool>> {
+        let state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: HashMap<String, Option<bool>> = HashMap::new();
+        for ((scope, table), entry) in &state.tables {
+            if scope.region.as_deref() == region {
+                let on = entry.facts.as_ref().and_then(|f| f.pitr.as_ref()).map(|p| p.enabled);
+                let seen = out.entry(table.clone()).or_insert(on);
+                *seen = seen.or(on).map(|s| s || on.unwrap_or(false));
+            }
+        }
+        out
     }
 
     /// Tables known, and first reads still waiting.
@@ -228,10 +251,12 @@ fn next_read<T: Eq + Hash>(cache: &Inner<T>, wait: &mut Duration) -> Option<(Key
 async fn read_one<T: Clone + Eq + Hash>(cache: &Inner<T>, key: Key, first: bool) {
     let (scope, table) = (&key.0, key.1.as_str());
     let lane = if first { Lane::Now } else { Lane::Background };
-    let known_arn = {
+    let (known_arn, reads) = {
         let state = cache.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.tables.get(&key).and_then(|e| e.facts.as_ref()).and_then(|f| f.arn.clone())
+        let entry = state.tables.get(&key);
+        (entry.and_then(|e| e.facts.as_ref()).and_then(|f| f.arn.clone()), entry.map(|e| e.reads).unwrap_or(0))
     };
+    let known_arn = known_arn.filter(|_| reads % DESCRIBE_EVERY != 0);
     let result = read_facts(cache.dynamo.as_ref(), scope, table, known_arn, lane).await;
     let now = Timestamp::now();
     let followers: Vec<T> = {
@@ -240,9 +265,11 @@ async fn read_one<T: Clone + Eq + Hash>(cache: &Inner<T>, key: Key, first: bool)
         let interval = cache.interval;
         let Some(entry) = state.tables.get_mut(&key) else { return };
         let next = match result {
-            Ok((arn, pitr)) => {
+            Ok((arn, pitr, size)) => {
                 entry.failures = 0;
-                entry.facts = Some(TableFacts { arn, pitr, error: None, read_at: now });
+                entry.reads = entry.reads.wrapping_add(1);
+                let size_bytes = if arn.is_some() { size.or(entry.facts.as_ref().and_then(|f| f.size_bytes)) } else { None };
+                entry.facts = Some(TableFacts { arn, pitr, size_bytes, error: None, read_at: now });
                 // Spread: a table's first refresh at a random point of the interval.
                 if first { now + random_part(interval) } else { now + signed(interval) }
             }
@@ -251,6 +278,7 @@ async fn read_one<T: Clone + Eq + Hash>(cache: &Inner<T>, key: Key, first: bool)
                 let previous = entry.facts.take();
                 entry.facts = Some(TableFacts {
                     arn: previous.as_ref().and_then(|f| f.arn.clone()),
+                    size_bytes: previous.as_ref().and_then(|f| f.size_bytes),
                     pitr: previous.and_then(|f| f.pitr),
                     error: Some(err),
                     read_at: now,
@@ -267,26 +295,26 @@ async fn read_one<T: Clone + Eq + Hash>(cache: &Inner<T>, key: Key, first: bool)
     followers.iter().for_each(|who| (cache.wake)(who));
 }
 
-/// The table's ARN (None: no such table) and its PITR. DescribeTable only while the ARN is
-/// not known; after that one DescribeContinuousBackups a read, which also says when the
-/// table is gone.
+/// The table's ARN (None: no such table), its PITR, and its size when it was described.
+/// DescribeTable when the ARN is not given (the first read, then every `DESCRIBE_EVERY`);
+/// otherwise one DescribeContinuousBackups a read, which also says when the table is gone.
 async fn read_facts(
     dynamo: &dyn DynamoPort,
     scope: &Scope,
     table: &str,
     known_arn: Option<String>,
     lane: Lane,
-) -> Result<(Option<String>, Option<Pitr>), DynamoError> {
-    let arn = match known_arn {
-        Some(arn) => arn,
+) -> Result<(Option<String>, Option<Pitr>, Option<i64>), DynamoError> {
+    let (arn, size) = match known_arn {
+        Some(arn) => (arn, None),
         None => match dynamo.describe_table(scope, table).await? {
-            Some(described) => described.arn.unwrap_or_else(|| table.to_owned()),
-            None => return Ok((None, None)),
+            Some(described) => (described.arn.unwrap_or_else(|| table.to_owned()), described.size_bytes),
+            None => return Ok((None, None, None)),
         },
     };
     match dynamo.describe_pitr(scope, table, lane).await {
-        Ok(pitr) => Ok((Some(arn), Some(pitr))),
-        Err(err) if err.is_code("TableNotFoundException") || err.is_code("ResourceNotFoundException") => Ok((None, None)),
+        Ok(pitr) => Ok((Some(arn), Some(pitr), size)),
+        Err(err) if err.is_code("TableNotFoundException") || err.is_code("ResourceNotFoundException") => Ok((None, None, None)),
         Err(err) => Err(err),
     }
 }

@@ -42,7 +42,10 @@ pub trait DynamoPort: Send + Sync {
 
     async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr>;
 
-    async fn list_tags(&self, scope: &Scope, resource_arn: &str) -> DynamoResult<Tags>;
+    /// The names of every table of the scope's region (all pages).
+    async fn list_tables(&self, scope: &Scope, lane: Lane) -> DynamoResult<Vec<String>>;
+
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> DynamoResult<Tags>;
 
     async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> DynamoResult<()>;
 

@@ -87,6 +87,11 @@ enum Command {
     Status {
         /// A table or a policy (default: all).
         target: Option<String>,
+        /// Only tables that are not protected: no policy covers them, or their PITR is off.
+        /// (Tables no policy or backup names are not in the Kubernetes API: the operator's
+        /// metric unprotected_table lists them.)
+        #[arg(long)]
+        unprotected: bool,
     },
     /// Take a snapshot of a table now, or of every table of a policy (trigger `manual`).
     Backup(BackupArgs),
@@ -318,7 +323,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
         command => {
             let ctx = connect(&plugin.global).await?;
             match command {
-                Command::Status { target } => status(&ctx, target.as_deref()).await,
+                Command::Status { target, unprotected } => status(&ctx, target.as_deref(), unprotected).await,
                 Command::List { table } => list(&ctx, table.as_deref()).await,
                 Command::Backup(args) => backup(&ctx, args).await,
                 Command::Restore(args) => restore(&ctx, args).await,
@@ -354,10 +359,13 @@ where
     api.list(&ListParams::default()).await.map(|l| l.items).map_err(|e| api_failed(&format!("listing {what}"), e))
 }
 
-async fn status(ctx: &Ctx, target: Option<&str>) -> Result<(), Failure> {
+async fn status(ctx: &Ctx, target: Option<&str>, unprotected: bool) -> Result<(), Failure> {
     let policies = list_all(&ctx.list_api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
     let backups = list_all(&ctx.list_api::<DynamoBackup>(), "DynamoBackups").await?;
-    let lines = status_lines(&policies, &backups, target);
+    let mut lines = status_lines(&policies, &backups, target);
+    if unprotected {
+        lines.retain(|l| l.policies.is_empty() || l.pitr.as_deref().is_some_and(|p| p != "ENABLED"));
+    }
     if let Some(target) = target
         && lines.is_empty()
     {
@@ -408,7 +416,7 @@ fn derived_name(table: &str, suffix: &str) -> String {
 
 /// The policies of the namespace that name `table`.
 fn covering<'a>(policies: &'a [DynamoBackupPolicy], table: &str) -> Vec<&'a DynamoBackupPolicy> {
-    policies.iter().filter(|p| p.spec.tables.iter().any(|t| render::table_name(t) == table)).collect()
+    policies.iter().filter(|p| p.covered_tables().iter().any(|t| render::table_name(t) == table)).collect()
 }
 
 async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<(), Failure> {
@@ -420,7 +428,7 @@ async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<(), Failure> {
         let Some(policy) = policies.iter().find(|p| &p.name_any() == policy_name) else {
             return Err(refused(format!("no DynamoBackupPolicy {policy_name} in {}", where_(ctx))));
         };
-        for table in &policy.spec.tables {
+        for table in &policy.covered_tables() {
             let name = child_backup_name(policy_name, render::table_name(table), &format!("manual-{}", stamp(now)));
             let mut b = DynamoBackup::new(&name, DynamoBackupSpec::for_table(table.clone()));
             b.spec.region = policy.spec.region.clone();
@@ -489,13 +497,10 @@ async fn drill(ctx: &Ctx, args: DrillArgs) -> Result<(), Failure> {
             args.policy
         )));
     };
-    let tables: Vec<&String> = policy
-        .spec
-        .tables
-        .iter()
-        .filter(|t| args.table.is_empty() || args.table.iter().any(|a| a == render::table_name(t) || a == *t))
-        .collect();
-    if let Some(unknown) = args.table.iter().find(|a| !policy.spec.tables.iter().any(|t| render::table_name(t) == a.as_str() || t == *a)) {
+    let covered = policy.covered_tables();
+    let tables: Vec<&String> =
+        covered.iter().filter(|t| args.table.is_empty() || args.table.iter().any(|a| a == render::table_name(t) || a == *t)).collect();
+    if let Some(unknown) = args.table.iter().find(|a| !covered.iter().any(|t| render::table_name(t) == a.as_str() || t == *a)) {
         return Err(refused(format!("table {unknown} is not among the tables of DynamoBackupPolicy {}", args.policy)));
     }
     let backups = if spec.source == DrillSource::LatestBackup {

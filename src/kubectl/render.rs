@@ -121,7 +121,7 @@ pub fn status_lines(policies: &[DynamoBackupPolicy], backups: &[DynamoBackup], o
         let status = p.status.clone().unwrap_or_default();
         let stalled =
             condition(&status.conditions, "Stalled").map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
-        for spec_table in &p.spec.tables {
+        for spec_table in &p.covered_tables() {
             let name = table_name(spec_table).to_owned();
             if !policy_named && only.is_some_and(|o| o != name) {
                 continue;

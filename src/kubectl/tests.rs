@@ -47,6 +47,7 @@ fn policy() -> DynamoBackupPolicy {
         "userprofiles",
         DynamoBackupPolicySpec {
             tables: vec!["UserProfiles".into(), "Sessions".into()],
+            table_selector: None,
             region: None,
             point_in_time_recovery: PointInTimeRecoverySpec::default(),
             schedule: Some(BackupSchedule {
@@ -83,6 +84,7 @@ fn policy() -> DynamoBackupPolicy {
                     created_at: Some(Time(at("2026-01-15T03:00:02Z"))),
                 }),
                 available_backups: Some(7),
+                ..Default::default()
             },
             PolicyTableStatus {
                 name: "Sessions".into(),
@@ -90,6 +92,7 @@ fn policy() -> DynamoBackupPolicy {
                 point_in_time_recovery: Some(PitrStatus { status: "DISABLED".into(), ..Default::default() }),
                 last_backup: None,
                 available_backups: Some(0),
+                ..Default::default()
             },
         ],
         ..Default::default()

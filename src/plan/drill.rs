@@ -43,6 +43,17 @@ pub fn target_table(table: &str, suffix: &str) -> String {
     format!("{head}-{hash}{tail}")
 }
 
+/// Whether a table is a drill's: it carries the drill tag, or its name ends as a drill's does
+/// (`-drill-YYYYMMDD-HHMM[SS]`). Selectors and the unprotected-tables metric pass over them.
+pub fn is_drill_table(name: &str, tags: &BTreeMap<String, String>) -> bool {
+    if tags.contains_key(TABLE_TAG) {
+        return true;
+    }
+    let Some((_, suffix)) = name.rsplit_once("-drill-") else { return false };
+    let (day, time) = suffix.split_once('-').unwrap_or((suffix, ""));
+    day.len() == 8 && matches!(time.len(), 4 | 6) && day.chars().chain(time.chars()).all(|c| c.is_ascii_digit())
+}
+
 /// The DynamoRestore of one table's drill: `<policy>-<table>-drill-<suffix>`.
 pub fn restore_name(policy: &str, table: &str, suffix: &str) -> String {
     child_backup_name(policy, table, &format!("drill-{suffix}"))
@@ -278,6 +289,16 @@ mod tests {
         let r = drill_restore(&p, "Orders", &DrillFrom::LatestRestorableTime, "x").expect("drillable");
         assert!(r.spec.aws_backup.is_none());
         assert_eq!(r.spec.source.point_in_time.and_then(|p| p.latest_restorable_time), Some(true));
+    }
+
+    #[test]
+    fn drill_tables_are_told_by_tag_or_name() {
+        let none = BTreeMap::new();
+        assert!(is_drill_table("Orders-drill-20261206-0400", &none));
+        assert!(is_drill_table("Orders-drill-20261206-040010", &none));
+        assert!(!is_drill_table("Orders-drill-team", &none));
+        assert!(!is_drill_table("Orders", &none));
+        assert!(is_drill_table("anything", &BTreeMap::from([(TABLE_TAG.to_owned(), "shop/p".to_owned())])));
     }
 
     #[test]

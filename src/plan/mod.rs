@@ -11,6 +11,7 @@ pub mod restore;
 pub mod retention;
 pub mod rollout;
 pub mod schedule;
+pub mod selector;
 pub mod tables;
 pub mod tenancy;
 pub mod validate;

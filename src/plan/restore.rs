@@ -264,6 +264,7 @@ mod tests {
             id: Some(id.into()),
             status: "ACTIVE".into(),
             item_count: None,
+            size_bytes: None,
             created_at: Some(ts(created)),
             global_indexes: vec![],
             local_indexes: vec![],

@@ -94,6 +94,15 @@ impl Tenancy {
         }
     }
 
+    /// Is `table` in `region` within what any tenant may protect (single tenant: every table)?
+    /// The tables the unprotected-tables metric counts.
+    pub fn anyone_may(&self, table: &str, region: Option<&str>) -> bool {
+        match self {
+            Tenancy::SingleTenant => true,
+            Tenancy::Tenants(tenants) => tenants.iter().any(|t| self.check(&t.namespace, table, region).is_ok()),
+        }
+    }
+
     /// May `namespace` act on `table` in `region` (None: the operator's default region)?
     /// Ok carries the tenant's role to assume, if it has one.
     pub fn check(&self, namespace: &str, table: &str, region: Option<&str>) -> Result<Option<&str>, AccessDenied> {

@@ -269,7 +269,8 @@ fn bad_manifests() -> Vec<BadManifest> {
             "spec.deletionPolicy",
             false,
         ),
-        bad("refused_empty_tables_list", "DynamoBackupPolicy", json!({"tables": []}), "spec.tables", false),
+        bad("refused_empty_tables_list", "DynamoBackupPolicy", json!({"tables": []}), "select them with spec.tableSelector", true),
+        bad("refused_empty_table_selector", "DynamoBackupPolicy", json!({"tableSelector": {}}), "needs names, tags or both", true),
         bad("refused_duplicate_tables", "DynamoBackupPolicy", json!({"tables": ["Orders", "Orders"]}), "spec.tables[1]", false),
         bad("refused_table_name_with_spaces", "DynamoBackup", json!({"tableName": "my orders"}), "spec.tableName", false),
         bad(

@@ -14,6 +14,7 @@ mod operator;
 mod plugin;
 mod policy;
 mod restore;
+mod selector;
 mod support;
 
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     trials.extend(restore::trials(&env));
     trials.extend(policy::trials(&env));
     trials.extend(drill::trials(&env));
+    trials.extend(selector::trials(&env));
     trials.extend(observability::trials(&env));
     trials.extend(health::trials(&env));
     trials.extend(kstatus::trials(&env));

@@ -24,14 +24,14 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
     vec![env.trial("plugin_walks_an_incident_through_kubectl", incident), env.trial("plugin_every_command_has_help", help)]
 }
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// `kubectl dynamobackup ARGS` in the test's namespace, as an engineer would run it.
-fn kubectl(ctx: &TestCtx, args: &[&str]) -> Result<Out, String> {
+pub(crate) fn kubectl(ctx: &TestCtx, args: &[&str]) -> Result<Out, String> {
     let plugin = Path::new(env!("CARGO_BIN_EXE_kubectl-dynamobackup"));
     let plugin_dir = plugin.parent().ok_or("no plugin directory")?;
     let kubectl_dir = ctx.env.bins.kubectl.parent().ok_or("no kubectl directory")?;

@@ -44,6 +44,7 @@ pub fn policy(name: &str, tables: &[&str]) -> DynamoBackupPolicy {
         name,
         DynamoBackupPolicySpec {
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+            table_selector: None,
             region: None,
             point_in_time_recovery: PointInTimeRecoverySpec::default(),
             schedule: None,

@@ -65,6 +65,9 @@ where
 
 /// How a kind's watch events become reconciles.
 pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
+    /// The object's kstatus conditions (none before its first status).
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+
     /// The reconcile triggers from the watch's events (already in `store`): by default spec
     /// changes (and the start of a deletion) only, so status writes do not count.
     fn triggers(
@@ -76,12 +79,20 @@ pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned
     }
 }
 
-impl Watched for DynamoBackupPolicy {}
+impl Watched for DynamoBackupPolicy {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+}
 
 /// The one watch of DynamoBackups feeds three readers: the cache policies read their children
 /// from, the DynamoBackup controller (spec changes), and the policies (a child appeared,
 /// changed phase or went away), woken instead of polling.
 impl Watched for DynamoBackup {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+
     fn triggers(
         events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
         store: reflector::Store<Self>,
@@ -93,6 +104,10 @@ impl Watched for DynamoBackup {
 
 /// The same for DynamoRestores: a drill's progress wakes the policy that started it.
 impl Watched for DynamoRestore {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+
     fn triggers(
         events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
         store: reflector::Store<Self>,
@@ -154,6 +169,18 @@ where
             if listed.wait_until_ready().await.is_ok() {
                 tracing::info!(kind, namespace = %watched, objects = listed.state().len(), "watch listed");
             }
+        });
+        // Where each object stands, for the metrics, read from this cache at scrape time.
+        let cached = reader.clone();
+        ctx.metrics.standings.add(kind, move || {
+            cached
+                .state()
+                .iter()
+                .map(|obj| {
+                    let (state, reason) = crate::metrics::standing_of(obj.conditions());
+                    (obj.meta().namespace.clone().unwrap_or_default(), obj.meta().name.clone().unwrap_or_default(), state, reason)
+                })
+                .collect()
         });
         // Which events start a reconcile is the kind's choice (`Watched::triggers`).
         let stream = K::triggers(events, reader.clone(), &ctx);

@@ -2,7 +2,7 @@
 //! hardened pod, probes, its flags as env, the tenancy file, a ServiceMonitor), its schema
 //! refuses typos, its RBAC is exactly the least-privilege set, and the API server accepts it.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 use libtest_mimic::Trial;
 
@@ -29,6 +29,8 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("chart_refuses_replicas_without_leader_election", replicas_need_leader_election),
         env.trial("chart_mounts_an_existing_tenancy_configmap", existing_tenancy),
         env.trial("chart_manifests_are_accepted_by_the_apiserver", accepted_by_the_apiserver),
+        env.trial("chart_renders_networkpolicy_digest_pdb_antiaffinity_and_alerts", hardening),
+        env.trial("chart_passes_the_linters_checks_with_every_values_file", linter_checks),
     ]
 }
 
@@ -424,4 +426,156 @@ async fn accepted_by_the_apiserver(ctx: TestCtx) -> Result<(), String> {
     let out = kubectl_apply(&env.bins, &env.plane.kubeconfig, &to_yaml(&applied)?)?;
     println!("custom values:\n{}", out.trim_end());
     ensure(out.lines().count() == applied.len(), || format!("{} objects applied, kubectl said:\n{out}", applied.len()))
+}
+
+/// What a reviewer's hardening asks of the chart, beyond the defaults.
+const HARDENING: &str = r#"replicaCount: 3
+image:
+  repository: registry.example.com/dynamo-backup-operator
+  digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+networkPolicy:
+  enabled: true
+  apiServer:
+    cidrs: [10.96.0.1/32, 172.20.0.0/16]
+prometheusRule:
+  enabled: true
+  labels:
+    release: kube-prometheus-stack
+  backupStaleAfterHours: 30
+"#;
+
+/// The network policy, a digest-pinned image, a PDB and a soft anti-affinity with more than one
+/// replica, and the alerts, rendered field by field; the API server accepts all but the
+/// PrometheusRule (its CRD is the Prometheus operator's).
+async fn hardening(ctx: TestCtx) -> Result<(), String> {
+    let docs = documents(&render(&ctx.env.bins, &ctx.env.dir, "dbo", "operators", Some(HARDENING))?)?;
+    let deployment = one(&docs, "Deployment")?;
+    let container = operator_container(deployment)?;
+    let image = "registry.example.com/dynamo-backup-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    ensure(container["image"] == image, || format!("image: {}", container["image"]))?;
+
+    let np = one(&docs, "NetworkPolicy")?;
+    let spec = &np["spec"];
+    ensure(spec["policyTypes"] == json!(["Ingress", "Egress"]), || format!("policyTypes: {}", spec["policyTypes"]))?;
+    ensure(spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"], || "not the operator's pods".into())?;
+    let ingress = spec["ingress"].as_array().ok_or("no ingress")?;
+    ensure(
+        ingress.len() == 1
+            && ingress[0]["ports"] == json!([{"port": "metrics", "protocol": "TCP"}])
+            && ingress[0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring",
+        || format!("ingress: {ingress:?}"),
+    )?;
+    let egress = spec["egress"].as_array().ok_or("no egress")?;
+    let ports = |rule: &Value| -> Vec<(i64, String)> {
+        rule["ports"]
+            .as_array()
+            .map(|p| p.iter().map(|p| (p["port"].as_i64().unwrap_or(0), p["protocol"].as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default()
+    };
+    ensure(egress.len() == 3, || format!("egress: {egress:?}"))?;
+    ensure(ports(&egress[0]) == [(53, "UDP".into()), (53, "TCP".into())], || format!("DNS: {}", egress[0]))?;
+    ensure(ports(&egress[1]) == [(443, "TCP".into()), (6443, "TCP".into())], || format!("API server: {}", egress[1]))?;
+    ensure(egress[1]["to"] == json!([{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.20.0.0/16"}}]), || {
+        format!("API server peers: {}", egress[1])
+    })?;
+    ensure(ports(&egress[2]) == [(443, "TCP".into())] && egress[2].get("to").is_none(), || format!("AWS: {}", egress[2]))?;
+
+    let pdb = one(&docs, "PodDisruptionBudget")?;
+    ensure(pdb["spec"]["maxUnavailable"] == 1 && pdb["spec"]["selector"] == deployment["spec"]["selector"], || format!("{pdb}"))?;
+    let anti = &deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
+    ensure(
+        anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+            && anti["podAffinityTerm"]["labelSelector"] == deployment["spec"]["selector"],
+        || format!("anti-affinity: {anti}"),
+    )?;
+
+    let rule = one(&docs, "PrometheusRule")?;
+    ensure(rule["metadata"]["labels"]["release"] == "kube-prometheus-stack", || format!("labels: {}", rule["metadata"]["labels"]))?;
+    let alerts = rule["spec"]["groups"][0]["rules"].as_array().ok_or("no rules")?;
+    let names: BTreeSet<&str> = alerts.iter().filter_map(|a| a["alert"].as_str()).collect();
+    for wanted in [
+        "DynamoTableBackupStale",
+        "DynamoBackupFailing",
+        "DynamoTablePitrOff",
+        "DynamoBackupPolicyNotReady",
+        "DynamoBackupOperatorReconcileErrors",
+    ] {
+        ensure(names.contains(wanted), || format!("no alert {wanted}: {names:?}"))?;
+    }
+    let stale = alerts.iter().find(|a| a["alert"] == "DynamoTableBackupStale").ok_or("no stale alert")?;
+    ensure(stale["expr"].as_str().is_some_and(|e| e.ends_with("> 108000")), || format!("stale: {}", stale["expr"]))?;
+    // Every series an alert reads is one the operator exports (docs/operations.md lists them).
+    let documented =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md")).map_err(|e| e.to_string())?;
+    for alert in alerts {
+        let expr = alert["expr"].as_str().unwrap_or_default();
+        for series in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("dynamo_backup_operator_")) {
+            let name = series.trim_start_matches("dynamo_backup_operator_");
+            let listed = name.strip_suffix("_total").unwrap_or(name);
+            ensure(documented.contains(&format!("`{listed}")), || {
+                format!("{} reads {series}, which docs/operations.md does not list", alert["alert"])
+            })?;
+        }
+    }
+
+    // One replica: no PDB, no anti-affinity; a digest in image.tag is refused by the schema.
+    let single = documents(&render(&ctx.env.bins, &ctx.env.dir, "dbo-single", "operators", Some("replicaCount: 1\n"))?)?;
+    ensure(only(&single, "PodDisruptionBudget").is_empty(), || "a PDB for one replica".into())?;
+    ensure(one(&single, "Deployment")?["spec"]["template"]["spec"].get("affinity").is_none(), || "affinity for one replica".into())?;
+    let refused = render(&ctx.env.bins, &ctx.env.dir, "dbo-tag", "operators", Some("image:\n  tag: \"sha256:0123\"\n"));
+    ensure(refused.as_ref().is_err_and(|e| e.contains("/image/tag")), || format!("a digest in image.tag: {refused:?}"))?;
+
+    // The API server takes all of it but the PrometheusRule.
+    let release = format!("{}-hardened", ctx.namespace.chars().take(30).collect::<String>().trim_end_matches('-'));
+    let docs = documents(&render(&ctx.env.bins, &ctx.env.dir, &release, &ctx.namespace, Some(HARDENING))?)?;
+    let applied: Vec<&Value> = docs.iter().filter(|d| kind(d) != "PrometheusRule").collect();
+    let out = kubectl_apply(&ctx.env.bins, &ctx.env.plane.kubeconfig, &to_yaml(&applied)?)?;
+    println!("{}", out.trim_end());
+    ensure(out.lines().count() == applied.len(), || format!("{} objects, kubectl said:\n{out}", applied.len()))
+}
+
+/// What kube-linter, kube-score and checkov check of a workload, asserted on the renders of the
+/// default, custom and hardening values (kube-linter itself is not served as a Go module here):
+/// non-root, read-only root filesystem, no privilege escalation, no capabilities, seccomp,
+/// probes, requests and limits, no host namespaces, a pinned image, no wildcard RBAC, no access
+/// to Secrets, a PDB and an anti-affinity with more than one replica.
+async fn linter_checks(ctx: TestCtx) -> Result<(), String> {
+    let sets = [("default", None), ("custom", Some(custom(&["shop".into()]))), ("hardening", Some(HARDENING.to_owned()))];
+    for (name, values) in sets {
+        let docs = documents(&render(&ctx.env.bins, &ctx.env.dir, &format!("lint-{name}"), "operators", values.as_deref())?)?;
+        let deployment = one(&docs, "Deployment")?;
+        let pod = &deployment["spec"]["template"]["spec"];
+        let problem = |what: &str| format!("{name} values: {what}");
+        for host in ["hostNetwork", "hostPID", "hostIPC"] {
+            ensure(pod.get(host).is_none_or(|v| v == false), || problem(host))?;
+        }
+        ensure(pod["automountServiceAccountToken"] == true && pod["serviceAccountName"].is_string(), || problem("service account"))?;
+        for container in pod["containers"].as_array().ok_or("no containers")? {
+            let sc = &container["securityContext"];
+            ensure(sc["runAsNonRoot"] == true || pod["securityContext"]["runAsNonRoot"] == true, || problem("runs as root"))?;
+            ensure(sc["readOnlyRootFilesystem"] == true, || problem("writable root filesystem"))?;
+            ensure(sc["allowPrivilegeEscalation"] == false && sc.get("privileged").is_none_or(|p| p == false), || problem("privileged"))?;
+            ensure(sc["capabilities"]["drop"] == json!(["ALL"]) && sc["capabilities"].get("add").is_none(), || problem("capabilities"))?;
+            ensure(sc["seccompProfile"]["type"] == "RuntimeDefault", || problem("seccomp"))?;
+            ensure(container["livenessProbe"].is_object() && container["readinessProbe"].is_object(), || problem("probes"))?;
+            for key in ["requests", "limits"] {
+                for resource in ["cpu", "memory"] {
+                    ensure(container["resources"][key][resource].is_string(), || problem(&format!("no {key}.{resource}")))?;
+                }
+            }
+            let image = container["image"].as_str().unwrap_or_default();
+            ensure(!image.ends_with(":latest") && (image.contains('@') || image.contains(':')), || problem(&format!("image {image}")))?;
+        }
+        for role in only(&docs, "ClusterRole").into_iter().chain(only(&docs, "Role")) {
+            let granted = grants(role)?;
+            ensure(!granted.iter().any(|(_, resource, _)| resource == "secrets"), || problem("access to Secrets"))?;
+        }
+        let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+        if replicas > 1 {
+            ensure(!only(&docs, "PodDisruptionBudget").is_empty(), || problem("no PodDisruptionBudget"))?;
+            ensure(pod["affinity"]["podAntiAffinity"].is_object(), || problem("no anti-affinity"))?;
+        }
+        println!("{name} values: every check passes");
+    }
+    Ok(())
 }

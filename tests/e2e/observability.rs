@@ -56,6 +56,8 @@ async fn metrics_and_logs(ctx: TestCtx) -> Result<(), String> {
         ),
         "dynamo_backup_operator_seconds_since_latest_restorable_time{".to_owned(),
         "dynamo_backup_operator_restore_duration_seconds_count{source=\"backup\"}".to_owned(),
+        format!("dynamo_backup_operator_policy_ready{{namespace=\"{ns}\",policy=\"nightly\"}} 1"),
+        "dynamo_backup_operator_objects{kind=\"DynamoRestore\",state=\"Ready\"}".to_owned(),
     ];
     let text = eventually("the policy and restore series", Duration::from_secs(30), || {
         let (url, wanted) = (url.clone(), wanted.clone());

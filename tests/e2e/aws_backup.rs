@@ -44,15 +44,15 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefault
 const ACCOUNT: &str = "123456789012";
 
 /// A vault name unique to this test (tests share one moto): `base` and the test's number.
-fn vault(ctx: &TestCtx, base: &str) -> String {
+pub(crate) fn vault(ctx: &TestCtx, base: &str) -> String {
     format!("{base}-{}", ctx.namespace.split('-').next().unwrap_or("t"))
 }
 
-fn vault_arn(region: &str, name: &str) -> String {
+pub(crate) fn vault_arn(region: &str, name: &str) -> String {
     format!("arn:aws:backup:{region}:{ACCOUNT}:backup-vault:{name}")
 }
 
-async fn create_vault(ctx: &TestCtx, region: &str, name: &str) -> Result<(), String> {
+pub(crate) async fn create_vault(ctx: &TestCtx, region: &str, name: &str) -> Result<(), String> {
     ctx.env
         .moto
         .backup_client(region)
@@ -65,7 +65,7 @@ async fn create_vault(ctx: &TestCtx, region: &str, name: &str) -> Result<(), Str
 }
 
 /// The recovery points of vault `name` in `region`.
-async fn recovery_points(ctx: &TestCtx, region: &str, name: &str) -> Result<Vec<String>, String> {
+pub(crate) async fn recovery_points(ctx: &TestCtx, region: &str, name: &str) -> Result<Vec<String>, String> {
     let out = ctx
         .env
         .moto
@@ -78,7 +78,7 @@ async fn recovery_points(ctx: &TestCtx, region: &str, name: &str) -> Result<Vec<
     Ok(out.recovery_points().iter().filter_map(|r| r.recovery_point_arn().map(str::to_owned)).collect())
 }
 
-fn settings(vault: &str, copies: &[String]) -> AwsBackupSpec {
+pub(crate) fn settings(vault: &str, copies: &[String]) -> AwsBackupSpec {
     AwsBackupSpec {
         backup_vault_name: vault.to_owned(),
         iam_role_arn: ROLE.to_owned(),
@@ -87,7 +87,7 @@ fn settings(vault: &str, copies: &[String]) -> AwsBackupSpec {
     }
 }
 
-fn aws_backup(name: &str, table: &str, settings: AwsBackupSpec, deletion_policy: DeletionPolicy) -> DynamoBackup {
+pub(crate) fn aws_backup(name: &str, table: &str, settings: AwsBackupSpec, deletion_policy: DeletionPolicy) -> DynamoBackup {
     let mut b = backup(name, table, deletion_policy);
     b.spec.method = BackupMethod::AWSBackup;
     b.spec.aws_backup = Some(settings);

@@ -4,6 +4,7 @@
 mod aws_backup;
 mod backup;
 mod chart;
+mod crash;
 mod crds;
 mod drill;
 mod fleet;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     trials.extend(health::trials(&env));
     trials.extend(kstatus::trials(&env));
     trials.extend(plugin::trials(&env));
+    trials.extend(crash::trials(&env));
     trials.extend(fleet::trials(&env));
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop(conclusion.has_failed());

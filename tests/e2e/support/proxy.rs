@@ -32,6 +32,9 @@ pub enum Rule {
     Hold { operation: &'static str },
     /// Let `skip` calls of `operation` through, then hold the next as `Hold` does.
     HoldAfter { operation: &'static str, skip: u32 },
+    /// Let `skip` calls of any operation through, then hold the next (forwarded, never
+    /// answered): the operator can be killed right after its (skip+1)-th call took effect.
+    HoldCall { skip: u32 },
     /// Add `add` to the `Count` of every Scan answer (a count that does not match the data).
     ScanCount { add: i64 },
     /// Report AVAILABLE backups as CREATING in the next `times` answers that describe backups
@@ -90,6 +93,8 @@ struct Shared {
     held: Notify,
     /// The capacity units DynamoDB's answers reported (`ConsumedCapacity`), by operation.
     consumed: Mutex<HashMap<String, f64>>,
+    /// Requests held so far.
+    holding: std::sync::atomic::AtomicUsize,
 }
 
 pub struct FaultProxy {
@@ -195,6 +200,12 @@ impl FaultProxy {
         self.shared.consumed.lock().map(|c| c.get(operation).copied().unwrap_or(0.0)).unwrap_or(0.0)
     }
 
+    /// How many requests are held (forwarded, never answered).
+    #[allow(dead_code)]
+    pub fn holding(&self) -> usize {
+        self.shared.holding.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Resolves once a `Hold` rule has forwarded its request.
     pub async fn held(&self) {
         self.shared.held.notified().await;
@@ -289,6 +300,12 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                         *skip -= 1;
                     }
                 }
+                Rule::HoldCall { skip } => {
+                    if *skip == 0 {
+                        hold = true;
+                    }
+                    *skip = skip.wrapping_sub(1);
+                }
                 Rule::ScanCount { add } if operation == "Scan" => scan_count_add = Some(*add),
                 Rule::BackupCreating { times }
                     if matches!(operation.as_str(), "CreateBackup" | "DescribeBackup" | "ListBackups") && *times > 0 =>
@@ -324,6 +341,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut text = answer.text().await.unwrap_or_default();
     if hold {
+        shared.holding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         shared.held.notify_waiters();
         std::future::pending::<()>().await;
     }

@@ -1,5 +1,5 @@
 # The two commands of the README, and the chores around them.
-.PHONY: demo test bench crds build release image plugin
+.PHONY: demo test bench chaos crds build release image plugin
 
 demo:   ## a local control plane + moto + the operator + the examples
 	scripts/demo.sh
@@ -10,6 +10,9 @@ test:   ## fmt --check, clippy -D warnings, then every test: unit, property and 
 bench:  ## figures: DynamoBackup created -> Ready (median of 20), calls per backup; memory; scale at DynamoDB's limits; a drill's cost
 	eval "$$(scripts/testenv.sh)" && export OPERATOR_RUST_LOG=info && cargo bench --locked --bench backup_ready \
 	  && cargo bench --locked --bench memory && cargo bench --locked --bench scale && cargo bench --locked --bench drill
+
+chaos:  ## 50 random SIGKILLs and 5 minutes of 50% throttling over a mixed workload, then every invariant checked (about 15 minutes; not in CI)
+	eval "$$(scripts/testenv.sh)" && export OPERATOR_RUST_LOG=info && cargo bench --locked --bench chaos
 
 crds:   ## regenerate crds/ from the Rust types, and the chart's copies of them
 	cargo run --quiet -- crd --output-dir crds

@@ -138,6 +138,22 @@ impl<K: Child> ChildCache<K> {
             .collect()
     }
 
+    /// The name of the policy that made object `name` of `namespace`, if one did.
+    pub fn policy_of_child(&self, namespace: &str, name: &str) -> Option<String> {
+        let key = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        let obj = stores.iter().find_map(|store| store.get(&key))?;
+        let label = obj.labels().get(labels::POLICY)?.clone();
+        drop(stores);
+        Some(self.policy_of(namespace, &label))
+    }
+
+    /// Every cached object of `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores.iter().flat_map(|s| s.state()).filter(|o| o.meta().namespace.as_deref() == Some(namespace)).collect()
+    }
+
     fn policy_of(&self, namespace: &str, label: &str) -> String {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         policies.get(&(namespace.to_owned(), label.to_owned())).cloned().unwrap_or_else(|| label.to_owned())

@@ -30,7 +30,7 @@ pub use common::FINALIZER;
 pub use error::Error;
 
 use crate::{
-    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
+    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, RestorePhase},
     caches::{Child, ChildCache},
     context::Context,
     metrics::{ErrorLabels, KindLabels},
@@ -113,6 +113,26 @@ impl Watched for DynamoRestore {
         store: reflector::Store<Self>,
         ctx: &Arc<Context>,
     ) -> futures::stream::BoxStream<'static, Result<Self, watcher::Error>> {
+        // A restore that finished (or went) no longer holds its backup against retention: the
+        // policy that made the backup is told.
+        let woken = ctx.clone();
+        let events = events.inspect(move |event| {
+            let restore = match event {
+                Ok(watcher::Event::Delete(r)) => r,
+                Ok(watcher::Event::Apply(r))
+                    if matches!(r.status.as_ref().and_then(|s| s.phase), Some(RestorePhase::Completed | RestorePhase::Failed)) =>
+                {
+                    r
+                }
+                _ => return,
+            };
+            let (Some(namespace), Some(source)) = (restore.metadata.namespace.as_deref(), restore.spec.source.backup_ref.as_ref()) else {
+                return;
+            };
+            if let Some(policy) = woken.backups.policy_of_child(namespace, &source.name) {
+                woken.wake_policies.wake(&ObjectRef::new(&policy).within(namespace));
+            }
+        });
         follow_children(events, store, ctx, |ctx| &ctx.restores)
     }
 }

@@ -35,7 +35,7 @@ use super::{
 use crate::{
     api::{
         BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, DynamoBackupSpec, LastBackup, OnPolicyDelete, PitrStatus,
-        PolicyPhase, PolicyTableStatus, SkippedSlot, WorkloadKind, labels,
+        PolicyPhase, PolicyTableStatus, RestorePhase, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
     dynamo::{DynamoError, ErrorClass, model::Scope},
@@ -660,6 +660,18 @@ async fn apply_retention(
 ) -> Result<(), Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let policy = label_value(&obj.name_any());
+    // A backup an unfinished restore (a drill, say) is about to restore is kept until it has.
+    if !ctx.restores.wait_ready(Duration::from_secs(10)).await {
+        return Err(Error::NotReady("the DynamoRestore cache"));
+    }
+    let in_use: BTreeSet<String> = ctx
+        .restores
+        .in_namespace(&obj.namespace().unwrap_or_default())
+        .iter()
+        .filter(|r| r.metadata.deletion_timestamp.is_none())
+        .filter(|r| !matches!(r.status.as_ref().and_then(|s| s.phase), Some(RestorePhase::Completed | RestorePhase::Failed)))
+        .filter_map(|r| r.spec.source.backup_ref.as_ref().map(|b| b.name.clone()))
+        .collect();
     let candidates: Vec<Candidate> = children
         .iter()
         .filter(|c| c.metadata.deletion_timestamp.is_none())
@@ -669,7 +681,7 @@ async fn apply_retention(
             policy: c.labels().get(labels::POLICY).cloned(),
             created: created_at(c),
             available: c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available),
-            pinned: c.labels().get(labels::PINNED).map(String::as_str) == Some("true"),
+            pinned: c.labels().get(labels::PINNED).map(String::as_str) == Some("true") || in_use.contains(&c.name_any()),
         })
         .collect();
     let zone = checked.schedule.as_ref().map(|s| s.time_zone.clone()).unwrap_or(jiff::tz::TimeZone::UTC);

@@ -346,19 +346,28 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
     let (backup_arn, backup_region) = match &request.source {
         Source::BackupRef(name) => {
             let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), &w.obj.namespace().unwrap_or_default());
-            let Some(backup) = backups.get_opt(name).await? else {
-                return waiting(w, format!("DynamoBackup {name} does not exist (yet)")).await;
-            };
-            if backup.spec.method == BackupMethod::AWSBackup {
-                return resolve_recovery_point_of(w, name, &backup, target_region.as_deref()).await;
+            match backups.get_opt(name).await? {
+                Some(backup) => {
+                    if backup.spec.method == BackupMethod::AWSBackup {
+                        return resolve_recovery_point_of(w, name, &backup, target_region.as_deref()).await;
+                    }
+                    let status = backup.status.clone().unwrap_or_default();
+                    let (Some(BackupPhase::Available), Some(arn)) = (status.phase, status.backup_arn.clone()) else {
+                        let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+                        return waiting(w, format!("DynamoBackup {name} is {phase}, not Available yet")).await;
+                    };
+                    let region = validate::parse_backup_arn(&arn).map(|(region, _)| region);
+                    (arn, region)
+                }
+                // Resolved before (the intent recorded the backup): the object going away since
+                // does not take the snapshot with it; DynamoDB says whether the backup is still there.
+                None if w.status.started_at.is_some() && w.status.source_backup_arn.is_some() => {
+                    let arn = w.status.source_backup_arn.clone().unwrap_or_default();
+                    let region = validate::parse_backup_arn(&arn).map(|(region, _)| region);
+                    (arn, region)
+                }
+                None => return waiting(w, format!("DynamoBackup {name} does not exist (yet)")).await,
             }
-            let status = backup.status.clone().unwrap_or_default();
-            let (Some(BackupPhase::Available), Some(arn)) = (status.phase, status.backup_arn.clone()) else {
-                let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
-                return waiting(w, format!("DynamoBackup {name} is {phase}, not Available yet")).await;
-            };
-            let region = validate::parse_backup_arn(&arn).map(|(region, _)| region);
-            (arn, region)
         }
         Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
         Source::PointInTime { table, at } => return resolve_point_in_time(w, request, table, *at).await,

@@ -45,6 +45,8 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("restore_in_progress_is_followed_until_active", creating_then_active),
         env.trial("restore_limit_exceeded_is_retried_and_reported", limit_exceeded),
         env.trial("restore_keeps_only_the_listed_global_indexes", gsi_keep_list),
+        env.trial("restore_goes_on_from_the_recorded_backup_when_its_dynamobackup_is_deleted", backup_object_deleted),
+        env.trial("restore_in_progress_holds_its_backup_against_retention", retention_waits_for_restore),
     ]
 }
 
@@ -552,4 +554,65 @@ async fn gsi_keep_list(ctx: TestCtx) -> Result<(), String> {
         format!("override {overrides}")
     })?;
     ensure(overrides[0]["Projection"]["ProjectionType"] == "ALL", || format!("override {overrides}"))
+}
+
+/// The restore call is throttled after the intent was recorded, and meanwhile the DynamoBackup
+/// object is deleted (Retain: the DynamoDB backup stays): the restore goes on from the backup
+/// it recorded instead of waiting for an object that will not come back.
+async fn backup_object_deleted(ctx: TestCtx) -> Result<(), String> {
+    let orders = ctx.table("Orders");
+    let target = ctx.table("Again");
+    create_table(&ctx.dynamo(), &orders, &[("o-1", "keyboard"), ("o-2", "mouse")]).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    proxy.add(Rule::Fail { operation: "RestoreTableFromBackup", code: "ThrottlingException", status: 400, times: 2 });
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    backups.create(&PostParams::default(), &backup::backup("snap", &orders, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    wait_condition(&backups, "snap", "Ready", WAIT, backup::conditions).await?;
+    let api: Api<DynamoRestore> = ctx.api();
+    api.create(&PostParams::default(), &restore("again", from_backup("snap"), &target)).await.map_err(|e| e.to_string())?;
+    eventually("a restore call", WAIT, || async { (proxy.count("RestoreTableFromBackup") >= 1).then_some(()) }).await?;
+    backups.delete("snap", &DeleteParams::default()).await.map_err(|e| e.to_string())?;
+    eventually("the DynamoBackup gone", WAIT, || async { backups.get_opt("snap").await.ok()?.is_none().then_some(()) }).await?;
+    // Throttled twice: retried after 15 s, then 30 s.
+    wait_condition(&api, "again", "Ready", Duration::from_secs(150), conditions).await?;
+    ensure(items(&ctx.dynamo(), &target).await?.len() == 2, || "the table lacks the snapshot's items".into())
+}
+
+/// Retention does not delete the backup a restore in progress is restoring; once the restore has
+/// finished, it does.
+async fn retention_waits_for_restore(ctx: TestCtx) -> Result<(), String> {
+    let carts = ctx.table("Carts");
+    let target = ctx.table("CartsBack");
+    create_table(&ctx.dynamo(), &carts, &[("c-1", "apple")]).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    proxy.add(Rule::TableCreating { table: target.clone(), times: 8 });
+    let _op = ctx.start_operator_via(&proxy, &[])?;
+    crate::policy::labelled_backup(&ctx, "old", &carts, "keeper").await?;
+    // A snapshot time strictly after the first one's (DynamoDB reports whole seconds).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    crate::policy::labelled_backup(&ctx, "new", &carts, "keeper").await?;
+    let api: Api<DynamoRestore> = ctx.api();
+    api.create(&PostParams::default(), &restore("from-old", from_backup("old"), &target)).await.map_err(|e| e.to_string())?;
+    eventually("the restore under way", WAIT, || async {
+        (api.get("from-old").await.ok()?.status?.phase == Some(RestorePhase::Restoring)).then_some(())
+    })
+    .await?;
+    let mut p = crate::policy::policy("keeper", &[&carts]);
+    p.spec.retention = Some(crate::policy::keep_last(1));
+    let policies: Api<dynamo_backup_operator::api::DynamoBackupPolicy> = ctx.api();
+    policies.create(&PostParams::default(), &p).await.map_err(|e| e.to_string())?;
+    wait_condition(&policies, "keeper", "Ready", WAIT, crate::policy::conditions).await?;
+    let backups: Api<DynamoBackup> = ctx.api();
+    let still = api.get("from-old").await.map_err(|e| e.to_string())?.status.and_then(|s| s.phase);
+    if still != Some(RestorePhase::Completed) {
+        ensure(backups.get_opt("old").await.map_err(|e| e.to_string())?.is_some(), || {
+            "retention deleted the backup being restored".into()
+        })?;
+    }
+    wait_condition(&api, "from-old", "Ready", WAIT, conditions).await?;
+    eventually("retention to delete the old backup once restored", WAIT, || async {
+        backups.get_opt("old").await.ok()?.is_none().then_some(())
+    })
+    .await
 }

@@ -35,6 +35,10 @@ pub enum Rule {
     /// Let `skip` calls of any operation through, then hold the next (forwarded, never
     /// answered): the operator can be killed right after its (skip+1)-th call took effect.
     HoldCall { skip: u32 },
+    /// Answer this percentage of all calls with ThrottlingException, chosen at random (not
+    /// forwarded). Used by `benches/chaos.rs`.
+    #[allow(dead_code)]
+    Throttle { percent: u32 },
     /// Add `add` to the `Count` of every Scan answer (a count that does not match the data).
     ScanCount { add: i64 },
     /// Report AVAILABLE backups as CREATING in the next `times` answers that describe backups
@@ -299,6 +303,12 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                     } else {
                         *skip -= 1;
                     }
+                }
+                Rule::Throttle { percent } if fastrand::u32(0..100) < *percent => {
+                    if let Ok(mut throttled) = shared.throttled.lock() {
+                        *throttled.entry(operation.clone()).or_insert(0) += 1;
+                    }
+                    return aws_error(400, "ThrottlingException");
                 }
                 Rule::HoldCall { skip } => {
                     if *skip == 0 {

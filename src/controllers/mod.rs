@@ -79,19 +79,24 @@ pub trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned
     }
 }
 
+/// `Watched::conditions` of a kind whose status carries `conditions`.
+macro_rules! status_conditions {
+    () => {
+        fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+            self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+        }
+    };
+}
+
 impl Watched for DynamoBackupPolicy {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-    }
+    status_conditions!();
 }
 
 /// The one watch of DynamoBackups feeds three readers: the cache policies read their children
 /// from, the DynamoBackup controller (spec changes), and the policies (a child appeared,
 /// changed phase or went away), woken instead of polling.
 impl Watched for DynamoBackup {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-    }
+    status_conditions!();
 
     fn triggers(
         events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,
@@ -104,9 +109,7 @@ impl Watched for DynamoBackup {
 
 /// The same for DynamoRestores: a drill's progress wakes the policy that started it.
 impl Watched for DynamoRestore {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-    }
+    status_conditions!();
 
     fn triggers(
         events: impl futures::Stream<Item = Result<watcher::Event<Self>, watcher::Error>> + Send + 'static,

@@ -398,8 +398,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let reads = fake.count("DescribeContinuousBackups");
         assert!((4..=7).contains(&reads), "{reads} reads in 1.1 s with a 200 ms interval");
-        // The ARN is known after the first read: no DescribeTable again.
-        assert_eq!(fake.count("DescribeTable"), 1);
+        // The ARN is known after the first read: DescribeTable again only every DESCRIBE_EVERY
+        // reads (the table's size).
+        assert_eq!(fake.count("DescribeTable"), 1 + (reads - 1) / DESCRIBE_EVERY as usize);
         let background = fake.calls.lock().unwrap().iter().filter(|(_, lane)| *lane == Lane::Background).count();
         assert_eq!(background, reads - 1);
     }

@@ -140,15 +140,7 @@ async fn follow(
         .filter(|r| Some(r.name_any()) == own || since.is_none_or(|since| begun(r) > since))
         .max_by_key(|r| begun(r))
         .cloned();
-    let mut entry = entry.unwrap_or(DrillStatus {
-        table: table.to_owned(),
-        restore: None,
-        last_run: None,
-        result: DrillResult::Skipped,
-        restore_duration: None,
-        data_age: None,
-        message: None,
-    });
+    let mut entry = entry.unwrap_or_else(|| line(table, None, None, DrillResult::Skipped, None));
     let current = match newest {
         Some(restore) => Some(restore),
         // The cache no longer has the drill under way: deleted, or not listed yet. One GET tells.
@@ -238,15 +230,7 @@ async fn start(
     }
     let table = TableRef::parse(text).map(|t| t.name).unwrap_or_else(|_| text.to_owned());
     let mut skip = |message: String| {
-        *entry = DrillStatus {
-            table: text.to_owned(),
-            restore: None,
-            last_run: Some(Time(now)),
-            result: DrillResult::Skipped,
-            restore_duration: None,
-            data_age: None,
-            message: Some(message),
-        };
+        *entry = line(text, None, Some(now), DrillResult::Skipped, Some(message));
     };
     if tables.missing.contains(&table) {
         skip(format!("table {table} does not exist"));
@@ -282,30 +266,19 @@ async fn start(
     };
     let message = format!("restoring {what} into table {}", restore.spec.target_table_name);
     publish(&ctx.recorder, obj, false, "DrillStarted", "Drill", format!("drill of table {table}: {message}")).await;
-    *entry = DrillStatus {
-        table: text.to_owned(),
-        restore: Some(name),
-        last_run: Some(Time(now)),
-        result: DrillResult::Running,
-        restore_duration: None,
-        data_age: None,
-        message: Some(message),
-    };
+    *entry = line(text, Some(name), Some(now), DrillResult::Running, Some(message));
     Ok(())
 }
 
 async fn fail(w: &Writer<'_>, entry: &mut DrillStatus, text: &str, now: Timestamp, message: String) -> Result<(), Error> {
-    *entry = DrillStatus {
-        table: text.to_owned(),
-        restore: None,
-        last_run: Some(Time(now)),
-        result: DrillResult::Failed,
-        restore_duration: None,
-        data_age: None,
-        message: Some(message),
-    };
+    *entry = line(text, None, Some(now), DrillResult::Failed, Some(message));
     ended(w, entry).await;
     Ok(())
+}
+
+/// A table's drill line before anything of its restore is measured.
+fn line(table: &str, restore: Option<String>, last_run: Option<Timestamp>, result: DrillResult, message: Option<String>) -> DrillStatus {
+    DrillStatus { table: table.to_owned(), restore, last_run: last_run.map(Time), result, restore_duration: None, data_age: None, message }
 }
 
 /// The gauges of every finished drill, from status: right again after a restart.

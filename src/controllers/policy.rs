@@ -660,19 +660,7 @@ async fn apply_retention(
 ) -> Result<(), Error> {
     let (obj, ctx) = (w.obj, w.ctx);
     let policy = label_value(&obj.name_any());
-    // A backup an unfinished restore (a drill, say) is about to restore is kept until it has.
-    if !ctx.restores.wait_ready(Duration::from_secs(10)).await {
-        return Err(Error::NotReady("the DynamoRestore cache"));
-    }
-    let in_use: BTreeSet<String> = ctx
-        .restores
-        .in_namespace(&obj.namespace().unwrap_or_default())
-        .iter()
-        .filter(|r| r.metadata.deletion_timestamp.is_none())
-        .filter(|r| !matches!(r.status.as_ref().and_then(|s| s.phase), Some(RestorePhase::Completed | RestorePhase::Failed)))
-        .filter_map(|r| r.spec.source.backup_ref.as_ref().map(|b| b.name.clone()))
-        .collect();
-    let candidates: Vec<Candidate> = children
+    let mut candidates: Vec<Candidate> = children
         .iter()
         .filter(|c| c.metadata.deletion_timestamp.is_none())
         .map(|c| Candidate {
@@ -681,11 +669,18 @@ async fn apply_retention(
             policy: c.labels().get(labels::POLICY).cloned(),
             created: created_at(c),
             available: c.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Available),
-            pinned: c.labels().get(labels::PINNED).map(String::as_str) == Some("true") || in_use.contains(&c.name_any()),
+            pinned: c.labels().get(labels::PINNED).map(String::as_str) == Some("true"),
         })
         .collect();
     let zone = checked.schedule.as_ref().map(|s| s.time_zone.clone()).unwrap_or(jiff::tz::TimeZone::UTC);
-    let going = retention::plan(&policy, &candidates, rules, &zone, now);
+    let mut going = retention::plan(&policy, &candidates, rules, &zone, now);
+    // A backup an unfinished restore (a drill, say) is about to restore is kept until it has.
+    // Holding more can only keep more, so the restores are looked at only when something goes.
+    if !going.is_empty() {
+        let in_use = backups_in_use(ctx, &obj.namespace().unwrap_or_default()).await?;
+        candidates.iter_mut().filter(|c| in_use.contains(&c.name)).for_each(|c| c.pinned = true);
+        going = retention::plan(&policy, &candidates, rules, &zone, now);
+    }
     let mut status = w.status.retention.clone().unwrap_or_default();
     status.last_run_time = Some(Time(now));
     let dry_run = obj.spec.retention.as_ref().is_some_and(|r| r.dry_run);
@@ -705,6 +700,21 @@ async fn apply_retention(
     }
     w.status.retention = Some(status);
     Ok(())
+}
+
+/// The DynamoBackups of `namespace` that an unfinished DynamoRestore names in backupRef.
+async fn backups_in_use(ctx: &Context, namespace: &str) -> Result<BTreeSet<String>, Error> {
+    if !ctx.restores.wait_ready(Duration::from_secs(10)).await {
+        return Err(Error::NotReady("the DynamoRestore cache"));
+    }
+    Ok(ctx
+        .restores
+        .in_namespace(namespace)
+        .iter()
+        .filter(|r| r.metadata.deletion_timestamp.is_none())
+        .filter(|r| !matches!(r.status.as_ref().and_then(|s| s.phase), Some(RestorePhase::Completed | RestorePhase::Failed)))
+        .filter_map(|r| r.spec.source.backup_ref.as_ref().map(|b| b.name.clone()))
+        .collect())
 }
 
 /// The policy is going: with `onPolicyDelete: DeleteBackups`, its DynamoBackups go too (their

@@ -173,9 +173,13 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> PitrCache<T> {
         let mut out: HashMap<String, Option<bool>> = HashMap::new();
         for ((scope, table), entry) in &state.tables {
             if scope.region.as_deref() == region {
+                // Read under several roles: on when any read says so; unknown until one has.
                 let on = entry.facts.as_ref().and_then(|f| f.pitr.as_ref()).map(|p| p.enabled);
-                let seen = out.entry(table.clone()).or_insert(on);
-                *seen = seen.or(on).map(|s| s || on.unwrap_or(false));
+                let seen = out.entry(table.clone()).or_insert(None);
+                *seen = match (*seen, on) {
+                    (Some(a), Some(b)) => Some(a || b),
+                    (a, b) => a.or(b),
+                };
             }
         }
         out

@@ -5,6 +5,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
+    hash::{Hash, Hasher},
     sync::{Arc, Mutex, RwLock},
 };
 
@@ -32,7 +33,7 @@ use crate::{
 /// wakes the policy that made it when it changes.
 pub trait Child: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
     /// The part of the object (beyond its generation and deletion) its policy cares about.
-    type Facts: Clone + std::fmt::Debug + PartialEq + Send + Sync;
+    type Facts: Clone + std::fmt::Debug + PartialEq + Hash + Send + Sync;
     fn facts(&self) -> Self::Facts;
 }
 
@@ -84,16 +85,26 @@ pub struct Followed<K> {
 }
 
 /// What a policy cares about in a child (and the child's controller in its spec): a change of
-/// these wakes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Digest<F> {
+/// these wakes it. The facts are kept as their hash: thousands of children are followed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Digest {
     generation: Option<i64>,
     deleting: bool,
-    facts: F,
+    facts: u64,
 }
 
-fn digest<K: Child>(obj: &K) -> Digest<K::Facts> {
-    Digest { generation: obj.meta().generation, deleting: obj.meta().deletion_timestamp.is_some(), facts: obj.facts() }
+/// The last digest of each followed object, by a hash of its uid (about 40 bytes an object, not
+/// a uid string and the facts).
+pub type Digests = HashMap<u64, Digest>;
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn digest<K: Child>(obj: &K) -> Digest {
+    Digest { generation: obj.meta().generation, deleting: obj.meta().deletion_timestamp.is_some(), facts: hash_of(&obj.facts()) }
 }
 
 impl<K: Child> ChildCache<K> {
@@ -160,20 +171,20 @@ impl<K: Child> ChildCache<K> {
     }
 
     /// Files one watch event (after the store took it); `seen` keeps the last digest per uid.
-    pub fn follow(&self, event: &watcher::Event<K>, seen: &mut HashMap<String, Digest<K::Facts>>) -> Vec<Followed<K>> {
+    pub fn follow(&self, event: &watcher::Event<K>, seen: &mut Digests) -> Vec<Followed<K>> {
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => vec![self.applied(obj, seen)],
             watcher::Event::Delete(obj) => {
-                seen.remove(&obj.uid().unwrap_or_default());
+                seen.remove(&hash_of(&obj.uid()));
                 vec![Followed { reconcile: None, wake_policy: self.unindex(obj) }]
             }
             watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
         }
     }
 
-    fn applied(&self, obj: &K, seen: &mut HashMap<String, Digest<K::Facts>>) -> Followed<K> {
+    fn applied(&self, obj: &K, seen: &mut Digests) -> Followed<K> {
         let now = digest(obj);
-        let before = seen.insert(obj.uid().unwrap_or_default(), now.clone());
+        let before = seen.insert(hash_of(&obj.uid()), now);
         let namespace = obj.namespace().unwrap_or_default();
         let label = obj.labels().get(labels::POLICY).cloned();
         if let Some(label) = &label {
@@ -205,14 +216,16 @@ impl<K: Child> ChildCache<K> {
     }
 }
 
-/// Drops what no controller reads from a watched object before it is cached: managed fields
-/// and kubectl's last-applied copy are most of a small object's size.
+/// Drops what no controller reads from a watched object before it is cached: managed fields,
+/// annotations (kubectl's last-applied copy, GitOps tracking, a slot's time) and owner
+/// references are most of a small object's size, and a cache holds thousands. Nothing writes
+/// an object back from the cache (status goes by server-side apply, finalizers by a JSON patch
+/// of their own), so what is dropped here is never dropped on the apiserver.
 pub fn slim<K: Resource>(obj: &mut K) {
     let meta = obj.meta_mut();
     meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
+    meta.annotations = None;
+    meta.owner_references = None;
 }
 
 /// The Deployments and StatefulSets of the namespaces that have a policy with `preRollout`:
@@ -406,15 +419,22 @@ mod tests {
     }
 
     #[test]
-    fn slim_drops_managed_fields_and_the_last_applied_copy() {
-        let mut b = child("b1", None, 1, None);
+    fn slim_keeps_what_controllers_read_and_drops_the_rest() {
+        let mut b = child("b1", Some("nightly"), 1, Some(BackupPhase::Available));
         b.metadata.managed_fields = Some(vec![Default::default()]);
         b.metadata.annotations = Some(BTreeMap::from([
             ("kubectl.kubernetes.io/last-applied-configuration".to_owned(), "{...}".to_owned()),
-            ("keep".to_owned(), "me".to_owned()),
+            (labels::SCHEDULED_TIME.to_owned(), "2026-12-02T06:00:00Z".to_owned()),
         ]));
+        b.metadata.owner_references = Some(vec![Default::default()]);
+        b.metadata.finalizers = Some(vec!["dynamobackup.io/cleanup".to_owned()]);
+        let before = b.clone();
         slim(&mut b);
-        assert!(b.metadata.managed_fields.is_none());
-        assert_eq!(b.metadata.annotations.map(|a| a.into_keys().collect::<Vec<_>>()), Some(vec!["keep".to_owned()]));
+        assert!(b.metadata.managed_fields.is_none() && b.metadata.annotations.is_none() && b.metadata.owner_references.is_none());
+        assert_eq!(
+            (&b.metadata.labels, &b.metadata.finalizers, &b.metadata.generation),
+            (&before.metadata.labels, &before.metadata.finalizers, &before.metadata.generation)
+        );
+        assert_eq!((&b.spec, &b.status), (&before.spec, &before.status));
     }
 }

@@ -107,7 +107,7 @@ pub struct CopyStatus {
 }
 
 /// Where a DynamoBackup stands, for printer columns and humans. Conditions are the API.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum BackupPhase {
     #[default]
     Pending,

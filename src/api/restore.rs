@@ -120,7 +120,7 @@ pub struct ItemCountCheck {
 }
 
 /// Passed or Failed.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum VerificationResult {
     Passed,
     Failed,
@@ -317,7 +317,7 @@ impl Default for AfterRestore {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RestorePhase {
     #[default]
     Pending,

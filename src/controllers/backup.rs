@@ -15,14 +15,14 @@ use async_trait::async_trait;
 use jiff::SignedDuration;
 use kube::{
     Api, ResourceExt,
-    runtime::{Controller, controller::Action, reflector::ObjectRef},
+    runtime::{Controller, controller::Action},
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
+    common::{FINALIZER, Reported, StatusWriter, key_of, now, publish, set_finalizer},
 };
 use crate::{
     api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
@@ -168,7 +168,7 @@ async fn follow(r: &mut Writer<'_>, scope: &Scope, arn: &str) -> Result<Action, 
     match r.status.phase {
         // Nothing new: a restart or a spec change (say, deletionPolicy) costs no AWS call.
         Some(BackupPhase::Available) => {
-            ctx.inventory.follow_available(scope, arn, ObjectRef::from_obj(r.obj));
+            ctx.inventory.follow_available(scope, arn, key_of(r.obj));
             let name = r.status.backup_name.clone().unwrap_or_default();
             r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {name} is available") }).await?;
             Ok(Action::await_change())
@@ -176,7 +176,7 @@ async fn follow(r: &mut Writer<'_>, scope: &Scope, arn: &str) -> Result<Action, 
         Some(BackupPhase::Failed) if stalled => Ok(Action::await_change()),
         Some(BackupPhase::Creating) => {
             let requested = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(jiff::Timestamp::now);
-            ctx.inventory.follow_creating(scope, arn, ObjectRef::from_obj(r.obj), requested);
+            ctx.inventory.follow_creating(scope, arn, key_of(r.obj), requested);
             let name = r.status.backup_name.clone().unwrap_or_default();
             r.write(&Standing::Reconciling { reason: "Creating".into(), message: format!("DynamoDB is creating backup {name}") }).await?;
             Ok(Action::requeue(FOLLOW_SAFETY_NET))
@@ -256,7 +256,7 @@ async fn report(r: &mut Writer<'_>, scope: &Scope, backup: Option<Backup>) -> Re
         r.status.item_count = source.item_count.or(r.status.item_count);
     }
     r.status.phase = Some(phase_for(backup.state));
-    let me = ObjectRef::from_obj(r.obj);
+    let me = key_of(r.obj);
     match backup.state {
         BackupState::Creating => {
             let requested = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(jiff::Timestamp::now);

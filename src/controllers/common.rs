@@ -20,6 +20,17 @@ use crate::{
 /// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
 pub const FINALIZER: &str = "dynamobackup.io/cleanup";
 
+/// A reference to `obj` by namespace and name only. `ObjectRef::from_obj` also copies the uid
+/// and resourceVersion, which comparisons ignore; in maps kept per object (thousands of
+/// backups) those two strings are memory for nothing.
+pub fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> kube::runtime::reflector::ObjectRef<K> {
+    let key = kube::runtime::reflector::ObjectRef::new(obj.meta().name.as_deref().unwrap_or_default());
+    match obj.meta().namespace.as_deref() {
+        Some(namespace) => key.within(namespace),
+        None => key,
+    }
+}
+
 pub fn now() -> Time {
     Time(jiff::Timestamp::now())
 }

@@ -150,7 +150,7 @@ fn follow_children<K: Watched + Child>(
 ) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>> {
     cache(ctx).add_store(store);
     let ctx = ctx.clone();
-    let mut seen = std::collections::HashMap::new();
+    let mut seen = crate::caches::Digests::new();
     events
         .filter_map(move |event| {
             let out: Option<Result<K, watcher::Error>> = match event {

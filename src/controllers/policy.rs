@@ -30,7 +30,7 @@ use kube::{
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, create_once, delete_once, publish, set_finalizer},
+    common::{FINALIZER, Reported, StatusWriter, create_once, delete_once, key_of, publish, set_finalizer},
 };
 use crate::{
     api::{
@@ -140,7 +140,7 @@ fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::
 /// listing is under way (the policy is woken when it lands). Err: the listing failed.
 fn select(w: &Writer<'_>, checked: &Checked, namespace: &str) -> Option<Result<(Vec<String>, usize), DynamoError>> {
     let (obj, ctx) = (w.obj, w.ctx);
-    let me = ObjectRef::from_obj(obj);
+    let me = key_of(obj);
     let Some(selector) = &checked.selector else {
         ctx.discovery.follow(&me, None);
         return Some(Ok((Vec::new(), 0)));
@@ -186,7 +186,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     }
     let children: Vec<DynamoBackup> = ctx.backups.children(namespace, &label).iter().map(|c| c.as_ref().clone()).collect();
     tracing::debug!(children = children.len(), "children from the DynamoBackup cache");
-    let me = ObjectRef::from_obj(obj);
+    let me = key_of(obj);
 
     if obj.metadata.deletion_timestamp.is_some() {
         ctx.pitr.forget(&me);
@@ -355,7 +355,7 @@ async fn protect_tables(w: &mut Writer<'_>, checked: &Checked, children: &[Dynam
         .iter()
         .map(|table| (w.scope(table.region_or(checked.region.as_deref()).map(str::to_owned)), table.name.clone()))
         .collect();
-    let me = ObjectRef::from_obj(obj);
+    let me = key_of(obj);
     let mut known = ctx.pitr.follow(&me, &keys);
     // A table named for the first time is usually read within moments: wait that long rather
     // than report ReadingTables and flip back at once. Its read lands at the front of the queue.

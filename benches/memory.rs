@@ -126,10 +126,12 @@ async fn run(env: &std::sync::Arc<support::Env>, count: usize, policies: usize) 
     // Settled: the last reconciles are done and the caches hold every object.
     tokio::time::sleep(Duration::from_secs(20)).await;
     let (loaded, peak) = support::process::memory_kib(pid)?;
+    let (anon, file) = (support::process::status_kib(pid, "RssAnon:")?, support::process::status_kib(pid, "RssFile:")?);
 
     println!("Operator resident memory (VmRSS), release build, real kube-apiserver, moto:");
     println!("  idle (ready, watching, no objects)                      {:.1} MiB", mib(idle));
     println!("  {count} DynamoBackups and {policies} policies, all Ready     {:.1} MiB   (target <= 64 MiB)", mib(loaded));
+    println!("    of which heap and stacks (RssAnon) {:.1} MiB, the binary's code (RssFile) {:.1} MiB", mib(anon), mib(file));
     println!("  peak during the run (VmHWM)                             {:.1} MiB", mib(peak));
     println!(
         "  (created in {:.1} s, all Ready after {:.1} s; {policies} tables, one per policy)",

@@ -114,14 +114,17 @@ where
 /// (VmRSS, VmHWM) of a process, in KiB, from /proc (for the benchmarks).
 #[allow(dead_code)]
 pub fn memory_kib(pid: i32) -> Result<(u64, u64), String> {
+    Ok((status_kib(pid, "VmRSS:")?, status_kib(pid, "VmHWM:")?))
+}
+
+/// A KiB figure of /proc/PID/status, e.g. `VmRSS:`, `RssAnon:` (heap and stacks) or `RssFile:`
+/// (the binary's code and read-only data, as far as it is resident).
+pub fn status_kib(pid: i32, name: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse::<u64>().ok())
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
 }

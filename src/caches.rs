@@ -159,6 +159,12 @@ impl<K: Child> ChildCache<K> {
         Some(self.policy_of(namespace, &label))
     }
 
+    /// Every cached object.
+    pub fn all(&self) -> Vec<Arc<K>> {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores.iter().flat_map(|s| s.state()).collect()
+    }
+
     /// Every cached object of `namespace`.
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());

@@ -148,6 +148,12 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
         failures: Default::default(),
     });
+    {
+        // Which backups should be AVAILABLE is the DynamoBackup cache's to say; the context owns
+        // the inventory, so the inventory holds it weakly.
+        let held = Arc::downgrade(&ctx);
+        ctx.inventory.held_by(move |scope| held.upgrade().map(|ctx| controllers::backup::held_in(&ctx, scope)).unwrap_or_default());
+    }
     info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
     // A standby replica is healthy and ready: it serves probes and metrics, and waits.
     health.set_ready(true);

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use jiff::SignedDuration;
 use kube::{
     Api, ResourceExt,
-    runtime::{Controller, controller::Action},
+    runtime::{Controller, controller::Action, reflector::ObjectRef},
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -45,6 +45,24 @@ pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Opt
     let observed = ctx.wake_backups.subscribe(namespace.map(str::to_owned));
     let triggers = futures::stream::unfold(observed, |mut rx| async move { rx.recv().await.map(|obj| (obj, rx)) });
     controller.reconcile_on(triggers)
+}
+
+/// The DynamoDB backups of `scope` that should be AVAILABLE, by the DynamoBackups whose cached
+/// status says so: what the inventory's resync looks for.
+pub fn held_in(ctx: &Context, scope: &Scope) -> Vec<(String, ObjectRef<DynamoBackup>)> {
+    ctx.backups
+        .all()
+        .into_iter()
+        .filter(|b| b.spec.method == BackupMethod::DynamoDB && b.metadata.deletion_timestamp.is_none())
+        .filter_map(|b| {
+            let status = b.status.as_ref().filter(|s| s.phase == Some(BackupPhase::Available))?;
+            let arn = status.backup_arn.clone()?;
+            let target = validate::backup(&b.spec, &b.name_any(), &b.uid()?).ok()?;
+            let namespace = b.namespace()?;
+            let mine = target.region == scope.region && ctx.tenancy.role_for(&namespace) == scope.role_arn.as_deref();
+            mine.then(|| (arn, key_of(b.as_ref())))
+        })
+        .collect()
 }
 
 /// How far before the recorded intent a lookup starts: clocks differ.
@@ -168,7 +186,7 @@ async fn follow(r: &mut Writer<'_>, scope: &Scope, arn: &str) -> Result<Action, 
     match r.status.phase {
         // Nothing new: a restart or a spec change (say, deletionPolicy) costs no AWS call.
         Some(BackupPhase::Available) => {
-            ctx.inventory.follow_available(scope, arn, key_of(r.obj));
+            ctx.inventory.follow_available(scope, arn);
             let name = r.status.backup_name.clone().unwrap_or_default();
             r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {name} is available") }).await?;
             Ok(Action::await_change())
@@ -266,7 +284,7 @@ async fn report(r: &mut Writer<'_>, scope: &Scope, backup: Option<Backup>) -> Re
             Ok(Action::requeue(FOLLOW_SAFETY_NET))
         }
         BackupState::Available => {
-            r.ctx.inventory.follow_available(scope, &backup.arn, me);
+            r.ctx.inventory.follow_available(scope, &backup.arn);
             r.write(&Standing::Ready { reason: "Available".into(), message: format!("backup {} is available", backup.name) }).await?;
             if previous != Some(BackupPhase::Available) {
                 let size = backup.size_bytes.map(|s| format!(", {s} bytes")).unwrap_or_default();

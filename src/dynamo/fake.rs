@@ -1,5 +1,6 @@
-//! An in-memory DynamoDB port for the state-machine tests of the caches: tables with PITR, and
-//! a count of every call by operation. What the caches never call answers an error.
+//! An in-memory DynamoDB port for the state-machine tests of the caches: tables with PITR, the
+//! backups ListBackups shows, and a count of every call by operation. What the caches never call
+//! answers an error.
 
 use std::{
     collections::HashMap,
@@ -18,6 +19,8 @@ use super::{
 pub struct FakeDynamo {
     /// Table name -> PITR on.
     pub tables: Mutex<HashMap<String, bool>>,
+    /// What ListBackups answers (whatever its time bound).
+    pub backups: Mutex<Vec<Backup>>,
     pub calls: Mutex<Vec<(&'static str, Lane)>>,
 }
 
@@ -74,8 +77,9 @@ impl DynamoPort for FakeDynamo {
         unsupported("ListBackups")
     }
 
-    async fn list_backups(&self, _: &Scope, _: Option<Timestamp>, _: Lane) -> DynamoResult<Vec<Backup>> {
-        unsupported("ListBackups")
+    async fn list_backups(&self, _: &Scope, _: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+        self.record("ListBackups", lane);
+        Ok(self.backups.lock().unwrap().clone())
     }
 
     async fn describe_backup(&self, _: &Scope, _: &str) -> DynamoResult<Option<Backup>> {

@@ -6,11 +6,15 @@
 //! the backups made since the oldest of them, and once per resync interval (at a random offset,
 //! so scopes spread out) it lists all of them, in the background lane, to notice a backup deleted
 //! outside the operator. What it learns waits for the object's next reconcile, which it wakes.
+//!
+//! The inventory keeps only the CREATING backups. Which backups should be AVAILABLE it asks, at
+//! each resync, of whoever holds them (the DynamoBackup cache, whose statuses say so): a copy of
+//! every AVAILABLE backup's ARN would cost some 370 bytes a backup, for thousands of them.
 
 use std::{
     collections::HashMap,
     hash::Hash,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -49,10 +53,13 @@ impl<T> Clone for Inventory<T> {
 }
 
 type Wake<T> = Box<dyn Fn(&T) + Send + Sync>;
+/// The backups of a scope that should be AVAILABLE: (ARN, who holds it).
+type Held<T> = Box<dyn Fn(&Scope) -> Vec<(String, T)> + Send + Sync>;
 
 struct Inner<T> {
     dynamo: Arc<dyn DynamoPort>,
     wake: Wake<T>,
+    held: OnceLock<Held<T>>,
     resync: Duration,
     scopes: Mutex<HashMap<Scope, ScopeState<T>>>,
 }
@@ -60,8 +67,6 @@ struct Inner<T> {
 struct ScopeState<T> {
     /// CREATING backups: ARN -> (who follows it, when it was requested).
     creating: HashMap<String, (T, Timestamp)>,
-    /// Backups known to be AVAILABLE: ARN -> who follows it.
-    available: HashMap<String, T>,
     /// What listings learnt, until the follower's reconcile takes it.
     seen: HashMap<String, Seen>,
     notify: Arc<Notify>,
@@ -69,7 +74,13 @@ struct ScopeState<T> {
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
     pub fn new(dynamo: Arc<dyn DynamoPort>, resync: Duration, wake: impl Fn(&T) + Send + Sync + 'static) -> Self {
-        Self { inner: Arc::new(Inner { dynamo, wake: Box::new(wake), resync, scopes: Mutex::default() }) }
+        Self { inner: Arc::new(Inner { dynamo, wake: Box::new(wake), held: OnceLock::new(), resync, scopes: Mutex::default() }) }
+    }
+
+    /// Who answers, at each resync, which backups of a scope should be AVAILABLE (set once; a
+    /// resync before that checks only the CREATING ones).
+    pub fn held_by(&self, held: impl Fn(&Scope) -> Vec<(String, T)> + Send + Sync + 'static) {
+        let _ = self.inner.held.set(Box::new(held));
     }
 
     fn with_scope<R>(&self, scope: &Scope, f: impl FnOnce(&mut ScopeState<T>) -> R) -> R {
@@ -77,7 +88,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
         let state = scopes.entry(scope.clone()).or_insert_with(|| {
             let notify = Arc::new(Notify::new());
             tokio::spawn(follow(Arc::downgrade(&self.inner), scope.clone(), notify.clone()));
-            ScopeState { creating: HashMap::new(), available: HashMap::new(), seen: HashMap::new(), notify }
+            ScopeState { creating: HashMap::new(), seen: HashMap::new(), notify }
         });
         f(state)
     }
@@ -85,18 +96,17 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
     /// `who` waits for the CREATING backup `arn` to become available.
     pub fn follow_creating(&self, scope: &Scope, arn: &str, who: T, requested_at: Timestamp) {
         self.with_scope(scope, |s| {
-            s.available.remove(arn);
             if s.creating.insert(arn.to_owned(), (who, requested_at)).is_none() {
                 s.notify.notify_one();
             }
         });
     }
 
-    /// `who` holds the AVAILABLE backup `arn`: it hears when the backup disappears.
-    pub fn follow_available(&self, scope: &Scope, arn: &str, who: T) {
+    /// The backup `arn` is AVAILABLE: its scope's resyncs will look for it (among those `held_by`
+    /// answers) and wake its holder when it disappears.
+    pub fn follow_available(&self, scope: &Scope, arn: &str) {
         self.with_scope(scope, |s| {
             s.creating.remove(arn);
-            s.available.insert(arn.to_owned(), who);
         });
     }
 
@@ -109,7 +119,6 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
     pub fn forget(&self, scope: &Scope, arn: &str) {
         self.with_scope(scope, |s| {
             s.creating.remove(arn);
-            s.available.remove(arn);
             s.seen.remove(arn);
         });
     }
@@ -177,30 +186,32 @@ async fn poll_creating<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) ->
     };
     let Some(since) = since else { return Ok(()) };
     let listed = inner.dynamo.list_backups(scope, Some(since - CLOCK_MARGIN), Lane::Now).await?;
-    settle(inner, scope, &listed, false);
+    settle(inner, scope, &listed, None);
     Ok(())
 }
 
 /// One listing of every backup of the scope: a followed AVAILABLE backup it lacks is missing,
 /// and CREATING ones are settled on the way.
 async fn resync_scope<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) -> Result<(), super::DynamoError> {
-    let followed = {
+    let creating = {
         let scopes = inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
-        scopes.get(scope).is_some_and(|state| !state.available.is_empty() || !state.creating.is_empty())
+        scopes.get(scope).is_some_and(|state| !state.creating.is_empty())
     };
-    if !followed {
+    let held = inner.held.get().map(|held| held(scope)).unwrap_or_default();
+    if !creating && held.is_empty() {
         return Ok(());
     }
     let listed = inner.dynamo.list_backups(scope, None, Lane::Background).await?;
-    let woken = settle(inner, scope, &listed, true);
+    let woken = settle(inner, scope, &listed, Some(held));
     tracing::debug!(region = ?scope.region, backups = listed.len(), woken, "backups resynced");
     Ok(())
 }
 
 /// Records what `listed` says of the followed backups and wakes whoever it concerns: CREATING
-/// ones that finished (or, listed long enough ago, vanished), and with `complete` (a listing of
-/// every backup) AVAILABLE ones that are gone. Returns how many were woken.
-fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backup], complete: bool) -> usize {
+/// ones that finished (or, listed long enough ago, vanished), and when `listed` holds every
+/// backup of the scope, the `held` AVAILABLE ones it shows otherwise or lacks. Returns how many
+/// were woken.
+fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backup], held: Option<Vec<(String, T)>>) -> usize {
     let listed: HashMap<&str, &Backup> = listed.iter().map(|b| (b.arn.as_str(), b)).collect();
     let now = Timestamp::now();
     let mut woken = Vec::new();
@@ -220,21 +231,75 @@ fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backu
                 woken.push(who);
             }
         }
-        if complete {
-            let available: Vec<String> = state.available.keys().cloned().collect();
-            for arn in available {
-                let seen = match listed.get(arn.as_str()) {
-                    Some(backup) if backup.state == BackupState::Available => continue,
-                    Some(backup) => Seen::Backup(Box::new((*backup).clone())),
-                    None => Seen::Missing,
-                };
-                if let Some(who) = state.available.remove(&arn) {
-                    state.seen.insert(arn, seen);
-                    woken.push(who);
-                }
-            }
+        for (arn, who) in held.into_iter().flatten() {
+            let seen = match listed.get(arn.as_str()) {
+                Some(backup) if backup.state == BackupState::Available => continue,
+                Some(backup) => Seen::Backup(Box::new((*backup).clone())),
+                None => Seen::Missing,
+            };
+            state.seen.insert(arn, seen);
+            woken.push(who);
         }
     }
     woken.iter().for_each(|who| (inner.wake)(who));
     woken.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamo::fake::FakeDynamo;
+
+    fn backup(arn: &str, state: BackupState) -> Backup {
+        Backup { arn: arn.into(), name: arn.into(), state, size_bytes: None, created_at: None, source: None }
+    }
+
+    async fn until(done: impl Fn() -> bool) {
+        for _ in 0..300 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 3 s");
+    }
+
+    fn woken_log() -> (Arc<Mutex<Vec<&'static str>>>, impl Fn(&&'static str) + Send + Sync + 'static) {
+        let woken = Arc::new(Mutex::new(Vec::new()));
+        let log = woken.clone();
+        (woken, move |who: &&'static str| log.lock().unwrap().push(*who))
+    }
+
+    #[tokio::test]
+    async fn a_resync_wakes_the_holder_of_an_available_backup_the_listing_lacks_and_no_one_else() {
+        let fake = Arc::new(FakeDynamo::default());
+        fake.backups.lock().unwrap().extend([backup("arn-a", BackupState::Available), backup("arn-c", BackupState::Deleted)]);
+        let (woken, wake) = woken_log();
+        let inventory = Inventory::new(fake.clone(), Duration::from_millis(50), wake);
+        let scope = Scope::default();
+        // The holders say which backups should be AVAILABLE; the inventory keeps no copy.
+        inventory.held_by(|_: &Scope| vec![("arn-a".into(), "a"), ("arn-b".into(), "b"), ("arn-c".into(), "c")]);
+        inventory.follow_available(&scope, "arn-a");
+        until(|| woken.lock().unwrap().len() >= 2).await;
+        let mut who = woken.lock().unwrap().clone();
+        who.sort();
+        who.dedup();
+        assert_eq!(who, ["b", "c"]);
+        assert_eq!(inventory.take(&scope, "arn-b"), Some(Seen::Missing));
+        assert!(matches!(inventory.take(&scope, "arn-c"), Some(Seen::Backup(b)) if b.state == BackupState::Deleted));
+        assert_eq!(inventory.take(&scope, "arn-a"), None);
+        // Resyncs list in the background lane: a refresh nobody waits for.
+        assert!(fake.calls.lock().unwrap().iter().all(|(op, lane)| *op == "ListBackups" && *lane == Lane::Background));
+    }
+
+    #[tokio::test]
+    async fn a_scope_with_nothing_held_or_creating_is_not_listed() {
+        let fake = Arc::new(FakeDynamo::default());
+        let (_, wake) = woken_log();
+        let inventory = Inventory::new(fake.clone(), Duration::from_millis(20), wake);
+        inventory.held_by(|_: &Scope| Vec::new());
+        inventory.follow_available(&Scope::default(), "arn-a");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(fake.count("ListBackups"), 0);
+    }
 }

@@ -28,6 +28,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("backup_throttled_create_is_retried_and_reported", throttled_create),
         env.trial("backup_operator_killed_after_create_backup_makes_exactly_one", killed_after_create),
         env.trial("backup_burst_stays_inside_dynamodb_limits", burst_inside_limits),
+        env.trial("backup_deleted_outside_the_operator_is_noticed_by_the_resync", deleted_outside),
     ]
 }
 
@@ -275,4 +276,35 @@ async fn burst_inside_limits(ctx: TestCtx) -> Result<(), String> {
     ensure(proxy.counts().keys().all(|op| op == "CreateBackup") && proxy.count("CreateBackup") == BACKUPS, || {
         format!("calls: {:?}", proxy.counts())
     })
+}
+
+/// A backup deleted outside the operator is noticed by the next listing of its region (the
+/// resync, every 5 s here): its DynamoBackup stalls naming it, the one beside it stays Ready, and
+/// only the missing one is described.
+async fn deleted_outside(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &[("o-1", "keyboard")]).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    let _op = ctx.start_operator_via(&proxy, &["--backup-resync-interval=5s"])?;
+    let api: Api<DynamoBackup> = ctx.api();
+    for name in ["gone", "kept"] {
+        api.create(&PostParams::default(), &backup(name, &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    }
+    let gone = wait_condition(&api, "gone", "Ready", WAIT, conditions).await?;
+    wait_condition(&api, "kept", "Ready", WAIT, conditions).await?;
+    let arn = gone.status.and_then(|s| s.backup_arn).ok_or("no ARN")?;
+    ctx.dynamo().delete_backup().backup_arn(&arn).send().await.map_err(|e| format!("DeleteBackup outside the operator: {e}"))?;
+
+    let stalled = wait_condition(&api, "gone", "Stalled", WAIT, conditions).await?;
+    let cond = condition(&conditions(&stalled), "Stalled").cloned().ok_or("no Stalled")?;
+    println!("Stalled: {} — {}", cond.reason, cond.message);
+    println!("DynamoDB calls: {:?}", proxy.counts());
+    ensure(cond.reason == "BackupNotFound" && cond.message.contains(&arn), || format!("{cond:?}"))?;
+    ensure(stalled.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Failed), || "phase".into())?;
+    let kept = api.get("kept").await.map_err(|e| e.to_string())?;
+    ensure(condition(&conditions(&kept), "Ready").is_some_and(|c| c.status == "True"), || format!("kept: {:?}", conditions(&kept)))?;
+    ensure(proxy.count("DescribeBackup") == 1, || format!("only the missing backup is described: {:?}", proxy.counts()))?;
+    // Later resyncs find nothing new: the stalled object is not described again.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    ensure(proxy.count("ListBackups") >= 2 && proxy.count("DescribeBackup") == 1, || format!("calls: {:?}", proxy.counts()))
 }

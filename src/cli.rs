@@ -47,7 +47,7 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 
     /// How many objects of one kind are reconciled at once.
-    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value = "4")]
+    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value = "16")]
     pub concurrency: NonZeroU32,
 
     /// Client-side pace of DynamoDB and AWS Backup operations, as `Operation=perSecond` pairs

@@ -200,7 +200,7 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
     let expect_env = [
         ("LOG_FORMAT", "json"),
         ("METRICS_BIND_ADDRESS", "0.0.0.0:8080"),
-        ("RECONCILE_CONCURRENCY", "4"),
+        ("RECONCILE_CONCURRENCY", "16"),
         ("PITR_REFRESH_INTERVAL", "40m"),
         ("BACKUP_RESYNC_INTERVAL", "1h"),
         ("LEADER_ELECTION", "true"),

@@ -40,6 +40,17 @@ impl FakeDynamo {
     }
 }
 
+/// Waits (real time, at most 3 s) until `done` holds; the caches' tasks run meanwhile.
+pub async fn until(done: impl Fn() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("not within 3 s");
+}
+
 fn unsupported<T>(operation: &'static str) -> DynamoResult<T> {
     Err(DynamoError {
         service: "DynamoDB",

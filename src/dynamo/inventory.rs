@@ -248,20 +248,10 @@ fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamo::fake::FakeDynamo;
+    use crate::dynamo::fake::{FakeDynamo, until};
 
     fn backup(arn: &str, state: BackupState) -> Backup {
         Backup { arn: arn.into(), name: arn.into(), state, size_bytes: None, created_at: None, source: None }
-    }
-
-    async fn until(done: impl Fn() -> bool) {
-        for _ in 0..300 {
-            if done() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("not within 3 s");
     }
 
     fn woken_log() -> (Arc<Mutex<Vec<&'static str>>>, impl Fn(&&'static str) + Send + Sync + 'static) {

@@ -337,21 +337,10 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::dynamo::fake::FakeDynamo;
+    use crate::dynamo::fake::{FakeDynamo, until};
 
     fn key(table: &str) -> (Scope, String) {
         (Scope::default(), table.to_owned())
-    }
-
-    /// Waits (real time, briefly) until `done` holds.
-    async fn until(done: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if done() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("not within 2 s");
     }
 
     #[tokio::test]

@@ -167,8 +167,7 @@ impl<K: Child> ChildCache<K> {
 
     /// Every cached object of `namespace`.
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
-        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
-        stores.iter().flat_map(|s| s.state()).filter(|o| o.meta().namespace.as_deref() == Some(namespace)).collect()
+        self.all().into_iter().filter(|o| o.meta().namespace.as_deref() == Some(namespace)).collect()
     }
 
     fn policy_of(&self, namespace: &str, label: &str) -> String {

@@ -19,7 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     caches::{ChildCache, WorkloadCache},
-    dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
+    dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery, model::Scope},
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };
@@ -59,6 +59,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// Where an object of `namespace` calls AWS: its region and its tenant's role, if any.
+    pub fn scope(&self, namespace: &str, region: Option<String>) -> Scope {
+        Scope { region, role_arn: self.tenancy.role_for(namespace).map(str::to_owned) }
+    }
+
     pub fn region_label<'a>(&'a self, region: Option<&'a str>) -> &'a str {
         region.or(self.default_region.as_deref()).unwrap_or("the default region")
     }

@@ -58,9 +58,7 @@ pub fn held_in(ctx: &Context, scope: &Scope) -> Vec<(String, ObjectRef<DynamoBac
             let status = b.status.as_ref().filter(|s| s.phase == Some(BackupPhase::Available))?;
             let arn = status.backup_arn.clone()?;
             let target = validate::backup(&b.spec, &b.name_any(), &b.uid()?).ok()?;
-            let namespace = b.namespace()?;
-            let mine = target.region == scope.region && ctx.tenancy.role_for(&namespace) == scope.role_arn.as_deref();
-            mine.then(|| (arn, key_of(b.as_ref())))
+            (ctx.scope(&b.namespace()?, target.region) == *scope).then(|| (arn, key_of(b.as_ref())))
         })
         .collect()
 }

@@ -146,8 +146,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
     /// role its namespace assumes by the tenancy file, if any.
     pub fn scope(&self, region: Option<String>) -> Scope {
-        let namespace = self.obj.namespace().unwrap_or_default();
-        Scope { region, role_arn: self.ctx.tenancy.role_for(&namespace).map(str::to_owned) }
+        self.ctx.scope(&self.obj.namespace().unwrap_or_default(), region)
     }
 
     /// Writes the status with `standing`'s conditions; a status that would not change is not

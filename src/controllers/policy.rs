@@ -34,15 +34,16 @@ use super::{
 };
 use crate::{
     api::{
-        BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, DynamoBackupSpec, LastBackup, OnPolicyDelete, PitrStatus,
-        PolicyPhase, PolicyTableStatus, RestorePhase, SkippedSlot, WorkloadKind, labels,
+        BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, LastBackup, OnPolicyDelete, PitrStatus, PolicyPhase,
+        PolicyTableStatus, RestorePhase, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
     dynamo::{DynamoError, ErrorClass, model::Scope},
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
+        children::policy_backup,
         conditions::Standing,
-        names::{child_backup_name, label_value, table_label_value},
+        names::{child_backup_name, label_value},
         retention::{self, Candidate, Rules},
         rollout::{Seen, changes, selects},
         schedule::{Schedule, plan_slots},
@@ -522,33 +523,9 @@ async fn run_schedule(
 }
 
 fn scheduled_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Option<String>, slot: Timestamp) -> DynamoBackup {
-    let mut backup = child_backup(policy, name, table, region, "schedule");
+    let mut backup = policy_backup(policy, name, table, region, "schedule");
     backup.metadata.annotations = Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_owned(), slot.to_string())]));
     backup
-}
-
-/// A DynamoBackup of one table made by `policy`, for `trigger` (schedule, pre-rollout).
-fn child_backup(policy: &DynamoBackupPolicy, name: &str, table: &str, region: Option<String>, trigger: &str) -> DynamoBackup {
-    let labels = BTreeMap::from([
-        (labels::POLICY.to_owned(), label_value(&policy.name_any())),
-        (labels::TABLE.to_owned(), table_label_value(TableRef::parse(table).map(|t| t.name).as_deref().unwrap_or(table))),
-        (labels::TRIGGER.to_owned(), trigger.to_owned()),
-    ]);
-    // Deliberately no GitOps tracking labels and no owner reference: an Argo CD or Flux prune,
-    // or the garbage collector, must never take backups away with the policy.
-    DynamoBackup {
-        metadata: ObjectMeta { name: Some(name.to_owned()), labels: Some(labels), ..Default::default() },
-        spec: DynamoBackupSpec {
-            table_name: table.to_owned(),
-            region,
-            backup_name: None,
-            deletion_policy: policy.spec.backup_deletion_policy,
-            // The policy's template: every snapshot it makes is kept the same way.
-            method: policy.spec.backup.as_ref().map(|b| b.method).unwrap_or_default(),
-            aws_backup: policy.spec.backup.as_ref().and_then(|b| b.aws_backup.clone()),
-        },
-        status: None,
-    }
 }
 
 /// Further triggers of a policy: a wake-up from the caches (a child changed, a table was read)
@@ -638,7 +615,7 @@ async fn run_pre_rollout(
             let name = child_backup_name(&obj.name_any(), text, &format!("pre-{}", change.hash));
             first.get_or_insert_with(|| name.clone());
             // An existing one: this revision was snapshotted before, and never is twice.
-            create_once(backups, &child_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await?;
+            create_once(backups, &policy_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await?;
         }
         let note = format!("{:?} {} has a new pod template ({}): snapshot of every table", change.kind, change.name, change.hash);
         publish(&ctx.recorder, obj, false, "PreRolloutBackup", "Rollout", note).await;

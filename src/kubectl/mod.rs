@@ -33,6 +33,7 @@ use crate::{
         DynamoRestoreSpec, LocalObjectReference, PointInTimeSource, RestoreSource, labels,
     },
     plan::{
+        children::policy_backup,
         drill::{DrillFrom, compact, drill_restore, newest_backup, outcome},
         names::{child_backup_name, label_value, table_label_value},
         when::{check_in_window, parse_moment, tz_name},
@@ -430,22 +431,12 @@ async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<(), Failure> {
         };
         for table in &policy.covered_tables() {
             let name = child_backup_name(policy_name, render::table_name(table), &format!("manual-{}", stamp(now)));
-            let mut b = DynamoBackup::new(&name, DynamoBackupSpec::for_table(table.clone()));
-            b.spec.region = policy.spec.region.clone();
-            b.spec.deletion_policy = match args.delete_policy {
-                Some(DeletePolicy::Delete) => DeletionPolicy::Delete,
-                Some(DeletePolicy::Retain) => DeletionPolicy::Retain,
-                None => policy.spec.backup_deletion_policy,
-            };
-            if let Some(template) = &policy.spec.backup {
-                b.spec.method = template.method;
-                b.spec.aws_backup = template.aws_backup.clone();
+            let mut b = policy_backup(policy, &name, table, policy.spec.region.clone(), "manual");
+            match args.delete_policy {
+                Some(DeletePolicy::Delete) => b.spec.deletion_policy = DeletionPolicy::Delete,
+                Some(DeletePolicy::Retain) => b.spec.deletion_policy = DeletionPolicy::Retain,
+                None => {}
             }
-            b.metadata.labels = Some(BTreeMap::from([
-                (labels::POLICY.to_owned(), label_value(policy_name)),
-                (labels::TABLE.to_owned(), table_label_value(render::table_name(table))),
-                (labels::TRIGGER.to_owned(), "manual".to_owned()),
-            ]));
             made.push(b);
         }
     } else if let Some(table) = &args.table {

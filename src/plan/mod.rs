@@ -3,6 +3,7 @@
 
 pub mod awsbackup;
 pub mod backup;
+pub mod children;
 pub mod conditions;
 pub mod drill;
 pub mod lease;

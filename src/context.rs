@@ -16,10 +16,11 @@ use kube::{
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::api::facts::Scope;
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     caches::{ChildCache, WorkloadCache},
-    dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery, model::Scope},
+    dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };

@@ -1,5 +1,6 @@
-//! The three custom resources of `dynamobackup.io/v1alpha1`: their Rust types, schema, CEL
-//! rules and printer columns. Nothing here does I/O.
+//! The vocabulary of the operator, with no I/O: the three custom resources of
+//! `dynamobackup.io/v1alpha1` (their Rust types, schema, CEL rules and printer columns), and in
+//! `facts` what the operator reads from AWS, as plain data.
 
 // kube's `printcolumn(name = …, type_ = …)` repeats keys inside one attribute by design; clippy
 // reads each repetition as a duplicated attribute.
@@ -7,6 +8,7 @@
 
 mod backup;
 mod common;
+pub mod facts;
 mod policy;
 mod restore;
 

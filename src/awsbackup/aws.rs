@@ -14,8 +14,9 @@ use aws_sdk_backup::{
 use jiff::Timestamp;
 
 use super::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, Lifecycle, RestoreJobRequest};
+use crate::api::facts::Scope;
 use crate::{
-    dynamo::{DynamoError, DynamoResult, Lane, Pacer, RegionalClients, model::Scope, to_error},
+    dynamo::{DynamoError, DynamoResult, Lane, Pacer, RegionalClients, to_error},
     metrics::{AwsLabels, Metrics},
 };
 

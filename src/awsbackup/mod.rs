@@ -9,7 +9,8 @@ use jiff::Timestamp;
 
 pub use aws::AwsBackup;
 
-use crate::dynamo::{DynamoResult, model::Scope};
+use crate::api::facts::Scope;
+use crate::dynamo::DynamoResult;
 
 /// How far a job of AWS Backup has come (backup, copy and restore jobs alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,13 +24,11 @@ use super::{
     Error,
     common::{FINALIZER, Reported, StatusWriter, key_of, now, publish, set_finalizer},
 };
+use crate::api::facts::{Backup, BackupState, Scope};
 use crate::{
     api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
     context::Context,
-    dynamo::{
-        ErrorClass, Seen,
-        model::{Backup, BackupState, Scope},
-    },
+    dynamo::{ErrorClass, Seen},
     plan::{
         backup::{FOLLOW_SAFETY_NET, phase_for, table_arn_of},
         conditions::Standing,

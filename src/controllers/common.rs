@@ -11,9 +11,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::Error;
+use crate::api::facts::Scope;
 use crate::{
     context::{Context, EventRecorder, FIELD_MANAGER},
-    dynamo::{DynamoError, model::Scope},
+    dynamo::DynamoError,
     plan::conditions::{Standing, apply_standing},
 };
 

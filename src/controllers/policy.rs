@@ -32,13 +32,14 @@ use super::{
     Error,
     common::{FINALIZER, Reported, StatusWriter, create_once, delete_once, key_of, publish, set_finalizer},
 };
+use crate::api::facts::Scope;
 use crate::{
     api::{
         BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, LastBackup, OnPolicyDelete, PitrStatus, PolicyPhase,
         PolicyTableStatus, RestorePhase, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
-    dynamo::{DynamoError, ErrorClass, model::Scope},
+    dynamo::{DynamoError, ErrorClass},
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         children::policy_backup,

@@ -15,6 +15,7 @@ use super::{
     Error,
     common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
+use crate::api::facts::{IndexDef, RestoreFrom, Scope, Table, Tags};
 use crate::{
     api::{
         BackupMethod, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase,
@@ -22,10 +23,7 @@ use crate::{
     },
     awsbackup::{JobState, RestoreJobRequest, recovery_point_region},
     context::Context,
-    dynamo::{
-        DynamoError, ErrorClass, Lane,
-        model::{IndexDef, RestoreFrom, Scope, Table, Tags},
-    },
+    dynamo::{DynamoError, ErrorClass, Lane},
     metrics::{RestoreLabels, VerifyLabels},
     plan::{
         backup::creating_poll,
@@ -384,7 +382,7 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
         let message = format!("backup {backup_arn} does not exist, or the operator may not read it");
         return Ok(Err(w.stalled("SourceBackupNotFound", message).await?));
     };
-    if backup.state != crate::dynamo::model::BackupState::Available {
+    if backup.state != crate::api::facts::BackupState::Available {
         return waiting(w, format!("backup {backup_arn} is {}, not AVAILABLE yet", backup.state.as_str())).await;
     }
     let source = backup.source.unwrap_or_default();

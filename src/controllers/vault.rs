@@ -15,10 +15,11 @@ use super::{
     backup::{Keeper, Writer},
     common::{now, publish},
 };
+use crate::api::facts::Scope;
 use crate::{
     api::{AwsBackupSpec, BackupLifecycle, BackupMethod, BackupPhase, CopyState, CopyStatus},
     awsbackup::{BackupJobRequest, CopyJobRequest, JobState, Lifecycle, vault_of},
-    dynamo::{ErrorClass, model::Scope},
+    dynamo::ErrorClass,
     plan::{
         awsbackup::{self as plan, Step},
         conditions::Standing,

@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::{
 };
 use jiff::Timestamp;
 
-use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane, Pacer, RegionalClients, model::*};
+use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane, Pacer, RegionalClients};
+use crate::api::facts::*;
 use crate::metrics::{AwsLabels, Metrics};
 
 pub struct AwsDynamo {

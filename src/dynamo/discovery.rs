@@ -14,7 +14,8 @@ use std::{
 use jiff::Timestamp;
 use tokio::sync::Notify;
 
-use super::{DynamoError, DynamoPort, Lane, model::Scope};
+use super::{DynamoError, DynamoPort, Lane};
+use crate::api::facts::Scope;
 
 /// What one listing of a region found.
 #[derive(Clone, Debug, Default)]

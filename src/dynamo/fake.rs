@@ -10,10 +10,8 @@ use std::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{
-    DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane,
-    model::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
-};
+use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane};
+use crate::api::facts::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags};
 
 #[derive(Default)]
 pub struct FakeDynamo {

@@ -21,10 +21,8 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::{
-    DynamoPort, Lane,
-    model::{Backup, BackupState, Scope},
-};
+use super::{DynamoPort, Lane};
+use crate::api::facts::{Backup, BackupState, Scope};
 use crate::plan::backup::creating_poll;
 
 /// What a listing said of a followed backup.

@@ -9,7 +9,6 @@ mod errors;
 #[cfg(test)]
 pub mod fake;
 pub mod inventory;
-pub mod model;
 mod pacing;
 pub mod pitr;
 mod port;

@@ -19,10 +19,8 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::{
-    DynamoError, DynamoPort, Lane,
-    model::{Pitr, Scope},
-};
+use super::{DynamoError, DynamoPort, Lane};
+use crate::api::facts::{Pitr, Scope};
 
 /// A table as last read.
 #[derive(Clone, Debug)]

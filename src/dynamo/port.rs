@@ -4,10 +4,8 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{
-    DynamoError, Lane,
-    model::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags},
-};
+use super::{DynamoError, Lane};
+use crate::api::facts::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags};
 
 pub type DynamoResult<T> = Result<T, DynamoError>;
 

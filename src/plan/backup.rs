@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{api::BackupPhase, dynamo::model::BackupState};
+use crate::{api::BackupPhase, api::facts::BackupState};
 
 /// How long to wait before describing a CREATING backup again: a quarter of the time it has
 /// taken so far, between 5 s and 60 s (small tables finish in seconds, large ones in hours).

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use super::validate::Invalid;
 use crate::{
+    api::facts::{IndexDef, Pitr, Table, TableOverrides},
     api::{BillingMode, RestoreOverrides},
-    dynamo::model::{IndexDef, Pitr, Table, TableOverrides},
 };
 
 /// A restore of `at` (None: latest) from a table with this PITR state may go ahead.
@@ -178,7 +178,7 @@ mod tests {
     use super::*;
     use crate::{
         api::ProvisionedThroughput,
-        dynamo::model::{KeyRole, RestoreSummary},
+        api::facts::{KeyRole, RestoreSummary},
     };
 
     fn ts(s: &str) -> Timestamp {

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use base64::Engine;
 
-use crate::dynamo::model::{ItemKey, KeyAttr};
+use crate::api::facts::{ItemKey, KeyAttr};
 
 /// Items per Scan page of the count: a page reads at most 1 MB anyway.
 pub const PAGE_ITEMS: i32 = 1000;

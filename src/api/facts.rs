@@ -1,5 +1,5 @@
-//! What the controllers know of DynamoDB: plain data, free of SDK types, so that the in-memory
-//! port of the tests and the AWS adapter speak the same language.
+//! What the operator knows of DynamoDB: plain data, free of SDK types, so that the decisions in
+//! `plan`, the in-memory port of the tests and the AWS adapter speak the same language.
 
 use std::collections::BTreeMap;
 

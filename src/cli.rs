@@ -57,7 +57,7 @@ pub struct RunArgs {
     /// TagResource and UntagResource 5) and the others are not paced; AWS Backup's
     /// StartBackupJob, StartCopyJob, StartRestoreJob and DeleteRecoveryPoint at 5, its
     /// Describe*Job at 10. A pair replaces an operation's pace, or paces one not paced.
-    #[arg(long, env = "AWS_RATE_LIMITS", value_delimiter = ',', value_parser = crate::dynamo::parse_rate_limit)]
+    #[arg(long, env = "AWS_RATE_LIMITS", value_delimiter = ',', value_parser = crate::aws::parse_rate_limit)]
     pub aws_rate_limits: Vec<(String, NonZeroU32)>,
 
     /// How often the backups of each region are listed (in pages, at low priority) to notice an

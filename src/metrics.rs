@@ -99,7 +99,7 @@ impl Default for Metrics {
         });
         registry.register("reconcile_duration_seconds", "How long reconciles take, per kind", reconcile_duration.clone());
         let aws_requests = Family::<AwsLabels, Counter>::default();
-        registry.register("aws_requests", "DynamoDB requests, per operation and outcome", aws_requests.clone());
+        registry.register("aws_requests", "AWS requests (DynamoDB and AWS Backup), per operation and outcome", aws_requests.clone());
         let last_successful_backup = Family::<PolicyTableLabels, Gauge>::default();
         registry.register(
             "last_successful_backup_timestamp_seconds",
@@ -401,6 +401,13 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+/// Every AWS call of the adapters is counted here.
+impl crate::aws::CallObserver for Metrics {
+    fn call_finished(&self, _service: crate::aws::Service, operation: &'static str, outcome: &'static str) {
+        self.aws_requests.get_or_create(&AwsLabels { operation, outcome }).inc();
     }
 }
 

@@ -5,6 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
+use crate::aws::{Pacer, RegionalClients};
 use crate::{
     api::GROUP,
     awsbackup::{AwsBackup, AwsBackupPort},
@@ -12,7 +13,7 @@ use crate::{
     cli::RunArgs,
     context::{Context, EventRecorder, FIELD_MANAGER, Wakers},
     controllers,
-    dynamo::{AwsDynamo, DynamoPort, Inventory, Pacer, PitrCache, RegionalClients, TableDiscovery},
+    dynamo::{AwsDynamo, DynamoPort, Inventory, PitrCache, TableDiscovery},
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -100,7 +101,9 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     let wake_backups = Arc::new(Wakers::default());
     let inventory = {
         let wake_backups = wake_backups.clone();
-        Inventory::new(dynamo.clone(), args.backup_resync_interval, move |backup| wake_backups.wake(backup))
+        Inventory::new(dynamo.clone(), args.backup_resync_interval, crate::plan::backup::creating_poll, move |backup| {
+            wake_backups.wake(backup)
+        })
     };
     let wake_policies = Arc::new(Wakers::default());
     let pitr = {

@@ -1,5 +1,5 @@
-//! The AWS Backup port on the AWS SDK (aws-sdk-backup): every call paced by its operation,
-//! counted by operation and outcome, and its error classified like DynamoDB's.
+//! The AWS Backup port on the AWS SDK (aws-sdk-backup): requests built from the port's plain
+//! data, answers read back into it; every call goes through the seam's paced, counted `Caller`.
 
 use std::sync::Arc;
 
@@ -15,46 +15,30 @@ use jiff::Timestamp;
 
 use super::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, Lifecycle, RestoreJobRequest};
 use crate::api::facts::Scope;
-use crate::{
-    dynamo::{DynamoError, DynamoResult, Lane, Pacer, RegionalClients, to_error},
-    metrics::{AwsLabels, Metrics},
-};
-
-/// How errors and logs name this service.
-const SERVICE: &str = "AWS Backup";
+use crate::aws::{AwsError, AwsResult, CallObserver, Caller, Lane, Pacer, RegionalClients, Service};
 
 pub struct AwsBackup {
     clients: RegionalClients<Client>,
-    pacer: Pacer,
-    metrics: Arc<Metrics>,
+    caller: Caller,
 }
 
 impl AwsBackup {
-    pub fn new(clients: RegionalClients<Client>, pacer: Pacer, metrics: Arc<Metrics>) -> Self {
-        Self { clients, pacer, metrics }
+    pub fn new(clients: RegionalClients<Client>, pacer: Pacer, observer: Arc<dyn CallObserver>) -> Self {
+        let caller = Caller::new(Service::AwsBackup, pacer, observer, clients.default_region());
+        Self { clients, caller }
     }
 
     async fn client(&self, scope: &Scope) -> Client {
         self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
     }
 
-    /// One call of `operation`, made when the pace of its region allows, counted and classified.
-    async fn call<T, E, Fut>(&self, scope: &Scope, operation: &'static str, request: Fut) -> DynamoResult<T>
+    /// Every AWS Backup call is in the `Now` lane: a backup, copy or restore someone waits for.
+    async fn call<T, E, Fut>(&self, scope: &Scope, operation: &'static str, request: Fut) -> AwsResult<T>
     where
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.pacer.wait(scope.region.as_deref().or(self.clients.default_region()), operation, Lane::Now).await;
-        let result = request.await.map_err(|err| to_error(SERVICE, operation, err));
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(err) => err.class.as_str(),
-        };
-        self.metrics.aws_requests.get_or_create(&AwsLabels { operation, outcome }).inc();
-        if let Err(err) = &result {
-            tracing::debug!(operation, error = %err, "AWS Backup call failed");
-        }
-        result
+        self.caller.call(scope, operation, Lane::Now, request).await
     }
 }
 
@@ -69,14 +53,13 @@ fn ts(dt: Option<&DateTime>) -> Option<Timestamp> {
     Timestamp::new(dt.secs(), i32::try_from(dt.subsec_nanos()).ok()?).ok()
 }
 
-fn missing(operation: &'static str, what: &str) -> DynamoError {
-    let err = DynamoError::new(operation, Some("InvalidResponse".into()), format!("the answer carries no {what}"), Some(400));
-    DynamoError { service: SERVICE, ..err }
+fn missing(operation: &'static str, what: &str) -> AwsError {
+    AwsError::new(Service::AwsBackup, operation, Some("InvalidResponse".into()), format!("the answer carries no {what}"), Some(400))
 }
 
 #[async_trait]
 impl AwsBackupPort for AwsBackup {
-    async fn start_backup_job(&self, scope: &Scope, r: &BackupJobRequest) -> DynamoResult<(String, Option<String>)> {
+    async fn start_backup_job(&self, scope: &Scope, r: &BackupJobRequest) -> AwsResult<(String, Option<String>)> {
         let client = self.client(scope).await;
         let req = client
             .start_backup_job()
@@ -91,7 +74,7 @@ impl AwsBackupPort for AwsBackup {
         Ok((id.to_owned(), out.recovery_point_arn().map(str::to_owned)))
     }
 
-    async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job> {
+    async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
         let client = self.client(scope).await;
         let out = self.call(scope, "DescribeBackupJob", client.describe_backup_job().backup_job_id(job_id).send()).await?;
         let state = out.state().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "CREATED".into());
@@ -107,7 +90,7 @@ impl AwsBackupPort for AwsBackup {
         })
     }
 
-    async fn start_copy_job(&self, scope: &Scope, r: &CopyJobRequest) -> DynamoResult<String> {
+    async fn start_copy_job(&self, scope: &Scope, r: &CopyJobRequest) -> AwsResult<String> {
         let client = self.client(scope).await;
         let req = client
             .start_copy_job()
@@ -122,7 +105,7 @@ impl AwsBackupPort for AwsBackup {
         out.copy_job_id().map(str::to_owned).ok_or_else(|| missing("StartCopyJob", "CopyJobId"))
     }
 
-    async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job> {
+    async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
         let client = self.client(scope).await;
         let out = self.call(scope, "DescribeCopyJob", client.describe_copy_job().copy_job_id(job_id).send()).await?;
         let job = out.copy_job().ok_or_else(|| missing("DescribeCopyJob", "CopyJob"))?;
@@ -139,7 +122,7 @@ impl AwsBackupPort for AwsBackup {
         })
     }
 
-    async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> DynamoResult<()> {
+    async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> AwsResult<()> {
         let client = self.client(scope).await;
         let req = client.delete_recovery_point().backup_vault_name(vault).recovery_point_arn(recovery_point_arn).send();
         match self.call(scope, "DeleteRecoveryPoint", req).await {
@@ -149,7 +132,7 @@ impl AwsBackupPort for AwsBackup {
         }
     }
 
-    async fn start_restore_job(&self, scope: &Scope, r: &RestoreJobRequest) -> DynamoResult<String> {
+    async fn start_restore_job(&self, scope: &Scope, r: &RestoreJobRequest) -> AwsResult<String> {
         let client = self.client(scope).await;
         let req = client
             .start_restore_job()
@@ -163,7 +146,7 @@ impl AwsBackupPort for AwsBackup {
         out.restore_job_id().map(str::to_owned).ok_or_else(|| missing("StartRestoreJob", "RestoreJobId"))
     }
 
-    async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job> {
+    async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
         let client = self.client(scope).await;
         let out = self.call(scope, "DescribeRestoreJob", client.describe_restore_job().restore_job_id(job_id).send()).await?;
         let state = out.status().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "PENDING".into());

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 pub use aws::AwsBackup;
 
 use crate::api::facts::Scope;
-use crate::dynamo::DynamoResult;
+use crate::aws::AwsResult;
 
 /// How far a job of AWS Backup has come (backup, copy and restore jobs alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,55 +91,27 @@ pub struct Job {
 pub trait AwsBackupPort: Send + Sync {
     /// Starts (or, with the same token, finds) a backup job; its id and the recovery point ARN
     /// when AWS Backup names it at once.
-    async fn start_backup_job(&self, scope: &Scope, request: &BackupJobRequest) -> DynamoResult<(String, Option<String>)>;
+    async fn start_backup_job(&self, scope: &Scope, request: &BackupJobRequest) -> AwsResult<(String, Option<String>)>;
 
-    async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
+    async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job>;
 
     /// Starts (or, with the same token, finds) a copy job in the source region.
-    async fn start_copy_job(&self, scope: &Scope, request: &CopyJobRequest) -> DynamoResult<String>;
+    async fn start_copy_job(&self, scope: &Scope, request: &CopyJobRequest) -> AwsResult<String>;
 
-    async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
+    async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job>;
 
     /// Deletes a recovery point; one already gone counts as deleted.
-    async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> DynamoResult<()>;
+    async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> AwsResult<()>;
 
     /// Starts (or, with the same token, finds) a restore job in the recovery point's region.
-    async fn start_restore_job(&self, scope: &Scope, request: &RestoreJobRequest) -> DynamoResult<String>;
+    async fn start_restore_job(&self, scope: &Scope, request: &RestoreJobRequest) -> AwsResult<String>;
 
-    async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> DynamoResult<Job>;
-}
-
-/// The region and vault name of a vault ARN (`arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`).
-pub fn vault_of(arn: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    match parts.as_slice() {
-        [_, _, "backup", region, _, "backup-vault", name] if !region.is_empty() && !name.is_empty() => {
-            Some(((*region).to_owned(), (*name).to_owned()))
-        }
-        _ => None,
-    }
-}
-
-/// The region of a recovery point ARN (`arn:aws:backup:REGION:ACCOUNT:recovery-point:ID`).
-pub fn recovery_point_region(arn: &str) -> Option<String> {
-    let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    match parts.as_slice() {
-        [_, _, "backup", region, _, "recovery-point", id] if !region.is_empty() && !id.is_empty() => Some((*region).to_owned()),
-        _ => None,
-    }
+    async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job>;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vault_and_recovery_point_arns_name_their_region() {
-        assert_eq!(vault_of("arn:aws:backup:eu-central-1:123456789012:backup-vault:dr"), Some(("eu-central-1".into(), "dr".into())));
-        assert_eq!(vault_of("arn:aws:backup:eu-central-1:123456789012:recovery-point:abc"), None);
-        assert_eq!(recovery_point_region("arn:aws:backup:eu-west-1:123456789012:recovery-point:abc").as_deref(), Some("eu-west-1"));
-        assert_eq!(recovery_point_region("arn:aws:dynamodb:eu-west-1:123456789012:table/T"), None);
-    }
 
     #[test]
     fn job_states_fold_into_three() {

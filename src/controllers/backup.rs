@@ -25,12 +25,14 @@ use super::{
     common::{FINALIZER, Reported, StatusWriter, key_of, now, publish, set_finalizer},
 };
 use crate::api::facts::{Backup, BackupState, Scope};
+use crate::aws::ErrorClass;
+use crate::plan::arns::table_arn_of;
 use crate::{
     api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
     context::Context,
-    dynamo::{ErrorClass, Seen},
+    dynamo::Seen,
     plan::{
-        backup::{FOLLOW_SAFETY_NET, phase_for, table_arn_of},
+        backup::{FOLLOW_SAFETY_NET, phase_for},
         conditions::Standing,
         validate::{self, BackupTarget},
     },

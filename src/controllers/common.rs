@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::Error;
 use crate::api::facts::Scope;
+use crate::aws::AwsError;
 use crate::{
     context::{Context, EventRecorder, FIELD_MANAGER},
-    dynamo::DynamoError,
     plan::conditions::{Standing, apply_standing},
 };
 
@@ -185,7 +185,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     }
 
     /// A transient failure: say so in status (Reconciling, with the reason) and retry with backoff.
-    pub async fn retrying(&mut self, err: DynamoError) -> Error {
+    pub async fn retrying(&mut self, err: AwsError) -> Error {
         let reason = err.code.clone().unwrap_or_else(|| "AwsUnavailable".into()).trim_end_matches("Exception").to_owned();
         let standing = Standing::Reconciling { reason, message: format!("will retry: {err}") };
         if let Err(status_err) = self.write(&standing).await {

@@ -1,16 +1,15 @@
 //! The one error type of a reconcile. Terminal DynamoDB errors never get here: reconciles turn
 //! them into `Stalled` status. What does get here is retried with backoff.
 
+use crate::aws::{AwsError, ErrorClass};
 use std::time::Duration;
-
-use crate::dynamo::{DynamoError, ErrorClass};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
-    Dynamo(#[from] DynamoError),
+    Dynamo(#[from] AwsError),
     #[error("cannot serialize status: {0}")]
     Serialize(#[from] serde_json::Error),
     #[error("the object has no {0}")]
@@ -54,6 +53,7 @@ pub fn backoff(base: Duration, attempts: u32, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::Service;
 
     #[test]
     fn backoff_doubles_up_to_a_ceiling() {
@@ -65,8 +65,10 @@ mod tests {
 
     #[test]
     fn throttling_waits_longer_than_other_transient_errors() {
-        let throttled = Error::Dynamo(DynamoError::new("CreateBackup", Some("ThrottlingException".into()), String::new(), Some(400)));
-        let busy = Error::Dynamo(DynamoError::new("DeleteBackup", Some("BackupInUseException".into()), String::new(), Some(400)));
+        let throttled =
+            Error::Dynamo(AwsError::new(Service::DynamoDB, "CreateBackup", Some("ThrottlingException".into()), String::new(), Some(400)));
+        let busy =
+            Error::Dynamo(AwsError::new(Service::DynamoDB, "DeleteBackup", Some("BackupInUseException".into()), String::new(), Some(400)));
         assert!(throttled.retry_after(1) > busy.retry_after(1));
         assert_eq!(throttled.metric_label(), "aws_throttled");
     }

@@ -33,13 +33,13 @@ use super::{
     common::{FINALIZER, Reported, StatusWriter, create_once, delete_once, key_of, publish, set_finalizer},
 };
 use crate::api::facts::Scope;
+use crate::aws::{AwsError, ErrorClass};
 use crate::{
     api::{
         BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, LastBackup, OnPolicyDelete, PitrStatus, PolicyPhase,
         PolicyTableStatus, RestorePhase, SkippedSlot, WorkloadKind, labels,
     },
     context::Context,
-    dynamo::{DynamoError, ErrorClass},
     metrics::{PolicyLabels, PolicyTableLabels, TableLabels},
     plan::{
         children::policy_backup,
@@ -140,7 +140,7 @@ fn check(policy: &DynamoBackupPolicy) -> Result<Checked, crate::plan::validate::
 /// What the selector adds: the tables of the region's last listing it matches and the tenancy
 /// file allows, not named in spec.tables, sorted, at most `MAX_SELECTED`. None: the first
 /// listing is under way (the policy is woken when it lands). Err: the listing failed.
-fn select(w: &Writer<'_>, checked: &Checked, namespace: &str) -> Option<Result<(Vec<String>, usize), DynamoError>> {
+fn select(w: &Writer<'_>, checked: &Checked, namespace: &str) -> Option<Result<(Vec<String>, usize), AwsError>> {
     let (obj, ctx) = (w.obj, w.ctx);
     let me = key_of(obj);
     let Some(selector) = &checked.selector else {
@@ -344,7 +344,7 @@ pub(super) struct TablesSeen {
     /// Tables whose first read has not landed yet.
     pub unread: Vec<String>,
     /// Tables whose last read failed, with the error.
-    pub failed: Vec<(String, DynamoError)>,
+    pub failed: Vec<(String, AwsError)>,
 }
 
 /// PITR as asked on every table, and each table's line in status, from the shared PITR cache:

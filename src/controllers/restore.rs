@@ -16,14 +16,15 @@ use super::{
     common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
 };
 use crate::api::facts::{IndexDef, RestoreFrom, Scope, Table, Tags};
+use crate::aws::{AwsError, ErrorClass, Lane};
+use crate::plan::arns::recovery_point_region;
 use crate::{
     api::{
         BackupMethod, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoRestore, DynamoRestoreStatus, RestorePhase,
         TimeToLiveMode, VerificationResult,
     },
-    awsbackup::{JobState, RestoreJobRequest, recovery_point_region},
+    awsbackup::{JobState, RestoreJobRequest},
     context::Context,
-    dynamo::{DynamoError, ErrorClass, Lane},
     metrics::{RestoreLabels, VerifyLabels},
     plan::{
         backup::creating_poll,
@@ -324,7 +325,7 @@ async fn follow_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
     }
 }
 
-fn restore_failure(err: &DynamoError) -> (&'static str, String) {
+fn restore_failure(err: &AwsError) -> (&'static str, String) {
     let reason = match err.code.as_deref() {
         Some("InvalidRestoreTimeException") => "RestoreTimeOutsideWindow",
         Some("PointInTimeRecoveryUnavailableException") => "PointInTimeRecoveryDisabled",
@@ -720,7 +721,7 @@ async fn after_restore(w: &mut Writer<'_>, scope: &Scope, table: &Table) -> Resu
                 if spec.copy_tags
                     && let (Some(_), Some(arn)) = (&source, w.status.source_table_arn.as_deref())
                 {
-                    tags = ctx.dynamo.list_tags(&source_scope, arn, crate::dynamo::Lane::Now).await?;
+                    tags = ctx.dynamo.list_tags(&source_scope, arn, crate::aws::Lane::Now).await?;
                 }
                 tags.extend(spec.tags.clone());
                 ctx.dynamo.tag(scope, &target_arn, &tags).await

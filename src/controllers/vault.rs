@@ -16,10 +16,11 @@ use super::{
     common::{now, publish},
 };
 use crate::api::facts::Scope;
+use crate::aws::ErrorClass;
+use crate::plan::arns::vault_of;
 use crate::{
     api::{AwsBackupSpec, BackupLifecycle, BackupMethod, BackupPhase, CopyState, CopyStatus},
-    awsbackup::{BackupJobRequest, CopyJobRequest, JobState, Lifecycle, vault_of},
-    dynamo::ErrorClass,
+    awsbackup::{BackupJobRequest, CopyJobRequest, JobState, Lifecycle},
     plan::{
         awsbackup::{self as plan, Step},
         conditions::Standing,

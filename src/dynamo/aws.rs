@@ -1,12 +1,10 @@
-//! The DynamoDB port on the AWS SDK: every call is paced by its limit class, counted by
-//! operation and outcome, and its error classified.
+//! The DynamoDB port on the AWS SDK: requests built from the port's plain data, answers read
+//! back into it; every call goes through the seam's paced, counted `Caller`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
-    config::http::HttpResponse,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     primitives::DateTime,
     types::{
         self as t, BackupStatus, BackupTypeFilter, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
@@ -16,46 +14,23 @@ use aws_sdk_dynamodb::{
 };
 use jiff::Timestamp;
 
-use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane, Pacer, RegionalClients};
+use super::DynamoPort;
 use crate::api::facts::*;
-use crate::metrics::{AwsLabels, Metrics};
+use crate::aws::{AwsError, AwsResult, CallObserver, Caller, ErrorClass, Lane, Pacer, RegionalClients, Service};
 
 pub struct AwsDynamo {
     clients: RegionalClients,
-    pacer: Pacer,
-    metrics: Arc<Metrics>,
+    caller: Caller,
 }
 
 impl AwsDynamo {
-    pub fn new(clients: RegionalClients, pacer: Pacer, metrics: Arc<Metrics>) -> Self {
-        Self { clients, pacer, metrics }
-    }
-
-    pub fn default_region(&self) -> Option<&str> {
-        self.clients.default_region()
+    pub fn new(clients: RegionalClients, pacer: Pacer, observer: Arc<dyn CallObserver>) -> Self {
+        let caller = Caller::new(Service::DynamoDB, pacer, observer, clients.default_region());
+        Self { clients, caller }
     }
 
     async fn client(&self, scope: &Scope) -> aws_sdk_dynamodb::Client {
         self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
-    }
-
-    /// One call of `operation`, made when the pace of its region allows, counted and classified.
-    async fn call<T, E, Fut>(&self, scope: &Scope, operation: &'static str, lane: Lane, request: Fut) -> DynamoResult<T>
-    where
-        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        self.pacer.wait(scope.region.as_deref().or(self.default_region()), operation, lane).await;
-        let result = request.await.map_err(|err| to_error("DynamoDB", operation, err));
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(err) => err.class.as_str(),
-        };
-        self.metrics.aws_requests.get_or_create(&AwsLabels { operation, outcome }).inc();
-        if let Err(err) = &result {
-            tracing::debug!(operation, error = %err, "DynamoDB call failed");
-        }
-        result
     }
 }
 
@@ -63,7 +38,7 @@ impl AwsDynamo {
     /// User backups of `table` (None: of every table in the region) made at or after `since`,
     /// every page. The time bound keeps a lookup to one page even for a table with thousands of
     /// backups.
-    async fn list(&self, scope: &Scope, table: Option<&str>, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+    async fn list(&self, scope: &Scope, table: Option<&str>, since: Option<Timestamp>, lane: Lane) -> AwsResult<Vec<Backup>> {
         let client = self.client(scope).await;
         let mut start: Option<String> = None;
         let mut backups = Vec::new();
@@ -75,7 +50,7 @@ impl AwsDynamo {
                 .set_time_range_lower_bound(since.map(to_datetime))
                 .set_exclusive_start_backup_arn(start.clone())
                 .send();
-            let out = self.call(scope, "ListBackups", lane, req).await?;
+            let out = self.caller.call(scope, "ListBackups", lane, req).await?;
             backups.extend(out.backup_summaries().iter().map(backup_from_summary));
             match out.last_evaluated_backup_arn() {
                 Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
@@ -101,20 +76,8 @@ fn backup_from_summary(s: &t::BackupSummary) -> Backup {
     }
 }
 
-/// A failed SDK call of `service` (DynamoDB or AWS Backup: both SDKs share the error types),
-/// classified by its code and HTTP status.
-pub(crate) fn to_error<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> DynamoError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_owned);
-    let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-    DynamoError { service, ..DynamoError::new(operation, code, message, status) }
-}
-
 /// A call whose `not_found` error code means "absent" (or, for deletes, "already gone").
-fn absent_as_none<T>(result: DynamoResult<T>, not_found: &str) -> DynamoResult<Option<T>> {
+fn absent_as_none<T>(result: AwsResult<T>, not_found: &str) -> AwsResult<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(err) if err.is_code(not_found) => Ok(None),
@@ -122,14 +85,8 @@ fn absent_as_none<T>(result: DynamoResult<T>, not_found: &str) -> DynamoResult<O
     }
 }
 
-fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> DynamoError {
-    DynamoError {
-        service: "DynamoDB",
-        operation,
-        code: Some("InvalidRequest".into()),
-        message: err.to_string(),
-        class: ErrorClass::Terminal,
-    }
+fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> AwsError {
+    AwsError::terminal(Service::DynamoDB, operation, "InvalidRequest", err.to_string())
 }
 
 fn ts(dt: &DateTime) -> Option<Timestamp> {
@@ -283,17 +240,17 @@ macro_rules! with_overrides {
 
 #[async_trait]
 impl DynamoPort for AwsDynamo {
-    async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>> {
+    async fn describe_table(&self, scope: &Scope, table: &str) -> AwsResult<Option<Table>> {
         let req = self.client(scope).await.describe_table().table_name(table).send();
-        let out = absent_as_none(self.call(scope, "DescribeTable", Lane::Now, req).await, "ResourceNotFoundException")?;
+        let out = absent_as_none(self.caller.call(scope, "DescribeTable", Lane::Now, req).await, "ResourceNotFoundException")?;
         Ok(out.and_then(|out| out.table().map(table_from)))
     }
 
-    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup> {
+    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> AwsResult<Backup> {
         let req = self.client(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
-        let out = self.call(scope, "CreateBackup", Lane::Now, req).await?;
-        out.backup_details().map(backup_from_details).ok_or_else(|| DynamoError {
-            service: "DynamoDB",
+        let out = self.caller.call(scope, "CreateBackup", Lane::Now, req).await?;
+        out.backup_details().map(backup_from_details).ok_or_else(|| AwsError {
+            service: Service::DynamoDB,
             operation: "CreateBackup",
             code: None,
             message: "the answer had no backup details".into(),
@@ -301,7 +258,7 @@ impl DynamoPort for AwsDynamo {
         })
     }
 
-    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> DynamoResult<Option<Backup>> {
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> AwsResult<Option<Backup>> {
         let found = self.list(scope, Some(table), Some(since), Lane::Now).await?;
         // Filter here too: not every implementation honours the request's filters.
         Ok(found
@@ -311,7 +268,7 @@ impl DynamoPort for AwsDynamo {
             .max_by_key(|b| b.created_at))
     }
 
-    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> AwsResult<Vec<Backup>> {
         let mut backups = self.list(scope, None, since, lane).await?;
         if let Some(since) = since {
             backups.retain(|b| b.created_at.is_none_or(|at| at >= since));
@@ -319,9 +276,9 @@ impl DynamoPort for AwsDynamo {
         Ok(backups)
     }
 
-    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>> {
+    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<Option<Backup>> {
         let req = self.client(scope).await.describe_backup().backup_arn(backup_arn).send();
-        let Some(out) = absent_as_none(self.call(scope, "DescribeBackup", Lane::Now, req).await, "BackupNotFoundException")? else {
+        let Some(out) = absent_as_none(self.caller.call(scope, "DescribeBackup", Lane::Now, req).await, "BackupNotFoundException")? else {
             return Ok(None);
         };
         let Some(desc) = out.backup_description() else { return Ok(None) };
@@ -350,18 +307,18 @@ impl DynamoPort for AwsDynamo {
         Ok(Some(backup))
     }
 
-    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()> {
+    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<()> {
         let req = self.client(scope).await.delete_backup().backup_arn(backup_arn).send();
-        absent_as_none(self.call(scope, "DeleteBackup", Lane::Now, req).await, "BackupNotFoundException").map(|_| ())
+        absent_as_none(self.caller.call(scope, "DeleteBackup", Lane::Now, req).await, "BackupNotFoundException").map(|_| ())
     }
 
-    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table> {
+    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> AwsResult<Table> {
         let client = self.client(scope).await;
         let description = match from {
             RestoreFrom::Backup { arn } => {
                 const OP: &str = "RestoreTableFromBackup";
                 let req = with_overrides!(client.restore_table_from_backup().target_table_name(target).backup_arn(arn), overrides, OP);
-                self.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
+                self.caller.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
             }
             RestoreFrom::PointInTime { source_table, at } => {
                 const OP: &str = "RestoreTableToPointInTime";
@@ -373,11 +330,11 @@ impl DynamoPort for AwsDynamo {
                     None => req.use_latest_restorable_time(true),
                 };
                 let req = with_overrides!(req, overrides, OP);
-                self.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
+                self.caller.call(scope, OP, Lane::Now, req.send()).await?.table_description().map(table_from)
             }
         };
-        description.ok_or_else(|| DynamoError {
-            service: "DynamoDB",
+        description.ok_or_else(|| AwsError {
+            service: Service::DynamoDB,
             operation: "Restore",
             code: None,
             message: "the answer had no table description".into(),
@@ -385,13 +342,13 @@ impl DynamoPort for AwsDynamo {
         })
     }
 
-    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr> {
+    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> AwsResult<Pitr> {
         let req = self.client(scope).await.describe_continuous_backups().table_name(table).send();
-        let out = self.call(scope, "DescribeContinuousBackups", lane, req).await?;
+        let out = self.caller.call(scope, "DescribeContinuousBackups", lane, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
-    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr> {
+    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> AwsResult<Pitr> {
         const OP: &str = "UpdateContinuousBackups";
         let spec = PointInTimeRecoverySpecification::builder()
             .point_in_time_recovery_enabled(true)
@@ -399,17 +356,17 @@ impl DynamoPort for AwsDynamo {
             .build()
             .map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
-        let out = self.call(scope, OP, Lane::Now, req).await?;
+        let out = self.caller.call(scope, OP, Lane::Now, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
 
-    async fn list_tables(&self, scope: &Scope, lane: Lane) -> DynamoResult<Vec<String>> {
+    async fn list_tables(&self, scope: &Scope, lane: Lane) -> AwsResult<Vec<String>> {
         let client = self.client(scope).await;
         let mut names = Vec::new();
         let mut start: Option<String> = None;
         loop {
             let req = client.list_tables().set_exclusive_start_table_name(start.clone()).send();
-            let out = self.call(scope, "ListTables", lane, req).await?;
+            let out = self.caller.call(scope, "ListTables", lane, req).await?;
             names.extend(out.table_names().iter().cloned());
             match out.last_evaluated_table_name() {
                 Some(next) if Some(next) != start.as_deref() => start = Some(next.to_owned()),
@@ -418,13 +375,13 @@ impl DynamoPort for AwsDynamo {
         }
     }
 
-    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> DynamoResult<Tags> {
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> AwsResult<Tags> {
         let client = self.client(scope).await;
         let mut tags = Tags::new();
         let mut token: Option<String> = None;
         loop {
             let req = client.list_tags_of_resource().resource_arn(resource_arn).set_next_token(token.clone()).send();
-            let out = self.call(scope, "ListTagsOfResource", lane, req).await?;
+            let out = self.caller.call(scope, "ListTagsOfResource", lane, req).await?;
             tags.extend(out.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
             match out.next_token() {
                 Some(next) if Some(next) != token.as_deref() => token = Some(next.to_owned()),
@@ -433,7 +390,7 @@ impl DynamoPort for AwsDynamo {
         }
     }
 
-    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> DynamoResult<()> {
+    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> AwsResult<()> {
         const OP: &str = "TagResource";
         if tags.is_empty() {
             return Ok(());
@@ -441,36 +398,36 @@ impl DynamoPort for AwsDynamo {
         let tags: Vec<Tag> =
             tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
-        self.call(scope, OP, Lane::Now, req).await.map(|_| ())
+        self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
-    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()> {
+    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> AwsResult<()> {
         let req = self.client(scope).await.update_table().table_name(table).deletion_protection_enabled(enabled).send();
-        self.call(scope, "UpdateTable", Lane::Now, req).await.map(|_| ())
+        self.caller.call(scope, "UpdateTable", Lane::Now, req).await.map(|_| ())
     }
 
-    async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>> {
+    async fn time_to_live(&self, scope: &Scope, table: &str) -> AwsResult<Option<String>> {
         let req = self.client(scope).await.describe_time_to_live().table_name(table).send();
-        let out = self.call(scope, "DescribeTimeToLive", Lane::Now, req).await?;
+        let out = self.caller.call(scope, "DescribeTimeToLive", Lane::Now, req).await?;
         Ok(out
             .time_to_live_description()
             .filter(|d| matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
             .and_then(|d| d.attribute_name().map(str::to_owned)))
     }
 
-    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> DynamoResult<()> {
+    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> AwsResult<()> {
         const OP: &str = "UpdateTimeToLive";
         let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build().map_err(|e| build_error(OP, e))?;
         let req = self.client(scope).await.update_time_to_live().table_name(table).time_to_live_specification(spec).send();
-        self.call(scope, OP, Lane::Now, req).await.map(|_| ())
+        self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
-    async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()> {
+    async fn delete_table(&self, scope: &Scope, table: &str) -> AwsResult<()> {
         let req = self.client(scope).await.delete_table().table_name(table).send();
-        absent_as_none(self.call(scope, "DeleteTable", Lane::Now, req).await, "ResourceNotFoundException").map(|_| ())
+        absent_as_none(self.caller.call(scope, "DeleteTable", Lane::Now, req).await, "ResourceNotFoundException").map(|_| ())
     }
 
-    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> DynamoResult<CountPage> {
+    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<CountPage> {
         let req = self
             .client(scope)
             .await
@@ -481,7 +438,7 @@ impl DynamoPort for AwsDynamo {
             .return_consumed_capacity(t::ReturnConsumedCapacity::Total)
             .set_exclusive_start_key(start.map(to_attributes))
             .send();
-        let out = self.call(scope, "Scan", Lane::Now, req).await?;
+        let out = self.caller.call(scope, "Scan", Lane::Now, req).await?;
         Ok(CountPage {
             count: i64::from(out.count()),
             consumed: out.consumed_capacity().and_then(|c| c.capacity_units()).unwrap_or(0.0),
@@ -489,9 +446,9 @@ impl DynamoPort for AwsDynamo {
         })
     }
 
-    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> DynamoResult<bool> {
+    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool> {
         let req = self.client(scope).await.get_item().table_name(table).set_key(Some(to_attributes(key))).send();
-        Ok(self.call(scope, "GetItem", Lane::Now, req).await?.item().is_some())
+        Ok(self.caller.call(scope, "GetItem", Lane::Now, req).await?.item().is_some())
     }
 }
 

@@ -14,8 +14,9 @@ use std::{
 use jiff::Timestamp;
 use tokio::sync::Notify;
 
-use super::{DynamoError, DynamoPort, Lane};
+use super::DynamoPort;
 use crate::api::facts::Scope;
+use crate::aws::{AwsError, Lane};
 
 /// What one listing of a region found.
 #[derive(Clone, Debug, Default)]
@@ -26,7 +27,7 @@ pub struct Listing {
     pub tags_read: bool,
     pub read_at: Timestamp,
     /// The last listing failed with this (the tables before it, if any, are kept).
-    pub error: Option<DynamoError>,
+    pub error: Option<AwsError>,
 }
 
 /// What is told of each listing that lands.
@@ -214,7 +215,7 @@ async fn read_listing(
     scope: &Scope,
     tags: bool,
     prefix: Option<String>,
-) -> Result<(BTreeMap<String, BTreeMap<String, String>>, Option<String>), DynamoError> {
+) -> Result<(BTreeMap<String, BTreeMap<String, String>>, Option<String>), AwsError> {
     let names = dynamo.list_tables(scope, Lane::Background).await?;
     let mut tables: BTreeMap<String, BTreeMap<String, String>> = names.into_iter().map(|n| (n, BTreeMap::new())).collect();
     if !tags || tables.is_empty() {

@@ -10,8 +10,9 @@ use std::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{DynamoError, DynamoPort, DynamoResult, ErrorClass, Lane};
+use super::DynamoPort;
 use crate::api::facts::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags};
+use crate::aws::{AwsError, AwsResult, ErrorClass, Lane, Service};
 
 #[derive(Default)]
 pub struct FakeDynamo {
@@ -49,9 +50,9 @@ pub async fn until(done: impl Fn() -> bool) {
     panic!("not within 3 s");
 }
 
-fn unsupported<T>(operation: &'static str) -> DynamoResult<T> {
-    Err(DynamoError {
-        service: "DynamoDB",
+fn unsupported<T>(operation: &'static str) -> AwsResult<T> {
+    Err(AwsError {
+        service: Service::DynamoDB,
         operation,
         code: Some("Unsupported".into()),
         message: "not in the fake".into(),
@@ -61,7 +62,7 @@ fn unsupported<T>(operation: &'static str) -> DynamoResult<T> {
 
 #[async_trait]
 impl DynamoPort for FakeDynamo {
-    async fn describe_table(&self, _: &Scope, table: &str) -> DynamoResult<Option<Table>> {
+    async fn describe_table(&self, _: &Scope, table: &str) -> AwsResult<Option<Table>> {
         self.record("DescribeTable", Lane::Now);
         Ok(self.tables.lock().unwrap().contains_key(table).then(|| Table {
             name: table.to_owned(),
@@ -78,37 +79,37 @@ impl DynamoPort for FakeDynamo {
         }))
     }
 
-    async fn create_backup(&self, _: &Scope, _: &str, _: &str) -> DynamoResult<Backup> {
+    async fn create_backup(&self, _: &Scope, _: &str, _: &str) -> AwsResult<Backup> {
         unsupported("CreateBackup")
     }
 
-    async fn find_backup(&self, _: &Scope, _: &str, _: &str, _: Timestamp) -> DynamoResult<Option<Backup>> {
+    async fn find_backup(&self, _: &Scope, _: &str, _: &str, _: Timestamp) -> AwsResult<Option<Backup>> {
         unsupported("ListBackups")
     }
 
-    async fn list_backups(&self, _: &Scope, _: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>> {
+    async fn list_backups(&self, _: &Scope, _: Option<Timestamp>, lane: Lane) -> AwsResult<Vec<Backup>> {
         self.record("ListBackups", lane);
         Ok(self.backups.lock().unwrap().clone())
     }
 
-    async fn describe_backup(&self, _: &Scope, _: &str) -> DynamoResult<Option<Backup>> {
+    async fn describe_backup(&self, _: &Scope, _: &str) -> AwsResult<Option<Backup>> {
         unsupported("DescribeBackup")
     }
 
-    async fn delete_backup(&self, _: &Scope, _: &str) -> DynamoResult<()> {
+    async fn delete_backup(&self, _: &Scope, _: &str) -> AwsResult<()> {
         unsupported("DeleteBackup")
     }
 
-    async fn restore(&self, _: &Scope, _: &RestoreFrom, _: &str, _: &TableOverrides) -> DynamoResult<Table> {
+    async fn restore(&self, _: &Scope, _: &RestoreFrom, _: &str, _: &TableOverrides) -> AwsResult<Table> {
         unsupported("Restore")
     }
 
-    async fn describe_pitr(&self, _: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr> {
+    async fn describe_pitr(&self, _: &Scope, table: &str, lane: Lane) -> AwsResult<Pitr> {
         self.record("DescribeContinuousBackups", lane);
         match self.tables.lock().unwrap().get(table) {
             Some(on) => Ok(Pitr { enabled: *on, recovery_period_in_days: on.then_some(35), earliest: None, latest: None }),
-            None => Err(DynamoError {
-                service: "DynamoDB",
+            None => Err(AwsError {
+                service: Service::DynamoDB,
                 operation: "DescribeContinuousBackups",
                 code: Some("TableNotFoundException".into()),
                 message: format!("{table} not found"),
@@ -117,43 +118,43 @@ impl DynamoPort for FakeDynamo {
         }
     }
 
-    async fn enable_pitr(&self, _: &Scope, _: &str, _: i32) -> DynamoResult<Pitr> {
+    async fn enable_pitr(&self, _: &Scope, _: &str, _: i32) -> AwsResult<Pitr> {
         unsupported("UpdateContinuousBackups")
     }
 
-    async fn list_tables(&self, _: &Scope, _: Lane) -> DynamoResult<Vec<String>> {
+    async fn list_tables(&self, _: &Scope, _: Lane) -> AwsResult<Vec<String>> {
         unsupported("ListTables")
     }
 
-    async fn list_tags(&self, _: &Scope, _: &str, _: Lane) -> DynamoResult<Tags> {
+    async fn list_tags(&self, _: &Scope, _: &str, _: Lane) -> AwsResult<Tags> {
         unsupported("ListTagsOfResource")
     }
 
-    async fn tag(&self, _: &Scope, _: &str, _: &Tags) -> DynamoResult<()> {
+    async fn tag(&self, _: &Scope, _: &str, _: &Tags) -> AwsResult<()> {
         unsupported("TagResource")
     }
 
-    async fn set_deletion_protection(&self, _: &Scope, _: &str, _: bool) -> DynamoResult<()> {
+    async fn set_deletion_protection(&self, _: &Scope, _: &str, _: bool) -> AwsResult<()> {
         unsupported("UpdateTable")
     }
 
-    async fn time_to_live(&self, _: &Scope, _: &str) -> DynamoResult<Option<String>> {
+    async fn time_to_live(&self, _: &Scope, _: &str) -> AwsResult<Option<String>> {
         unsupported("DescribeTimeToLive")
     }
 
-    async fn enable_time_to_live(&self, _: &Scope, _: &str, _: &str) -> DynamoResult<()> {
+    async fn enable_time_to_live(&self, _: &Scope, _: &str, _: &str) -> AwsResult<()> {
         unsupported("UpdateTimeToLive")
     }
 
-    async fn delete_table(&self, _: &Scope, _: &str) -> DynamoResult<()> {
+    async fn delete_table(&self, _: &Scope, _: &str) -> AwsResult<()> {
         unsupported("DeleteTable")
     }
 
-    async fn count_page(&self, _: &Scope, _: &str, _: Option<&ItemKey>, _: i32) -> DynamoResult<CountPage> {
+    async fn count_page(&self, _: &Scope, _: &str, _: Option<&ItemKey>, _: i32) -> AwsResult<CountPage> {
         unsupported("Scan")
     }
 
-    async fn item_exists(&self, _: &Scope, _: &str, _: &ItemKey) -> DynamoResult<bool> {
+    async fn item_exists(&self, _: &Scope, _: &str, _: &ItemKey) -> AwsResult<bool> {
         unsupported("GetItem")
     }
 }

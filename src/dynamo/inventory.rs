@@ -21,9 +21,9 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::{DynamoPort, Lane};
+use super::DynamoPort;
 use crate::api::facts::{Backup, BackupState, Scope};
-use crate::plan::backup::creating_poll;
+use crate::aws::Lane;
 
 /// What a listing said of a followed backup.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +59,8 @@ struct Inner<T> {
     wake: Wake<T>,
     held: OnceLock<Held<T>>,
     resync: Duration,
+    /// How long to wait before listing again while backups are creating, by the youngest's age.
+    poll: fn(Duration) -> Duration,
     scopes: Mutex<HashMap<Scope, ScopeState<T>>>,
 }
 
@@ -71,8 +73,15 @@ struct ScopeState<T> {
 }
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
-    pub fn new(dynamo: Arc<dyn DynamoPort>, resync: Duration, wake: impl Fn(&T) + Send + Sync + 'static) -> Self {
-        Self { inner: Arc::new(Inner { dynamo, wake: Box::new(wake), held: OnceLock::new(), resync, scopes: Mutex::default() }) }
+    /// `resync`: how often every backup of a scope is listed; `poll`: how soon, by the youngest
+    /// CREATING backup's age, the creating ones are listed again.
+    pub fn new(
+        dynamo: Arc<dyn DynamoPort>,
+        resync: Duration,
+        poll: fn(Duration) -> Duration,
+        wake: impl Fn(&T) + Send + Sync + 'static,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { dynamo, wake: Box::new(wake), held: OnceLock::new(), resync, poll, scopes: Mutex::default() }) }
     }
 
     /// Who answers, at each resync, which backups of a scope should be AVAILABLE (set once; a
@@ -124,8 +133,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
 
 /// The follower task of one scope; it ends with the inventory.
 async fn follow<T: Clone + Eq + Hash + Send + Sync + 'static>(inner: std::sync::Weak<Inner<T>>, scope: Scope, notify: Arc<Notify>) {
-    let resync = match inner.upgrade() {
-        Some(inner) => inner.resync,
+    let (resync, creating_poll) = match inner.upgrade() {
+        Some(inner) => (inner.resync, inner.poll),
         None => return,
     };
     let mut next_resync = Timestamp::now() + jitter(resync);
@@ -177,7 +186,7 @@ fn jitter(interval: Duration) -> SignedDuration {
 }
 
 /// One listing of the backups made since the oldest CREATING one.
-async fn poll_creating<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) -> Result<(), super::DynamoError> {
+async fn poll_creating<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) -> Result<(), crate::aws::AwsError> {
     let since = {
         let scopes = inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
         scopes.get(scope).and_then(|state| state.creating.values().map(|(_, at)| *at).min())
@@ -190,7 +199,7 @@ async fn poll_creating<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) ->
 
 /// One listing of every backup of the scope: a followed AVAILABLE backup it lacks is missing,
 /// and CREATING ones are settled on the way.
-async fn resync_scope<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) -> Result<(), super::DynamoError> {
+async fn resync_scope<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope) -> Result<(), crate::aws::AwsError> {
     let creating = {
         let scopes = inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
         scopes.get(scope).is_some_and(|state| !state.creating.is_empty())
@@ -247,6 +256,7 @@ fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backu
 mod tests {
     use super::*;
     use crate::dynamo::fake::{FakeDynamo, until};
+    use crate::plan::backup::creating_poll;
 
     fn backup(arn: &str, state: BackupState) -> Backup {
         Backup { arn: arn.into(), name: arn.into(), state, size_bytes: None, created_at: None, source: None }
@@ -263,7 +273,7 @@ mod tests {
         let fake = Arc::new(FakeDynamo::default());
         fake.backups.lock().unwrap().extend([backup("arn-a", BackupState::Available), backup("arn-c", BackupState::Deleted)]);
         let (woken, wake) = woken_log();
-        let inventory = Inventory::new(fake.clone(), Duration::from_millis(50), wake);
+        let inventory = Inventory::new(fake.clone(), Duration::from_millis(50), creating_poll, wake);
         let scope = Scope::default();
         // The holders say which backups should be AVAILABLE; the inventory keeps no copy.
         inventory.held_by(|_: &Scope| vec![("arn-a".into(), "a"), ("arn-b".into(), "b"), ("arn-c".into(), "c")]);
@@ -284,7 +294,7 @@ mod tests {
     async fn a_scope_with_nothing_held_or_creating_is_not_listed() {
         let fake = Arc::new(FakeDynamo::default());
         let (_, wake) = woken_log();
-        let inventory = Inventory::new(fake.clone(), Duration::from_millis(20), wake);
+        let inventory = Inventory::new(fake.clone(), Duration::from_millis(20), creating_poll, wake);
         inventory.held_by(|_: &Scope| Vec::new());
         inventory.follow_available(&Scope::default(), "arn-a");
         tokio::time::sleep(Duration::from_millis(200)).await;

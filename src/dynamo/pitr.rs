@@ -19,8 +19,9 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::{DynamoError, DynamoPort, Lane};
+use super::DynamoPort;
 use crate::api::facts::{Pitr, Scope};
+use crate::aws::{AwsError, Lane};
 
 /// A table as last read.
 #[derive(Clone, Debug)]
@@ -31,7 +32,7 @@ pub struct TableFacts {
     /// TableSizeBytes, from the last DescribeTable (every `DESCRIBE_EVERY` reads).
     pub size_bytes: Option<i64>,
     /// The last read failed with this (the facts before it, if any, are kept).
-    pub error: Option<DynamoError>,
+    pub error: Option<AwsError>,
     pub read_at: Timestamp,
 }
 
@@ -306,7 +307,7 @@ async fn read_facts(
     table: &str,
     known_arn: Option<String>,
     lane: Lane,
-) -> Result<(Option<String>, Option<Pitr>, Option<i64>), DynamoError> {
+) -> Result<(Option<String>, Option<Pitr>, Option<i64>), AwsError> {
     let (arn, size) = match known_arn {
         Some(arn) => (arn, None),
         None => match dynamo.describe_table(scope, table).await? {

@@ -4,62 +4,60 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{DynamoError, Lane};
 use crate::api::facts::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags};
-
-pub type DynamoResult<T> = Result<T, DynamoError>;
+use crate::aws::{AwsResult, Lane};
 
 #[async_trait]
 pub trait DynamoPort: Send + Sync {
     /// None when the table does not exist.
-    async fn describe_table(&self, scope: &Scope, table: &str) -> DynamoResult<Option<Table>>;
+    async fn describe_table(&self, scope: &Scope, table: &str) -> AwsResult<Option<Table>>;
 
     /// Starts an on-demand backup. Not idempotent: record the intent first, and after a crash
     /// look with `find_backup` before calling it again.
-    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> DynamoResult<Backup>;
+    async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> AwsResult<Backup>;
 
     /// The table's user backup of this exact name made at or after `since`, if any (the newest
     /// when there are several).
-    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> DynamoResult<Option<Backup>>;
+    async fn find_backup(&self, scope: &Scope, table: &str, backup_name: &str, since: Timestamp) -> AwsResult<Option<Backup>>;
 
     /// Every user backup in the scope's region made at or after `since` (None: all of them),
     /// as ListBackups summarizes them: one call per page of many backups.
-    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> DynamoResult<Vec<Backup>>;
+    async fn list_backups(&self, scope: &Scope, since: Option<Timestamp>, lane: Lane) -> AwsResult<Vec<Backup>>;
 
     /// None when the backup does not exist (any more).
-    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<Option<Backup>>;
+    async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<Option<Backup>>;
 
     /// Deletes a backup; one that is already gone counts as deleted.
-    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> DynamoResult<()>;
+    async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<()>;
 
     /// Starts a restore into a new table and returns it as DynamoDB first describes it.
-    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> DynamoResult<Table>;
+    async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> AwsResult<Table>;
 
     /// Point-in-time recovery of the table; `Background` when it only refreshes what is known.
-    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> DynamoResult<Pitr>;
+    async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> AwsResult<Pitr>;
 
-    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> DynamoResult<Pitr>;
+    async fn enable_pitr(&self, scope: &Scope, table: &str, recovery_period_in_days: i32) -> AwsResult<Pitr>;
 
     /// The names of every table of the scope's region (all pages).
-    async fn list_tables(&self, scope: &Scope, lane: Lane) -> DynamoResult<Vec<String>>;
+    async fn list_tables(&self, scope: &Scope, lane: Lane) -> AwsResult<Vec<String>>;
 
-    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> DynamoResult<Tags>;
+    async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> AwsResult<Tags>;
 
-    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> DynamoResult<()>;
+    async fn tag(&self, scope: &Scope, resource_arn: &str, tags: &Tags) -> AwsResult<()>;
 
-    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> DynamoResult<()>;
+    async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> AwsResult<()>;
 
     /// The TTL attribute, when TTL is enabled.
-    async fn time_to_live(&self, scope: &Scope, table: &str) -> DynamoResult<Option<String>>;
+    async fn time_to_live(&self, scope: &Scope, table: &str) -> AwsResult<Option<String>>;
 
-    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> DynamoResult<()>;
+    async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> AwsResult<()>;
 
     /// Deletes a table; one that is already gone counts as deleted.
-    async fn delete_table(&self, scope: &Scope, table: &str) -> DynamoResult<()>;
+    async fn delete_table(&self, scope: &Scope, table: &str) -> AwsResult<()>;
 
     /// One page (at most `limit` items) of a `Select: COUNT` scan of `table` from `start`.
-    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> DynamoResult<CountPage>;
+    async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<CountPage>;
 
     /// Whether `table` holds an item with this primary key.
-    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> DynamoResult<bool>;
+    async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool>;
 }

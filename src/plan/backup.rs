@@ -15,12 +15,6 @@ pub fn creating_poll(elapsed: Duration) -> Duration {
 /// have been lost.
 pub const FOLLOW_SAFETY_NET: Duration = Duration::from_secs(600);
 
-/// The ARN of the table a native backup ARN belongs to (`<table ARN>/backup/<id>`).
-pub fn table_arn_of(backup_arn: &str) -> Option<String> {
-    let (table, id) = backup_arn.rsplit_once("/backup/")?;
-    (table.contains(":table/") && !id.is_empty()).then(|| table.to_owned())
-}
-
 /// The phase for a backup's DynamoDB state.
 pub fn phase_for(state: BackupState) -> BackupPhase {
     match state {
@@ -33,13 +27,6 @@ pub fn phase_for(state: BackupState) -> BackupPhase {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_backup_arn_names_its_table() {
-        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/backup/01736000000000-abcdef12";
-        assert_eq!(table_arn_of(arn).as_deref(), Some("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders"));
-        assert_eq!(table_arn_of("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders"), None);
-    }
 
     #[test]
     fn polling_backs_off_with_age_within_bounds() {

@@ -1,6 +1,7 @@
 //! Pure decisions. Nothing here reads a clock, the network or the environment: `now` and every
 //! observation come in as arguments, so each rule is tested with plain unit and property tests.
 
+pub mod arns;
 pub mod awsbackup;
 pub mod backup;
 pub mod children;

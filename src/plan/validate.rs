@@ -55,7 +55,7 @@ pub fn aws_backup_settings(method: BackupMethod, settings: Option<&AwsBackupSpec
         }
         (_, Some(settings)) => {
             for (i, copy) in settings.copy_to.iter().enumerate() {
-                if crate::awsbackup::vault_of(&copy.destination_backup_vault_arn).is_none() {
+                if crate::plan::arns::vault_of(&copy.destination_backup_vault_arn).is_none() {
                     return Err(invalid(format!(
                         "{at}.awsBackup.copyTo[{i}].destinationBackupVaultArn {:?} is not a backup vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)",
                         copy.destination_backup_vault_arn
@@ -178,7 +178,7 @@ pub fn restore(spec: &DynamoRestoreSpec) -> Result<RestoreRequest, Invalid> {
         }
         Source::BackupArn { arn: arn.clone(), region, table }
     } else if let Some(arn) = &src.recovery_point_arn {
-        let region = crate::awsbackup::recovery_point_region(arn)
+        let region = crate::plan::arns::recovery_point_region(arn)
             .ok_or_else(|| invalid(format!("spec.source.recoveryPointArn {arn:?} is not an AWS Backup recovery point ARN")))?;
         if spec.aws_backup.is_none() {
             return Err(Invalid { reason: "AWSBackupSettingsMissing", message: ROLE_REQUIRED.into() });

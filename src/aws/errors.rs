@@ -1,8 +1,9 @@
-//! Every DynamoDB failure is one of three classes, which decide what a reconcile does next.
+//! Every failed AWS call (DynamoDB, AWS Backup) is one of three classes, which decide what a
+//! reconcile does next, and names the service that failed.
 
 use std::time::Duration;
 
-/// What a controller does with a failed DynamoDB call.
+/// What a controller does with a failed AWS call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
     /// Retry soon with backoff: 5xx, time-outs, resources busy, account limits that drain.
@@ -45,7 +46,7 @@ const BUSY: [&str; 6] = [
     "InvalidResourceStateException",
 ];
 
-/// Classifies a DynamoDB error by its error code and, when there is no code, the HTTP status.
+/// Classifies an AWS error (both services share the codes below) by its error code and, when there is no code, the HTTP status.
 /// `None` for both means the request never got an answer (dispatch failure, time-out).
 pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
     match code {
@@ -74,37 +75,65 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
     }
 }
 
-impl DynamoError {
-    /// DynamoDB answered that it did not carry the request out (throttled, refused, busy), as
-    /// opposed to a time-out or a server error, after which it may have.
-    pub fn was_refused(&self) -> bool {
-        match self.class {
-            ErrorClass::Throttled | ErrorClass::Terminal => true,
-            ErrorClass::Transient => self.code.as_deref().is_some_and(|code| BUSY.contains(&code)),
+/// The AWS service a call went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    DynamoDB,
+    AwsBackup,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::DynamoDB => "DynamoDB",
+            Service::AwsBackup => "AWS Backup",
         }
     }
 }
 
-/// A failed DynamoDB call, with what the controller needs to report it.
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed AWS call, with what the controller needs to report it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{service} {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
-pub struct DynamoError {
-    /// `DynamoDB` or `AWS Backup`.
-    pub service: &'static str,
+pub struct AwsError {
+    pub service: Service,
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
     pub class: ErrorClass,
 }
 
-impl DynamoError {
-    pub fn new(operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
+pub type AwsResult<T> = Result<T, AwsError>;
+
+impl AwsError {
+    /// An error the service answered with, classified by its code and HTTP status.
+    pub fn new(service: Service, operation: &'static str, code: Option<String>, message: String, http_status: Option<u16>) -> Self {
         let class = classify(code.as_deref(), http_status);
-        Self { service: "DynamoDB", operation, code, message, class }
+        Self { service, operation, code, message, class }
+    }
+
+    /// A request the operator could not build, or an answer it could not read: retrying the
+    /// same call cannot help.
+    pub fn terminal(service: Service, operation: &'static str, code: &str, message: String) -> Self {
+        Self { service, operation, code: Some(code.to_owned()), message, class: ErrorClass::Terminal }
     }
 
     pub fn is_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
+    }
+
+    /// The service answered that it did not carry the request out (throttled, refused, busy),
+    /// as opposed to a time-out or a server error, after which it may have.
+    pub fn was_refused(&self) -> bool {
+        match self.class {
+            ErrorClass::Throttled | ErrorClass::Terminal => true,
+            ErrorClass::Transient => self.code.as_deref().is_some_and(|code| BUSY.contains(&code)),
+        }
     }
 }
 

@@ -9,17 +9,14 @@ use k8s_openapi::{
     api::{core::v1::ObjectReference, events::v1::Event},
     apimachinery::pkg::apis::meta::v1::MicroTime,
 };
-use kube::{
-    Api, Resource,
-    api::{ObjectMeta, PostParams},
-    runtime::reflector::ObjectRef,
-};
+use kube::{Resource, api::ObjectMeta, runtime::reflector::ObjectRef};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::api::facts::Scope;
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     caches::{ChildCache, WorkloadCache},
+    cluster::Cluster,
     dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
     metrics::Metrics,
     plan::tenancy::Tenancy,
@@ -29,7 +26,10 @@ use crate::{
 pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
 
 pub struct Context {
+    /// For the watches; every write of a reconcile goes through `cluster`.
     pub client: kube::Client,
+    /// The apiserver writes the controllers make (status, finalizers, children, events).
+    pub cluster: Arc<dyn Cluster>,
     pub dynamo: Arc<dyn DynamoPort>,
     /// AWS Backup: recovery points of AWSBackup snapshots, their copies and restores.
     pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
@@ -127,15 +127,15 @@ impl<K: Resource<DynamicType = ()>> Wakers<K> {
 /// megabytes. The operator's events are transitions, each published once, so a series buys
 /// nothing and nothing is kept.
 pub struct EventRecorder {
-    client: kube::Client,
+    cluster: Arc<dyn Cluster>,
     controller: String,
     instance: String,
 }
 
 impl EventRecorder {
     /// `instance`: this replica (the pod's name); the controller's name when unknown.
-    pub fn new(client: kube::Client, controller: &str, instance: Option<String>) -> Self {
-        Self { client, controller: controller.to_owned(), instance: instance.unwrap_or_else(|| controller.to_owned()) }
+    pub fn new(cluster: Arc<dyn Cluster>, controller: &str, instance: Option<String>) -> Self {
+        Self { cluster, controller: controller.to_owned(), instance: instance.unwrap_or_else(|| controller.to_owned()) }
     }
 
     pub async fn publish(
@@ -161,6 +161,6 @@ impl EventRecorder {
             reporting_instance: Some(self.instance.clone()),
             ..Default::default()
         };
-        Api::<Event>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &event).await.map(|_| ())
+        self.cluster.publish(event).await
     }
 }

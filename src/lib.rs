@@ -9,6 +9,7 @@ pub mod aws;
 pub mod awsbackup;
 pub mod caches;
 pub mod cli;
+pub mod cluster;
 pub mod context;
 pub mod controllers;
 pub mod dynamo;

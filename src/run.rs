@@ -131,8 +131,10 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     };
     // The operator's own region is listed for the unprotected-tables metric with or without selectors.
     discovery.watch(&Default::default());
+    let cluster: Arc<dyn crate::cluster::Cluster> = Arc::new(crate::cluster::Kube(client.clone()));
     let ctx = Arc::new(Context {
-        recorder: EventRecorder::new(client.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
+        recorder: EventRecorder::new(cluster.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
+        cluster,
         client: client.clone(),
         dynamo,
         aws_backup,

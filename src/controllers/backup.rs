@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use jiff::SignedDuration;
 use kube::{
-    Api, ResourceExt,
+    ResourceExt,
     runtime::{Controller, controller::Action, reflector::ObjectRef},
 };
 
@@ -70,8 +70,7 @@ pub(super) type Writer<'a> = StatusWriter<'a, DynamoBackup>;
 
 pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
-    let api: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut r = StatusWriter::new(&api, obj.as_ref(), &ctx);
+    let mut r = StatusWriter::new(obj.as_ref(), &ctx);
     match reconcile_with(&mut r, &namespace).await {
         // Terminal DynamoDB errors were reported as Stalled where they arose; what is left is
         // worth a retry, and the status says so.
@@ -81,7 +80,7 @@ pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Acti
 }
 
 async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
-    let (obj, ctx, api) = (r.obj, r.ctx, r.api);
+    let (obj, ctx) = (r.obj, r.ctx);
     let uid = obj.uid().ok_or(Error::MissingMetadata("uid"))?;
 
     let target = validate::backup(&obj.spec, &obj.name_any(), &uid);
@@ -95,7 +94,7 @@ async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if let Err(denied) = ctx.tenancy.check(namespace, &target.table.name, target.region.as_deref()) {
         return r.stalled("AccessDenied", denied.0).await;
     }
-    set_finalizer(api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
 
     let scope = r.scope(target.region.clone());
     keeper(obj.spec.method).advance(r, &scope, &target).await
@@ -316,7 +315,7 @@ async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTa
             return Ok(wait);
         }
     }
-    set_finalizer(r.api, r.obj, false).await?;
+    set_finalizer(r.ctx.cluster.as_ref(), r.obj, false).await?;
     Ok(Action::await_change())
 }
 

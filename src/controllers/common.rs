@@ -3,10 +3,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::{
-    Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
-};
+use kube::{Resource, ResourceExt};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
@@ -14,7 +11,8 @@ use super::Error;
 use crate::api::facts::Scope;
 use crate::aws::AwsError;
 use crate::{
-    context::{Context, EventRecorder, FIELD_MANAGER},
+    cluster::{self, Cluster, Target},
+    context::{Context, EventRecorder},
     plan::conditions::{Standing, apply_standing},
 };
 
@@ -37,27 +35,27 @@ pub fn now() -> Time {
 }
 
 /// Writes `status` with server-side apply as the operator's field manager.
-pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<(), Error>
+pub async fn apply_status<K, S>(cluster: &dyn Cluster, obj: &K, status: &S) -> Result<(), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>,
     S: Serialize,
 {
-    let name = obj.meta().name.clone().ok_or(Error::MissingMetadata("name"))?;
+    let name = obj.meta().name.as_deref().ok_or(Error::MissingMetadata("name"))?;
+    let namespace = obj.meta().namespace.as_deref().ok_or(Error::MissingMetadata("namespace"))?;
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    cluster.apply_status(&Target::of::<K>(namespace, name), patch).await?;
     Ok(())
 }
 
-/// Adds or removes the operator's finalizer. The patch first tests that the finalizer list is
-/// still what we read: a concurrent change of the list makes it fail and the reconcile run
-/// again, while our own status writes in between do not get in the way.
-pub async fn set_finalizer<K>(api: &Api<K>, obj: &K, wanted: bool) -> Result<bool, Error>
+/// Adds or removes the operator's finalizer, if the list is still what we read (a concurrent
+/// change of it makes the write fail and the reconcile run again). True when it wrote.
+pub async fn set_finalizer<K>(cluster: &dyn Cluster, obj: &K, wanted: bool) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>,
 {
     let has = obj.finalizers().iter().any(|f| f == FINALIZER);
     if has == wanted {
@@ -67,37 +65,26 @@ where
     if wanted {
         finalizers.push(FINALIZER.to_owned());
     }
-    let current = if obj.finalizers().is_empty() { serde_json::Value::Null } else { json!(obj.finalizers()) };
-    let patch: json_patch::Patch = serde_json::from_value(json!([
-        {"op": "test", "path": "/metadata/finalizers", "value": current},
-        {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
-    ]))?;
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+    let name = obj.meta().name.as_deref().ok_or(Error::MissingMetadata("name"))?;
+    let namespace = obj.meta().namespace.as_deref().ok_or(Error::MissingMetadata("namespace"))?;
+    cluster.set_finalizers(&Target::of::<K>(namespace, name), obj.finalizers(), finalizers).await?;
     Ok(true)
 }
 
-/// Creates `obj`; an object of that name already there counts as done (false).
-pub async fn create_once<K>(api: &Api<K>, obj: &K) -> Result<bool, Error>
+/// Creates `obj` in `namespace`; an object of that name already there counts as done (false).
+pub async fn create_once<K>(cluster: &dyn Cluster, namespace: &str, obj: &K) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+    K: Resource<DynamicType = ()> + Serialize,
 {
-    match api.create(&kube::api::PostParams::default(), obj).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(cluster::create(cluster, namespace, obj).await?)
 }
 
 /// Deletes the named object; one already gone counts as done (false).
-pub async fn delete_once<K>(api: &Api<K>, name: &str) -> Result<bool, Error>
+pub async fn delete_once<K>(cluster: &dyn Cluster, namespace: &str, name: &str) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>,
 {
-    match api.delete(name, &kube::api::DeleteParams::default()).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(cluster.delete(&Target::of::<K>(namespace, name)).await?)
 }
 
 /// Publishes an event; a failure to publish is logged, never fails the reconcile.
@@ -129,7 +116,6 @@ pub trait Reported: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debu
 
 /// The status of one reconcile, built up as it goes and written with a standing's conditions.
 pub struct StatusWriter<'a, K: Reported> {
-    pub api: &'a Api<K>,
     pub obj: &'a K,
     pub ctx: &'a Context,
     pub status: K::Status,
@@ -138,10 +124,10 @@ pub struct StatusWriter<'a, K: Reported> {
 }
 
 impl<'a, K: Reported> StatusWriter<'a, K> {
-    pub fn new(api: &'a Api<K>, obj: &'a K, ctx: &'a Context) -> Self {
+    pub fn new(obj: &'a K, ctx: &'a Context) -> Self {
         let status = obj.current_status();
         let written = if obj.has_status() { serde_json::to_value(&status).ok() } else { None };
-        Self { api, obj, ctx, status, written }
+        Self { obj, ctx, status, written }
     }
 
     /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
@@ -160,7 +146,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
         if self.written.as_ref().is_some_and(|written| serde_json::to_value(&self.status).ok().as_ref() == Some(written)) {
             return Ok(());
         }
-        apply_status(self.api, self.obj, &self.status).await?;
+        apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status).await?;
         self.written = serde_json::to_value(&self.status).ok();
         Ok(())
     }
@@ -168,7 +154,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     /// Writes the status fields as they are, conditions and observedGeneration untouched: a
     /// record (such as an intent) that says nothing new about where the object stands.
     pub async fn save(&mut self) -> Result<(), Error> {
-        apply_status(self.api, self.obj, &self.status).await?;
+        apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status).await?;
         self.written = serde_json::to_value(&self.status).ok();
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::{
     Error,
@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     api::{DrillResult, DrillSource, DrillStatus, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},
+    cluster,
     metrics::{PolicyLabels, PolicyTableLabels},
     plan::{
         drill::{self, DrillFrom, compact, newest_backup, outcome, pick_tables, restore_name},
@@ -57,11 +58,10 @@ pub(super) async fn run_drills(
         .into_iter()
         .filter(|r| r.labels().get(labels::TRIGGER).map(String::as_str) == Some(drill::TRIGGER))
         .collect();
-    let api: Api<DynamoRestore> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut entries: Vec<DrillStatus> = Vec::with_capacity(texts.len());
     for text in texts {
         let entry = w.status.drills.iter().find(|e| e.table == *text).cloned();
-        entries.push(follow(w, &api, &drills, text, entry).await?);
+        entries.push(follow(w, &namespace, &drills, text, entry).await?);
     }
 
     let plan = plan_slots(schedule, w.status.last_drill_time.as_ref().map(|t| t.0), created(obj, now), now);
@@ -77,7 +77,7 @@ pub(super) async fn run_drills(
             let suffix = schedule.slot_suffix(slot);
             for text in slot_tables(obj, texts, &drills, &entries, &suffix, spec.tables_per_run) {
                 let Some(entry) = entries.iter_mut().find(|e| e.table == text) else { continue };
-                start(w, &api, &text, &suffix, slot, tables, backups, entry, now).await?;
+                start(w, &namespace, &text, &suffix, slot, tables, backups, entry, now).await?;
             }
             w.status.last_drill_time = Some(Time(slot));
         }
@@ -126,7 +126,7 @@ fn slot_tables(
 /// duration histogram).
 async fn follow(
     w: &Writer<'_>,
-    api: &Api<DynamoRestore>,
+    namespace: &str,
     drills: &[Arc<DynamoRestore>],
     table: &str,
     entry: Option<DrillStatus>,
@@ -145,7 +145,7 @@ async fn follow(
         Some(restore) => Some(restore),
         // The cache no longer has the drill under way: deleted, or not listed yet. One GET tells.
         None if entry.result == DrillResult::Running => match entry.restore.as_deref() {
-            Some(name) => api.get_opt(name).await?.map(Arc::new),
+            Some(name) => cluster::get::<DynamoRestore>(w.ctx.cluster.as_ref(), namespace, name).await?.map(Arc::new),
             None => None,
         },
         None => None,
@@ -208,7 +208,7 @@ async fn ended(w: &Writer<'_>, entry: &DrillStatus) {
 #[allow(clippy::too_many_arguments)]
 async fn start(
     w: &Writer<'_>,
-    api: &Api<DynamoRestore>,
+    namespace: &str,
     text: &str,
     suffix: &str,
     slot: Timestamp,
@@ -259,7 +259,7 @@ async fn start(
     }
     restore.metadata.annotations = Some([(labels::SCHEDULED_TIME.to_owned(), slot.to_string())].into());
     // An existing one was made by an attempt that did not live to record the slot.
-    create_once(api, &restore).await?;
+    create_once(ctx.cluster.as_ref(), namespace, &restore).await?;
     let what = match &from {
         DrillFrom::Backup(name) => format!("DynamoBackup {name}"),
         DrillFrom::LatestRestorableTime => format!("the latest restorable time of {table}"),

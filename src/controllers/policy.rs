@@ -19,7 +19,7 @@ use std::{
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
-    Api, ResourceExt,
+    ResourceExt,
     api::ObjectMeta,
     runtime::{
         Controller,
@@ -169,8 +169,7 @@ fn select(w: &Writer<'_>, checked: &Checked, namespace: &str) -> Option<Result<(
 
 pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
-    let api: Api<DynamoBackupPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut w = StatusWriter::new(&api, obj.as_ref(), &ctx);
+    let mut w = StatusWriter::new(obj.as_ref(), &ctx);
     match reconcile_with(&mut w, &namespace).await {
         Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
         other => other,
@@ -179,7 +178,6 @@ pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Resul
 
 async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
     let (obj, ctx) = (w.obj, w.ctx);
-    let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), namespace);
     let label = label_value(&obj.name_any());
     ctx.backups.name_policy(namespace, &label, &obj.name_any());
     if !ctx.backups.wait_ready(Duration::from_secs(10)).await {
@@ -192,7 +190,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
 
     if obj.metadata.deletion_timestamp.is_some() {
         ctx.pitr.forget(&me);
-        return delete_policy(w, &backups, &children).await;
+        return delete_policy(w, namespace, &children).await;
     }
     let mut checked = match check(obj) {
         Ok(checked) => checked,
@@ -209,7 +207,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
             return w.stalled("AccessDenied", denied.0).await;
         }
     }
-    set_finalizer(w.api, obj, obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups).await?;
+    set_finalizer(w.ctx.cluster.as_ref(), obj, obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups).await?;
     // The policy's region counts in the unprotected-tables metric.
     ctx.discovery.watch(&w.scope(checked.region.clone()));
     let (selected, too_many) = match select(w, &checked, namespace) {
@@ -250,13 +248,13 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     let tables = protect_tables(w, &checked, &children).await?;
     let mut requeue = RESYNC;
     if let Some(schedule) = &checked.schedule {
-        requeue = requeue.min(run_schedule(w, &backups, &checked, schedule, &children, &tables, now).await?);
+        requeue = requeue.min(run_schedule(w, namespace, &checked, schedule, &children, &tables, now).await?);
     }
-    if let Some(wait) = run_pre_rollout(w, &backups, &checked, &tables.missing, namespace).await? {
+    if let Some(wait) = run_pre_rollout(w, namespace, &checked, &tables.missing, namespace).await? {
         requeue = requeue.min(wait);
     }
     if let Some(rules) = &checked.rules {
-        apply_retention(w, &backups, &checked, rules, &children, now).await?;
+        apply_retention(w, namespace, &checked, rules, &children, now).await?;
     }
     if let Some(wait) = super::drill::run_drills(w, checked.drill.as_ref(), &checked.texts, &tables, &children, now).await? {
         requeue = requeue.min(wait);
@@ -448,7 +446,7 @@ fn created_at(backup: &DynamoBackup) -> Timestamp {
 /// Takes the due slot (one DynamoBackup per table), reports skipped ones. Returns when to look again.
 async fn run_schedule(
     w: &mut Writer<'_>,
-    backups: &Api<DynamoBackup>,
+    ns: &str,
     checked: &Checked,
     schedule: &Schedule,
     children: &[DynamoBackup],
@@ -501,7 +499,7 @@ async fn run_schedule(
             }
             // An existing one was made by an earlier attempt that did not live to record the slot.
             // The new backup's progress wakes the policy (status, retention once Available).
-            create_once(backups, &scheduled_backup(obj, &name, text, checked.region.clone(), slot)).await?;
+            create_once(ctx.cluster.as_ref(), ns, &scheduled_backup(obj, &name, text, checked.region.clone(), slot)).await?;
         }
         if slot_done {
             w.status.last_schedule_time = Some(Time(slot));
@@ -583,7 +581,7 @@ fn following(policies: &Store<DynamoBackupPolicy>, kind: WorkloadKind, workload:
 /// per table, named from the new pod template's hash. The workloads are only read.
 async fn run_pre_rollout(
     w: &mut Writer<'_>,
-    backups: &Api<DynamoBackup>,
+    ns: &str,
     checked: &Checked,
     missing: &[String],
     namespace: &str,
@@ -616,7 +614,7 @@ async fn run_pre_rollout(
             let name = child_backup_name(&obj.name_any(), text, &format!("pre-{}", change.hash));
             first.get_or_insert_with(|| name.clone());
             // An existing one: this revision was snapshotted before, and never is twice.
-            create_once(backups, &policy_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await?;
+            create_once(ctx.cluster.as_ref(), ns, &policy_backup(obj, &name, text, checked.region.clone(), "pre-rollout")).await?;
         }
         let note = format!("{:?} {} has a new pod template ({}): snapshot of every table", change.kind, change.name, change.hash);
         publish(&ctx.recorder, obj, false, "PreRolloutBackup", "Rollout", note).await;
@@ -630,7 +628,7 @@ async fn run_pre_rollout(
 
 async fn apply_retention(
     w: &mut Writer<'_>,
-    backups: &Api<DynamoBackup>,
+    ns: &str,
     checked: &Checked,
     rules: &Rules,
     children: &[DynamoBackup],
@@ -667,7 +665,7 @@ async fn apply_retention(
     } else {
         status.would_delete = Vec::new();
         for name in &going {
-            if !delete_once(backups, name).await? {
+            if !delete_once::<DynamoBackup>(ctx.cluster.as_ref(), ns, name).await? {
                 continue;
             }
             status.deleted += 1;
@@ -697,17 +695,17 @@ async fn backups_in_use(ctx: &Context, namespace: &str) -> Result<BTreeSet<Strin
 
 /// The policy is going: with `onPolicyDelete: DeleteBackups`, its DynamoBackups go too (their
 /// own finalizers then act per their deletionPolicy); with Orphan, they stay.
-async fn delete_policy(w: &mut Writer<'_>, backups: &Api<DynamoBackup>, children: &[DynamoBackup]) -> Result<Action, Error> {
+async fn delete_policy(w: &mut Writer<'_>, ns: &str, children: &[DynamoBackup]) -> Result<Action, Error> {
     if !w.obj.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
     if w.obj.spec.on_policy_delete == OnPolicyDelete::DeleteBackups {
         for child in children.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
-            delete_once(backups, &child.name_any()).await?;
+            delete_once::<DynamoBackup>(w.ctx.cluster.as_ref(), ns, &child.name_any()).await?;
         }
         let note = format!("deleting {} DynamoBackup(s) of this policy", children.len());
         publish(&w.ctx.recorder, w.obj, false, "BackupsDeleted", "Delete", note).await;
     }
-    set_finalizer(w.api, w.obj, false).await?;
+    set_finalizer(w.ctx.cluster.as_ref(), w.obj, false).await?;
     Ok(Action::await_change())
 }

@@ -9,11 +9,11 @@ use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::{Api, ResourceExt, runtime::controller::Action};
+use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, now, publish, set_finalizer},
+    common::{FINALIZER, Reported, StatusWriter, delete_once, now, publish, set_finalizer},
 };
 use crate::api::facts::{IndexDef, RestoreFrom, Scope, Table, Tags};
 use crate::aws::{AwsError, ErrorClass, Lane};
@@ -24,6 +24,7 @@ use crate::{
         TimeToLiveMode, VerificationResult,
     },
     awsbackup::{JobState, RestoreJobRequest},
+    cluster,
     context::Context,
     metrics::{RestoreLabels, VerifyLabels},
     plan::{
@@ -74,8 +75,7 @@ impl Reported for DynamoRestore {
 
 pub async fn reconcile(obj: Arc<DynamoRestore>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
-    let api: Api<DynamoRestore> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut w = StatusWriter::new(&api, obj.as_ref(), &ctx);
+    let mut w = StatusWriter::new(obj.as_ref(), &ctx);
     match reconcile_with(&mut w, &namespace).await {
         Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
         Ok(action) if obj.metadata.deletion_timestamp.is_none() => expire(&mut w).await.map(|a| a.unwrap_or(action)),
@@ -101,11 +101,9 @@ async fn expire(w: &mut Writer<'_>) -> Result<Option<Action>, Error> {
     if let Some(wait) = expires_in(finished_at, ttl, Timestamp::now()) {
         return Ok(Some(Action::requeue(wait)));
     }
-    let name = w.obj.name_any();
-    match w.api.delete(&name, &kube::api::DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Some(Action::await_change())),
-        Err(err) => return Err(err.into()),
+    let (name, namespace) = (w.obj.name_any(), w.obj.namespace().unwrap_or_default());
+    if !delete_once::<DynamoRestore>(w.ctx.cluster.as_ref(), &namespace, &name).await? {
+        return Ok(Some(Action::await_change()));
     }
     let ttl_text = w.obj.spec.ttl_after_finished.clone().unwrap_or_default();
     publish(&w.ctx.recorder, w.obj, false, "Expired", "Delete", format!("finished {ttl_text} ago (ttlAfterFinished): deleted")).await;
@@ -142,7 +140,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if let Err(denied) = check_tenancy(ctx, namespace, &request) {
         return w.stalled("AccessDenied", denied).await;
     }
-    set_finalizer(w.api, obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    set_finalizer(w.ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
     w.status.source = Some(request.source.describe());
 
     if w.status.phase == Some(RestorePhase::Completed) {
@@ -344,8 +342,7 @@ async fn resolve(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<
     let target_region = request.region.as_deref().or(ctx.default_region.as_deref()).map(str::to_owned);
     let (backup_arn, backup_region) = match &request.source {
         Source::BackupRef(name) => {
-            let backups: Api<DynamoBackup> = Api::namespaced(ctx.client.clone(), &w.obj.namespace().unwrap_or_default());
-            match backups.get_opt(name).await? {
+            match cluster::get::<DynamoBackup>(ctx.cluster.as_ref(), &w.obj.namespace().unwrap_or_default(), name).await? {
                 Some(backup) => {
                     if backup.spec.method == BackupMethod::AWSBackup {
                         return resolve_recovery_point_of(w, name, &backup, target_region.as_deref()).await;
@@ -787,6 +784,6 @@ async fn cleanup(w: &mut Writer<'_>, request: Option<RestoreRequest>) -> Result<
             .await;
         }
     }
-    set_finalizer(w.api, w.obj, false).await?;
+    set_finalizer(w.ctx.cluster.as_ref(), w.obj, false).await?;
     Ok(Action::await_change())
 }

@@ -255,7 +255,7 @@ fn settle<T: Clone + Eq + Hash>(inner: &Inner<T>, scope: &Scope, listed: &[Backu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamo::fake::{FakeDynamo, until};
+    use crate::dynamo::memory::{DEFAULT_REGION, MemoryDynamo, until};
     use crate::plan::backup::creating_poll;
 
     fn backup(arn: &str, state: BackupState) -> Backup {
@@ -270,8 +270,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_resync_wakes_the_holder_of_an_available_backup_the_listing_lacks_and_no_one_else() {
-        let fake = Arc::new(FakeDynamo::default());
-        fake.backups.lock().unwrap().extend([backup("arn-a", BackupState::Available), backup("arn-c", BackupState::Deleted)]);
+        let fake = MemoryDynamo::new();
+        fake.add_backup(DEFAULT_REGION, backup("arn-a", BackupState::Available));
+        fake.add_backup(DEFAULT_REGION, backup("arn-c", BackupState::Deleted));
         let (woken, wake) = woken_log();
         let inventory = Inventory::new(fake.clone(), Duration::from_millis(50), creating_poll, wake);
         let scope = Scope::default();
@@ -287,12 +288,12 @@ mod tests {
         assert!(matches!(inventory.take(&scope, "arn-c"), Some(Seen::Backup(b)) if b.state == BackupState::Deleted));
         assert_eq!(inventory.take(&scope, "arn-a"), None);
         // Resyncs list in the background lane: a refresh nobody waits for.
-        assert!(fake.calls.lock().unwrap().iter().all(|(op, lane)| *op == "ListBackups" && *lane == Lane::Background));
+        assert!(fake.calls().iter().all(|(op, lane)| *op == "ListBackups" && *lane == Lane::Background));
     }
 
     #[tokio::test]
     async fn a_scope_with_nothing_held_or_creating_is_not_listed() {
-        let fake = Arc::new(FakeDynamo::default());
+        let fake = MemoryDynamo::new();
         let (_, wake) = woken_log();
         let inventory = Inventory::new(fake.clone(), Duration::from_millis(20), creating_poll, wake);
         inventory.held_by(|_: &Scope| Vec::new());

@@ -4,9 +4,9 @@
 
 mod aws;
 pub mod discovery;
-#[cfg(test)]
-pub mod fake;
 pub mod inventory;
+#[cfg(test)]
+pub mod memory;
 pub mod pitr;
 mod port;
 

@@ -336,7 +336,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::dynamo::fake::{FakeDynamo, until};
+    use crate::dynamo::memory::{MemoryDynamo, until};
 
     fn key(table: &str) -> (Scope, String) {
         (Scope::default(), table.to_owned())
@@ -344,7 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_table_named_by_two_policies_is_read_once_and_both_are_woken() {
-        let fake = FakeDynamo::with_tables(&[("Orders", true), ("Items", false)]);
+        let fake = MemoryDynamo::with_tables(&[("Orders", true), ("Items", false)]);
         let woken = Arc::new(Mutex::new(Vec::new()));
         let cache = {
             let woken = woken.clone();
@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(fake.count("DescribeTable"), 2);
         assert_eq!(fake.count("DescribeContinuousBackups"), 2);
         // First reads are made for someone waiting: the pacer's Now lane.
-        assert!(fake.calls.lock().unwrap().iter().all(|(_, lane)| *lane == Lane::Now));
+        assert!(fake.calls().iter().all(|(_, lane)| *lane == Lane::Now));
         let mut who = woken.lock().unwrap().clone();
         who.sort();
         assert_eq!(who, vec!["a", "a", "b"]);
@@ -369,7 +369,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_table_is_known_as_missing_and_a_table_nobody_names_is_dropped() {
-        let fake = FakeDynamo::with_tables(&[]);
+        let fake = MemoryDynamo::with_tables(&[]);
         let cache = PitrCache::new(fake.clone(), Duration::from_secs(3600), |_: &&str| {});
         cache.follow(&"a", &[key("Ghost")]);
         until(|| cache.follow(&"a", &[key("Ghost")])[0].is_some()).await;
@@ -382,7 +382,7 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_come_once_per_interval_in_the_background_lane() {
-        let fake = FakeDynamo::with_tables(&[("Orders", true)]);
+        let fake = MemoryDynamo::with_tables(&[("Orders", true)]);
         let cache = PitrCache::new(fake.clone(), Duration::from_millis(200), |_: &&str| {});
         cache.follow(&"a", &[key("Orders")]);
         // The first read, then (the first refresh at a random point of the interval, the next
@@ -393,7 +393,7 @@ mod tests {
         // The ARN is known after the first read: DescribeTable again only every DESCRIBE_EVERY
         // reads (the table's size).
         assert_eq!(fake.count("DescribeTable"), 1 + (reads - 1) / DESCRIBE_EVERY as usize);
-        let background = fake.calls.lock().unwrap().iter().filter(|(_, lane)| *lane == Lane::Background).count();
+        let background = fake.calls().iter().filter(|(_, lane)| *lane == Lane::Background).count();
         assert_eq!(background, reads - 1);
     }
 }

@@ -3,6 +3,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use k8s_openapi::{
@@ -14,7 +15,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::api::facts::Scope;
 use crate::{
-    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore},
+    api::{BackupMethod, BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoRestore},
     caches::{ChildCache, WorkloadCache},
     cluster::Cluster,
     dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
@@ -59,10 +60,109 @@ pub struct Context {
     pub wake_policies: Arc<Wakers<DynamoBackupPolicy>>,
 }
 
+/// What a Context is made of; the caches and wake-ups between them are made by `assemble`.
+pub struct Parts {
+    pub client: kube::Client,
+    pub cluster: Arc<dyn Cluster>,
+    pub dynamo: Arc<dyn DynamoPort>,
+    pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
+    pub metrics: Arc<Metrics>,
+    pub tenancy: Tenancy,
+    pub namespaces: Vec<String>,
+    pub default_region: Option<String>,
+    pub concurrency: u16,
+    /// How often the inventory lists every backup of a scope.
+    pub backup_resync: Duration,
+    /// How often each protected table's PITR is read.
+    pub pitr_refresh: Duration,
+    /// How often each region's tables are listed for selectors.
+    pub table_discovery: Duration,
+    /// This replica's name, for events.
+    pub instance: Option<String>,
+}
+
 impl Context {
+    /// The Context of one process: the shared caches over the DynamoDB port, each waking the
+    /// reconciles its observations concern.
+    pub fn assemble(parts: Parts) -> Arc<Context> {
+        let Parts { client, cluster, dynamo, aws_backup, metrics, tenancy, namespaces, default_region, concurrency, .. } = parts;
+        let wake_backups: Arc<Wakers<DynamoBackup>> = Arc::new(Wakers::default());
+        let wake_policies: Arc<Wakers<DynamoBackupPolicy>> = Arc::new(Wakers::default());
+        let inventory = {
+            let wake_backups = wake_backups.clone();
+            Inventory::new(dynamo.clone(), parts.backup_resync, crate::plan::backup::creating_poll, move |b| wake_backups.wake(b))
+        };
+        let pitr = {
+            let wake_policies = wake_policies.clone();
+            PitrCache::new(dynamo.clone(), parts.pitr_refresh, move |policy| wake_policies.wake(policy))
+        };
+        let discovery = {
+            let (wake_policies, pitr, tenancy, metrics) = (wake_policies.clone(), pitr.clone(), tenancy.clone(), metrics.clone());
+            let default_region = default_region.clone();
+            TableDiscovery::new(
+                dynamo.clone(),
+                parts.table_discovery,
+                move |policy| wake_policies.wake(policy),
+                move |scope, listing| {
+                    if listing.error.is_some() {
+                        return;
+                    }
+                    let region = scope.region.as_deref();
+                    let followed = pitr.followed_in(region);
+                    let found = crate::plan::selector::unprotected(&listing.tables, &followed, |t| tenancy.anyone_may(t, region));
+                    let label = region.or(default_region.as_deref()).unwrap_or("default");
+                    metrics.unprotected.set(label, found);
+                },
+            )
+        };
+        let ctx = Arc::new(Context {
+            recorder: EventRecorder::new(cluster.clone(), FIELD_MANAGER, parts.instance),
+            workloads: WorkloadCache::new(client.clone()),
+            client,
+            cluster,
+            dynamo,
+            aws_backup,
+            inventory,
+            wake_backups,
+            wake_policies,
+            pitr,
+            discovery,
+            backups: Default::default(),
+            restores: Default::default(),
+            metrics,
+            tenancy,
+            namespaces,
+            default_region,
+            concurrency,
+            failures: Default::default(),
+        });
+        // Which backups should be AVAILABLE is the DynamoBackup cache's to say; the context owns
+        // the inventory, so the inventory holds it weakly.
+        let held = Arc::downgrade(&ctx);
+        ctx.inventory.held_by(move |scope| held.upgrade().map(|ctx| ctx.held_backups(scope)).unwrap_or_default());
+        ctx
+    }
+
     /// Where an object of `namespace` calls AWS: its region and its tenant's role, if any.
     pub fn scope(&self, namespace: &str, region: Option<String>) -> Scope {
         Scope { region, role_arn: self.tenancy.role_for(namespace).map(str::to_owned) }
+    }
+
+    /// The DynamoDB backups of `scope` that should be AVAILABLE, by the DynamoBackups whose
+    /// cached status says so: what the inventory's resync looks for.
+    pub fn held_backups(&self, scope: &Scope) -> Vec<(String, ObjectRef<DynamoBackup>)> {
+        self.backups
+            .all()
+            .into_iter()
+            .filter(|b| b.spec.method == BackupMethod::DynamoDB && b.metadata.deletion_timestamp.is_none())
+            .filter_map(|b| {
+                let status = b.status.as_ref().filter(|s| s.phase == Some(BackupPhase::Available))?;
+                let arn = status.backup_arn.clone()?;
+                let (name, namespace) = (b.meta().name.as_deref()?, b.meta().namespace.as_deref()?);
+                let target = crate::plan::validate::backup(&b.spec, name, b.meta().uid.as_deref()?).ok()?;
+                (self.scope(namespace, target.region) == *scope).then(|| (arn, ObjectRef::new(name).within(namespace)))
+            })
+            .collect()
     }
 
     pub fn region_label<'a>(&'a self, region: Option<&'a str>) -> &'a str {

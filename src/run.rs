@@ -9,11 +9,10 @@ use crate::aws::{Pacer, RegionalClients};
 use crate::{
     api::GROUP,
     awsbackup::{AwsBackup, AwsBackupPort},
-    caches::WorkloadCache,
     cli::RunArgs,
-    context::{Context, EventRecorder, FIELD_MANAGER, Wakers},
+    context::{Context, Parts},
     controllers,
-    dynamo::{AwsDynamo, DynamoPort, Inventory, PitrCache, TableDiscovery},
+    dynamo::{AwsDynamo, DynamoPort},
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -98,67 +97,23 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     let pacer = Pacer::new(&args.aws_rate_limits);
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
-    let wake_backups = Arc::new(Wakers::default());
-    let inventory = {
-        let wake_backups = wake_backups.clone();
-        Inventory::new(dynamo.clone(), args.backup_resync_interval, crate::plan::backup::creating_poll, move |backup| {
-            wake_backups.wake(backup)
-        })
-    };
-    let wake_policies = Arc::new(Wakers::default());
-    let pitr = {
-        let wake_policies = wake_policies.clone();
-        PitrCache::new(dynamo.clone(), args.pitr_refresh_interval, move |policy| wake_policies.wake(policy))
-    };
-    let discovery = {
-        let (wake_policies, pitr, tenancy, metrics) = (wake_policies.clone(), pitr.clone(), tenancy.clone(), metrics.clone());
-        let default_region = default_region.clone();
-        TableDiscovery::new(
-            dynamo.clone(),
-            args.table_discovery_interval,
-            move |policy| wake_policies.wake(policy),
-            move |scope, listing| {
-                if listing.error.is_some() {
-                    return;
-                }
-                let region = scope.region.as_deref();
-                let followed = pitr.followed_in(region);
-                let found = crate::plan::selector::unprotected(&listing.tables, &followed, |t| tenancy.anyone_may(t, region));
-                let label = region.or(default_region.as_deref()).unwrap_or("default");
-                metrics.unprotected.set(label, found);
-            },
-        )
-    };
-    // The operator's own region is listed for the unprotected-tables metric with or without selectors.
-    discovery.watch(&Default::default());
-    let cluster: Arc<dyn crate::cluster::Cluster> = Arc::new(crate::cluster::Kube(client.clone()));
-    let ctx = Arc::new(Context {
-        recorder: EventRecorder::new(cluster.clone(), FIELD_MANAGER, std::env::var("POD_NAME").ok()),
-        cluster,
+    let ctx = Context::assemble(Parts {
         client: client.clone(),
+        cluster: Arc::new(crate::cluster::Kube(client.clone())),
         dynamo,
         aws_backup,
-        inventory,
-        wake_backups,
-        wake_policies,
-        pitr,
-        discovery,
-        backups: Default::default(),
-        restores: Default::default(),
-        workloads: WorkloadCache::new(client.clone()),
         metrics,
         tenancy,
         namespaces: args.watched_namespaces(),
         default_region,
         concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
-        failures: Default::default(),
+        backup_resync: args.backup_resync_interval,
+        pitr_refresh: args.pitr_refresh_interval,
+        table_discovery: args.table_discovery_interval,
+        instance: std::env::var("POD_NAME").ok(),
     });
-    {
-        // Which backups should be AVAILABLE is the DynamoBackup cache's to say; the context owns
-        // the inventory, so the inventory holds it weakly.
-        let held = Arc::downgrade(&ctx);
-        ctx.inventory.held_by(move |scope| held.upgrade().map(|ctx| controllers::backup::held_in(&ctx, scope)).unwrap_or_default());
-    }
+    // The operator's own region is listed for the unprotected-tables metric with or without selectors.
+    ctx.discovery.watch(&Default::default());
     info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
     // A standby replica is healthy and ready: it serves probes and metrics, and waits.
     health.set_ready(true);

@@ -3,6 +3,8 @@
 //! the DynamoDB side.
 
 mod aws;
+#[cfg(test)]
+pub mod memory;
 
 use async_trait::async_trait;
 use jiff::Timestamp;

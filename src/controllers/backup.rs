@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use jiff::SignedDuration;
 use kube::{
     ResourceExt,
-    runtime::{Controller, controller::Action, reflector::ObjectRef},
+    runtime::{Controller, controller::Action},
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -45,22 +45,6 @@ pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Opt
     let observed = ctx.wake_backups.subscribe(namespace.map(str::to_owned));
     let triggers = futures::stream::unfold(observed, |mut rx| async move { rx.recv().await.map(|obj| (obj, rx)) });
     controller.reconcile_on(triggers)
-}
-
-/// The DynamoDB backups of `scope` that should be AVAILABLE, by the DynamoBackups whose cached
-/// status says so: what the inventory's resync looks for.
-pub fn held_in(ctx: &Context, scope: &Scope) -> Vec<(String, ObjectRef<DynamoBackup>)> {
-    ctx.backups
-        .all()
-        .into_iter()
-        .filter(|b| b.spec.method == BackupMethod::DynamoDB && b.metadata.deletion_timestamp.is_none())
-        .filter_map(|b| {
-            let status = b.status.as_ref().filter(|s| s.phase == Some(BackupPhase::Available))?;
-            let arn = status.backup_arn.clone()?;
-            let target = validate::backup(&b.spec, &b.name_any(), &b.uid()?).ok()?;
-            (ctx.scope(&b.namespace()?, target.region) == *scope).then(|| (arn, key_of(b.as_ref())))
-        })
-        .collect()
 }
 
 /// How far before the recorded intent a lookup starts: clocks differ.

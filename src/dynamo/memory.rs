@@ -131,6 +131,12 @@ impl MemoryDynamo {
         self.lock().tables.insert((region.to_owned(), name.to_owned()), state);
     }
 
+    /// A table someone else's restore made (AWS Backup's): ACTIVE, with `source`'s items.
+    pub fn add_copy(&self, region: &str, name: &str, source: &str) {
+        let items = self.lock().tables.values().find(|t| t.table.name == source).map_or(0, |t| t.keys.len());
+        self.add_table(region, name, false, items);
+    }
+
     /// Backups made from now on stay CREATING for `reads` reads (DescribeBackup, ListBackups).
     pub fn backups_take(&self, reads: u32) {
         self.lock().backup_creating_reads = reads;

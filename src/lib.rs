@@ -13,6 +13,8 @@ pub mod cluster;
 pub mod context;
 pub mod controllers;
 pub mod dynamo;
+#[cfg(test)]
+pub mod faults;
 pub mod http;
 pub mod kubectl;
 pub mod leader;

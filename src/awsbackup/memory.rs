@@ -16,6 +16,7 @@ use crate::{
     api::facts::Scope,
     aws::{AwsError, AwsResult, Service},
     dynamo::memory::{ACCOUNT, DEFAULT_REGION, Fault, MemoryDynamo},
+    faults::{Tripwire, hang_if},
 };
 
 #[derive(Clone, Debug)]
@@ -46,6 +47,7 @@ struct State {
 pub struct MemoryAwsBackup {
     dynamo: Arc<MemoryDynamo>,
     state: Mutex<State>,
+    tripwire: Tripwire,
 }
 
 fn error(operation: &'static str, code: &str, message: String) -> AwsError {
@@ -57,8 +59,9 @@ fn region_of(scope: &Scope) -> String {
 }
 
 impl MemoryAwsBackup {
-    pub fn new(dynamo: Arc<MemoryDynamo>) -> Arc<Self> {
-        Arc::new(Self { dynamo, state: Mutex::default() })
+    /// Beside `dynamo`, its calls counting towards `tripwire`'s crash.
+    pub fn new(dynamo: Arc<MemoryDynamo>, tripwire: Tripwire) -> Arc<Self> {
+        Arc::new(Self { dynamo, state: Mutex::default(), tripwire })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -110,9 +113,8 @@ impl MemoryAwsBackup {
             }
         };
         let result = effect(&mut self.lock());
-        if lost {
-            std::future::pending::<()>().await;
-        }
+        let tripped = self.tripwire.count();
+        hang_if(lost || tripped).await;
         result
     }
 

@@ -12,6 +12,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use super::{Cluster, Target};
+use crate::faults::{Tripwire, hang_if};
 
 type Key = (String, String, String);
 
@@ -23,6 +24,7 @@ pub struct MemoryCluster {
     /// Writes that fail (HTTP 500) before they take effect, by the write's log line prefix.
     failing: Mutex<Vec<String>>,
     next_uid: Mutex<u64>,
+    tripwire: Tripwire,
 }
 
 fn key(resource: &ApiResource, namespace: &str, name: &str) -> Key {
@@ -38,11 +40,23 @@ impl MemoryCluster {
         m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// One whose writes count towards `tripwire`'s crash.
+    pub fn wired(tripwire: Tripwire) -> Self {
+        Self { tripwire, ..Self::default() }
+    }
+
     /// Notes a write; fails it when a test asked for that.
     fn write(&self, line: String) -> Result<(), kube::Error> {
         let fail = Self::lock(&self.failing).iter().any(|prefix| line.starts_with(prefix.as_str()));
         Self::lock(&self.writes).push(line.clone());
         if fail { Err(status(500, "InternalError", format!("injected failure of {line}"))) } else { Ok(()) }
+    }
+
+    /// After a write took effect: the crash a test staged, if it is this write.
+    async fn answer<T>(&self, result: Result<T, kube::Error>) -> Result<T, kube::Error> {
+        let tripped = result.is_ok() && self.tripwire.count();
+        hang_if(tripped).await;
+        result
     }
 
     /// Puts `obj` in as a user's `kubectl apply` would: a uid, generation 1, a creation time.
@@ -80,6 +94,16 @@ impl MemoryCluster {
         serde_json::from_value(value).ok()
     }
 
+    /// Every object of kind `K`, in every namespace.
+    pub fn all<K: Resource<DynamicType = ()> + DeserializeOwned>(&self) -> Vec<K> {
+        let kind = K::kind(&()).into_owned();
+        Self::lock(&self.objects)
+            .iter()
+            .filter(|((k, _, _), _)| *k == kind)
+            .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
     /// Every object of kind `K` in `namespace`.
     pub fn list<K: Resource<DynamicType = ()> + DeserializeOwned>(&self, namespace: &str) -> Vec<K> {
         let kind = K::kind(&()).into_owned();
@@ -112,6 +136,22 @@ impl MemoryCluster {
         *value = changed;
     }
 
+    /// A user's deletion: gone at once without finalizers, else marked for the controller.
+    pub fn request_delete<K: Resource<DynamicType = ()>>(&self, namespace: &str, name: &str) {
+        self.request_delete_of(&ApiResource::erase::<K>(&()), namespace, name);
+    }
+
+    fn request_delete_of(&self, resource: &ApiResource, namespace: &str, name: &str) {
+        let k = key(resource, namespace, name);
+        let mut objects = Self::lock(&self.objects);
+        let Some(value) = objects.get_mut(&k) else { return };
+        if value["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
+            value["metadata"]["deletionTimestamp"] = jiff::Timestamp::now().to_string().into();
+        } else {
+            objects.remove(&k);
+        }
+    }
+
     /// Every write so far, one line each (`status Kind ns/name`, `create ...`, ...).
     pub fn writes(&self) -> Vec<String> {
         Self::lock(&self.writes).clone()
@@ -132,9 +172,8 @@ impl MemoryCluster {
     }
 }
 
-#[async_trait]
-impl Cluster for MemoryCluster {
-    async fn apply_status(&self, target: &Target<'_>, patch: Value) -> Result<(), kube::Error> {
+impl MemoryCluster {
+    fn apply_status_now(&self, target: &Target<'_>, patch: Value) -> Result<(), kube::Error> {
         self.write(format!("status {} {}/{}", target.resource.kind, target.namespace, target.name))?;
         let mut objects = Self::lock(&self.objects);
         let Some(value) = objects.get_mut(&key(&target.resource, target.namespace, target.name)) else {
@@ -145,7 +184,7 @@ impl Cluster for MemoryCluster {
         Ok(())
     }
 
-    async fn set_finalizers(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
+    fn set_finalizers_now(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
         self.write(format!("finalizers {} {}/{} {finalizers:?}", target.resource.kind, target.namespace, target.name))?;
         let mut objects = Self::lock(&self.objects);
         let k = key(&target.resource, target.namespace, target.name);
@@ -165,7 +204,7 @@ impl Cluster for MemoryCluster {
         Ok(())
     }
 
-    async fn create(&self, resource: &ApiResource, namespace: &str, object: Value) -> Result<bool, kube::Error> {
+    fn create_now(&self, resource: &ApiResource, namespace: &str, object: Value) -> Result<bool, kube::Error> {
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         self.write(format!("create {} {namespace}/{name}", resource.kind))?;
         if Self::lock(&self.objects).contains_key(&key(resource, namespace, &name)) {
@@ -175,17 +214,32 @@ impl Cluster for MemoryCluster {
         Ok(true)
     }
 
-    async fn delete(&self, target: &Target<'_>) -> Result<bool, kube::Error> {
+    fn delete_now(&self, target: &Target<'_>) -> Result<bool, kube::Error> {
         self.write(format!("delete {} {}/{}", target.resource.kind, target.namespace, target.name))?;
-        let k = key(&target.resource, target.namespace, target.name);
-        let mut objects = Self::lock(&self.objects);
-        let Some(value) = objects.get_mut(&k) else { return Ok(false) };
-        if value["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
-            value["metadata"]["deletionTimestamp"] = jiff::Timestamp::now().to_string().into();
-        } else {
-            objects.remove(&k);
+        let existed = Self::lock(&self.objects).contains_key(&key(&target.resource, target.namespace, target.name));
+        if existed {
+            self.request_delete_of(&target.resource, target.namespace, target.name);
         }
-        Ok(true)
+        Ok(existed)
+    }
+}
+
+#[async_trait]
+impl Cluster for MemoryCluster {
+    async fn apply_status(&self, target: &Target<'_>, patch: Value) -> Result<(), kube::Error> {
+        self.answer(self.apply_status_now(target, patch)).await
+    }
+
+    async fn set_finalizers(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
+        self.answer(self.set_finalizers_now(target, expected, finalizers)).await
+    }
+
+    async fn create(&self, resource: &ApiResource, namespace: &str, object: Value) -> Result<bool, kube::Error> {
+        self.answer(self.create_now(resource, namespace, object)).await
+    }
+
+    async fn delete(&self, target: &Target<'_>) -> Result<bool, kube::Error> {
+        self.answer(self.delete_now(target)).await
     }
 
     async fn get(&self, target: &Target<'_>) -> Result<Option<Value>, kube::Error> {

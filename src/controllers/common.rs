@@ -13,7 +13,7 @@ use crate::aws::AwsError;
 use crate::{
     cluster::{self, Cluster, Target},
     context::{Context, EventRecorder},
-    plan::conditions::{Standing, apply_standing},
+    plan::conditions::{Standing, apply_standing, stalled},
 };
 
 /// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
@@ -161,7 +161,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
 
     /// Nothing changes without a new spec or outside help; an event says why, once.
     pub async fn stalled(&mut self, reason: &str, message: String) -> Result<kube::runtime::controller::Action, Error> {
-        let already = K::conditions(&mut self.status).iter().any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == reason);
+        let already = stalled(K::conditions(&mut self.status)).is_some_and(|c| c.reason == reason);
         K::mark_stalled(&mut self.status);
         self.write(&Standing::Stalled { reason: reason.into(), message: message.clone() }).await?;
         if !already {

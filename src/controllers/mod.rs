@@ -8,7 +8,8 @@ mod drill;
 mod error;
 pub mod policy;
 pub mod restore;
-mod vault;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::{fmt::Debug, sync::Arc, time::Instant};
 

@@ -29,7 +29,7 @@ use crate::{
     metrics::{RestoreLabels, VerifyLabels},
     plan::{
         backup::creating_poll,
-        conditions::{Standing, set_condition},
+        conditions::{self, Standing, set_condition},
         restore::{
             STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, expires_in, pitr_source,
             table_overrides,
@@ -92,9 +92,7 @@ async fn expire(w: &mut Writer<'_>) -> Result<Option<Action>, Error> {
     };
     let finished_at = match w.status.phase {
         Some(RestorePhase::Completed) => w.status.completed_at.as_ref().map(|t| t.0),
-        Some(RestorePhase::Failed) => {
-            w.status.conditions.iter().find(|c| c.type_ == "Stalled" && c.status == "True").map(|c| c.last_transition_time.0)
-        }
+        Some(RestorePhase::Failed) => conditions::stalled(&w.status.conditions).map(|c| c.last_transition_time.0),
         _ => None,
     };
     let Some(finished_at) = finished_at else { return Ok(None) };

@@ -122,6 +122,13 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Inventory<T> {
         self.with_scope(scope, |s| s.seen.remove(arn))
     }
 
+    /// Lists the scope now, as its follower does when a poll (`resync`: false) or a resync is
+    /// due: the state-machine tests step the inventory instead of waiting for it.
+    #[cfg(test)]
+    pub async fn list_now(&self, scope: &Scope, resync: bool) -> Result<(), crate::aws::AwsError> {
+        if resync { resync_scope(&self.inner, scope).await } else { poll_creating(&self.inner, scope).await }
+    }
+
     /// Nobody follows `arn` any more.
     pub fn forget(&self, scope: &Scope, arn: &str) {
         self.with_scope(scope, |s| {

@@ -18,6 +18,7 @@ use crate::api::facts::{
     Backup, BackupSource, BackupState, CountPage, ItemKey, KeyAttr, Pitr, RestoreFrom, RestoreSummary, Scope, Table, TableOverrides, Tags,
 };
 use crate::aws::{AwsError, AwsResult, Lane, Service};
+use crate::faults::{Tripwire, hang_if};
 
 /// The account every table and backup of the in-memory DynamoDB belongs to.
 pub const ACCOUNT: &str = "123456789012";
@@ -69,6 +70,7 @@ struct State {
 #[derive(Default)]
 pub struct MemoryDynamo {
     state: Mutex<State>,
+    tripwire: Tripwire,
 }
 
 fn region_of(scope: &Scope) -> String {
@@ -94,6 +96,11 @@ fn name_and_region(text: &str, region: &str) -> (String, String) {
 impl MemoryDynamo {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// One whose calls count towards `tripwire`'s crash.
+    pub fn wired(tripwire: Tripwire) -> Arc<Self> {
+        Arc::new(Self { state: Mutex::default(), tripwire })
     }
 
     /// Tables of the default region, each with its PITR on or off.
@@ -206,9 +213,8 @@ impl MemoryDynamo {
     async fn call<T>(&self, operation: &'static str, lane: Lane, effect: impl FnOnce(&mut State) -> AwsResult<T>) -> AwsResult<T> {
         let lost = self.enter(operation, lane)?;
         let result = effect(&mut self.lock());
-        if lost {
-            std::future::pending::<()>().await;
-        }
+        let tripped = self.tripwire.count();
+        hang_if(lost || tripped).await;
         result
     }
 }

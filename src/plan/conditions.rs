@@ -30,6 +30,11 @@ impl Standing {
     }
 }
 
+/// The `Stalled` condition when it is True: the object waits for a new spec or outside help.
+pub fn stalled(conditions: &[Condition]) -> Option<&Condition> {
+    conditions.iter().find(|c| c.type_ == STALLED && c.status == "True")
+}
+
 /// The three conditions for `standing`, merged into `current` so that an unchanged status
 /// keeps its `lastTransitionTime`. Conditions of other types are kept as they are.
 pub fn apply_standing(current: &[Condition], standing: &Standing, generation: Option<i64>, now: &Time) -> Vec<Condition> {

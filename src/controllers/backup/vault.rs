@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{ResourceExt, runtime::controller::Action};
 
-use super::{
-    Error,
-    backup::{Keeper, Writer},
-    common::{now, publish},
-};
+use super::keeper::{Keeper, Writer};
 use crate::api::facts::Scope;
 use crate::aws::ErrorClass;
+use crate::controllers::{
+    Error,
+    common::{now, publish},
+};
 use crate::plan::arns::vault_of;
 use crate::{
     api::{AwsBackupSpec, BackupLifecycle, BackupMethod, BackupPhase, CopyState, CopyStatus},

@@ -1,5 +1,4 @@
-//! DynamoBackup: Pending -> Creating -> Available (or Failed), and the DynamoDB backup's
-//! deletion through a finalizer when `deletionPolicy: Delete`.
+//! DynamoBackups kept by DynamoDB itself (`method: DynamoDB`, CreateBackup).
 //!
 //! CreateBackup is not idempotent. The backup name is deterministic, and the intent (that name
 //! and the moment) is written to status before the call, its ARN right after: a reconcile that
@@ -9,101 +8,38 @@
 //! by the inventory, whose ListBackups pages confirm many backups at once, and which later
 //! notices an Available backup deleted outside the operator.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::SignedDuration;
-use kube::{
-    ResourceExt,
-    runtime::{Controller, controller::Action},
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-
-use super::{
-    Error,
-    common::{FINALIZER, Reported, StatusWriter, key_of, now, publish, set_finalizer},
-};
-use crate::api::facts::{Backup, BackupState, Scope};
-use crate::aws::ErrorClass;
-use crate::plan::arns::table_arn_of;
+use super::keeper::{Keeper, Writer};
 use crate::{
-    api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus, condition},
-    context::Context,
+    api::{
+        BackupPhase,
+        facts::{Backup, BackupState, Scope},
+    },
+    aws::ErrorClass,
+    controllers::{
+        Error,
+        common::{key_of, now, publish},
+    },
     dynamo::Seen,
     plan::{
+        arns::table_arn_of,
         backup::{FOLLOW_SAFETY_NET, phase_for},
-        conditions::Standing,
-        validate::{self, BackupTarget},
+        conditions::{self, Standing},
+        validate::BackupTarget,
     },
 };
-
-pub const KIND: &str = "DynamoBackup";
-
-/// Wakes a DynamoBackup's reconcile when the inventory learnt something of its backup.
-pub fn wake_on_observations(controller: Controller<DynamoBackup>, namespace: Option<&str>, ctx: &Arc<Context>) -> Controller<DynamoBackup> {
-    let observed = ctx.wake_backups.subscribe(namespace.map(str::to_owned));
-    let triggers = futures::stream::unfold(observed, |mut rx| async move { rx.recv().await.map(|obj| (obj, rx)) });
-    controller.reconcile_on(triggers)
-}
 
 /// How far before the recorded intent a lookup starts: clocks differ.
 const LOOKUP_MARGIN: SignedDuration = SignedDuration::from_mins(5);
 
-pub(super) type Writer<'a> = StatusWriter<'a, DynamoBackup>;
-
-pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
-    let mut r = StatusWriter::new(obj.as_ref(), &ctx);
-    match reconcile_with(&mut r, &namespace).await {
-        // Terminal DynamoDB errors were reported as Stalled where they arose; what is left is
-        // worth a retry, and the status says so.
-        Err(Error::Dynamo(err)) => Err(r.retrying(err).await),
-        other => other,
-    }
-}
-
-async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, Error> {
-    let (obj, ctx) = (r.obj, r.ctx);
-    let uid = obj.uid().ok_or(Error::MissingMetadata("uid"))?;
-
-    let target = validate::backup(&obj.spec, &obj.name_any(), &uid);
-    if obj.metadata.deletion_timestamp.is_some() {
-        return cleanup(r, target.ok()).await;
-    }
-    let target = match target {
-        Ok(target) => target,
-        Err(invalid) => return r.stalled(invalid.reason, invalid.message).await,
-    };
-    if let Err(denied) = ctx.tenancy.check(namespace, &target.table.name, target.region.as_deref()) {
-        return r.stalled("AccessDenied", denied.0).await;
-    }
-    set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
-
-    let scope = r.scope(target.region.clone());
-    keeper(obj.spec.method).advance(r, &scope, &target).await
-}
-
-/// Where a snapshot lives: DynamoDB's own backups or AWS Backup's recovery points. The method
-/// chooses the keeper once; nothing else in the controller asks about it.
-#[async_trait]
-pub(super) trait Keeper: Sync {
-    /// Starts the snapshot or follows it one step, and reports where it stands.
-    async fn advance(&self, r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error>;
-
-    /// Deletes the snapshot (`deletionPolicy: Delete`): None once it is gone, else when to look again.
-    async fn delete(&self, r: &mut Writer<'_>, scope: &Scope, target: Option<&BackupTarget>) -> Result<Option<Action>, Error>;
-}
-
-fn keeper(method: BackupMethod) -> &'static dyn Keeper {
-    match method {
-        BackupMethod::DynamoDB => &Native,
-        BackupMethod::AWSBackup => &super::vault::Vault,
-    }
-}
-
 /// DynamoDB's on-demand backups (CreateBackup).
-struct Native;
+pub struct Native;
 
 #[async_trait]
 impl Keeper for Native {
@@ -163,7 +99,7 @@ async fn follow(r: &mut Writer<'_>, scope: &Scope, arn: &str) -> Result<Action, 
         }
         None => {}
     }
-    let stalled = r.status.conditions.iter().any(|c| c.type_ == condition::STALLED && c.status == "True");
+    let stalled = conditions::stalled(&r.status.conditions).is_some();
     match r.status.phase {
         // Nothing new: a restart or a spec change (say, deletionPolicy) costs no AWS call.
         Some(BackupPhase::Available) => {
@@ -284,47 +220,6 @@ async fn report(r: &mut Writer<'_>, scope: &Scope, backup: Option<Backup>) -> Re
         BackupState::Deleted => {
             r.ctx.inventory.forget(scope, &backup.arn);
             r.stalled("BackupDeleted", format!("DynamoDB reports backup {} as deleted", backup.arn)).await
-        }
-    }
-}
-
-/// The object is being deleted: with `deletionPolicy: Delete`, delete the snapshot first.
-async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTarget>) -> Result<Action, Error> {
-    if !r.obj.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    if r.obj.spec.deletion_policy == DeletionPolicy::Delete {
-        let scope = r.scope(target.as_ref().and_then(|t| t.region.clone()));
-        if let Some(wait) = keeper(r.obj.spec.method).delete(r, &scope, target.as_ref()).await? {
-            return Ok(wait);
-        }
-    }
-    set_finalizer(r.ctx.cluster.as_ref(), r.obj, false).await?;
-    Ok(Action::await_change())
-}
-
-impl Reported for DynamoBackup {
-    type Status = DynamoBackupStatus;
-
-    fn current_status(&self) -> DynamoBackupStatus {
-        self.status.clone().unwrap_or_default()
-    }
-
-    fn has_status(&self) -> bool {
-        self.status.is_some()
-    }
-
-    fn conditions(status: &mut DynamoBackupStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-
-    fn observed_generation(status: &mut DynamoBackupStatus) -> &mut Option<i64> {
-        &mut status.observed_generation
-    }
-
-    fn mark_stalled(status: &mut DynamoBackupStatus) {
-        if status.phase != Some(BackupPhase::Deleting) {
-            status.phase = Some(BackupPhase::Failed);
         }
     }
 }

@@ -1,0 +1,252 @@
+//! The in-memory tier of the controller tests: a "world" of an in-memory cluster, DynamoDB and
+//! AWS Backup, and one operator process (a Context) over them, whose reconciles a test runs one
+//! at a time, as the watches would, in milliseconds. `restart` gives a new process over the
+//! same world (empty caches, nothing remembered), as after a crash.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use kube::{
+    Resource, ResourceExt,
+    runtime::{
+        controller::Action,
+        reflector::{self, ObjectRef, store::Writer},
+        watcher,
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::Error;
+use crate::{
+    api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, facts::Scope},
+    awsbackup::memory::MemoryAwsBackup,
+    caches::{Child, ChildCache, Digests, slim},
+    cluster::memory::MemoryCluster,
+    context::{Context, Parts},
+    dynamo::memory::MemoryDynamo,
+    faults::Tripwire,
+    metrics::Metrics,
+    plan::tenancy::Tenancy,
+};
+
+pub const NS: &str = "shop";
+
+/// A kind's cache as its watch would fill it: the store's writer and the digests of `follow`.
+struct Fed<K: Child> {
+    writer: Writer<K>,
+    seen: Digests,
+    last: BTreeMap<String, K>,
+}
+
+impl<K: Child + DeserializeOwned + Resource<DynamicType = ()>> Fed<K> {
+    fn new(cache: &ChildCache<K>) -> Self {
+        let (store, writer) = reflector::store();
+        cache.add_store(store);
+        Self { writer, seen: Digests::new(), last: BTreeMap::new() }
+    }
+
+    /// Lists the cluster's objects into the store and files each change as the watch would.
+    fn sync(&mut self, cluster: &MemoryCluster, cache: &ChildCache<K>) {
+        let mut now: Vec<K> = cluster.all::<K>();
+        now.iter_mut().for_each(slim);
+        self.writer.apply_watcher_event(&watcher::Event::Init);
+        for obj in &now {
+            self.writer.apply_watcher_event(&watcher::Event::InitApply(obj.clone()));
+        }
+        self.writer.apply_watcher_event(&watcher::Event::InitDone);
+        let mut current = BTreeMap::new();
+        for obj in now {
+            cache.follow(&watcher::Event::Apply(obj.clone()), &mut self.seen);
+            current.insert(format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()), obj);
+        }
+        for (key, gone) in &self.last {
+            if !current.contains_key(key) {
+                cache.follow(&watcher::Event::Delete(gone.clone()), &mut self.seen);
+            }
+        }
+        self.last = current;
+    }
+}
+
+pub struct World {
+    pub cluster: Arc<MemoryCluster>,
+    pub dynamo: Arc<MemoryDynamo>,
+    pub aws_backup: Arc<MemoryAwsBackup>,
+    pub ctx: Arc<Context>,
+    /// Counts every call the cluster, DynamoDB and AWS Backup answer; armed, it stages a crash.
+    pub tripwire: Tripwire,
+    tenancy: Tenancy,
+    backups: Mutex<Fed<DynamoBackup>>,
+    restores: Mutex<Fed<DynamoRestore>>,
+    woken_backups: Mutex<UnboundedReceiver<ObjectRef<DynamoBackup>>>,
+    woken_policies: Mutex<UnboundedReceiver<ObjectRef<DynamoBackupPolicy>>>,
+}
+
+/// A client that answers nothing: the in-memory tier reaches the apiserver only through the
+/// cluster seam. (A client from a Config would load TLS roots: some 18 ms a world.)
+fn unreachable_client() -> kube::Client {
+    let nothing = tower::service_fn(|_: http::Request<kube::client::Body>| async {
+        Err::<http::Response<kube::client::Body>, _>(std::io::Error::other("no apiserver in the in-memory tier"))
+    });
+    kube::Client::new(nothing, NS)
+}
+
+impl World {
+    pub fn new() -> Self {
+        let tripwire = Tripwire::default();
+        let dynamo = MemoryDynamo::wired(tripwire.clone());
+        let aws_backup = MemoryAwsBackup::new(dynamo.clone(), tripwire.clone());
+        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, Tenancy::SingleTenant, tripwire)
+    }
+
+    /// A world whose operator runs with this tenancy file.
+    pub fn with_tenancy(yaml: &str) -> Self {
+        let world = Self::new();
+        let tenancy = Tenancy::parse(yaml).unwrap_or_else(|err| panic!("test tenancy file: {err}"));
+        Self::over(world.cluster, world.dynamo, world.aws_backup, tenancy, world.tripwire)
+    }
+
+    fn over(
+        cluster: Arc<MemoryCluster>,
+        dynamo: Arc<MemoryDynamo>,
+        aws_backup: Arc<MemoryAwsBackup>,
+        tenancy: Tenancy,
+        tripwire: Tripwire,
+    ) -> Self {
+        let ctx = Context::assemble(Parts {
+            client: unreachable_client(),
+            cluster: cluster.clone(),
+            dynamo: dynamo.clone(),
+            aws_backup: aws_backup.clone(),
+            metrics: Arc::new(Metrics::default()),
+            tenancy: tenancy.clone(),
+            namespaces: Vec::new(),
+            default_region: Some(crate::dynamo::memory::DEFAULT_REGION.to_owned()),
+            concurrency: 4,
+            backup_resync: Duration::from_secs(3600),
+            pitr_refresh: Duration::from_secs(3600),
+            table_discovery: Duration::from_secs(3600),
+            instance: None,
+        });
+        let backups = Mutex::new(Fed::new(&ctx.backups));
+        let restores = Mutex::new(Fed::new(&ctx.restores));
+        let woken_backups = Mutex::new(ctx.wake_backups.subscribe(None));
+        let woken_policies = Mutex::new(ctx.wake_policies.subscribe(None));
+        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, backups, restores, woken_backups, woken_policies }
+    }
+
+    /// A new operator process over the same cluster and AWS: caches start empty.
+    pub fn restart(&self) -> Self {
+        Self::over(self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), self.tenancy.clone(), self.tripwire.clone())
+    }
+
+    /// The watches catch up with the cluster.
+    pub fn sync(&self) {
+        self.backups.lock().unwrap_or_else(|p| p.into_inner()).sync(&self.cluster, &self.ctx.backups);
+        self.restores.lock().unwrap_or_else(|p| p.into_inner()).sync(&self.cluster, &self.ctx.restores);
+    }
+
+    /// Creates `obj` in the test namespace as a user would.
+    pub fn apply<K: Resource<DynamicType = ()> + Serialize>(&self, obj: &K) {
+        self.cluster.put(NS, obj);
+        self.sync();
+    }
+
+    pub fn get<K: Resource<DynamicType = ()> + DeserializeOwned>(&self, name: &str) -> K {
+        self.cluster.object::<K>(NS, name).unwrap_or_else(|| panic!("{} {name} is not in the cluster", K::kind(&())))
+    }
+
+    /// One reconcile of the DynamoBackup `name` as the cluster has it now.
+    pub async fn reconcile_backup(&self, name: &str) -> Result<Action, Error> {
+        self.sync();
+        let obj = Arc::new(self.get::<DynamoBackup>(name));
+        let result = super::backup::reconcile(obj, self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
+    /// One reconcile of the DynamoRestore `name`.
+    pub async fn reconcile_restore(&self, name: &str) -> Result<Action, Error> {
+        self.sync();
+        let obj = Arc::new(self.get::<DynamoRestore>(name));
+        let result = super::restore::reconcile(obj, self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
+    /// One reconcile of the DynamoBackupPolicy `name`.
+    pub async fn reconcile_policy(&self, name: &str) -> Result<Action, Error> {
+        self.sync();
+        let obj = Arc::new(self.get::<DynamoBackupPolicy>(name));
+        let result = super::policy::reconcile(obj, self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
+    /// Whether an observation woke the reconcile of `name` (of any kind) since the last look.
+    fn woken(&self, name: &str) -> bool {
+        let mut woken = false;
+        let mut backups = self.woken_backups.lock().unwrap_or_else(|p| p.into_inner());
+        while let Ok(obj) = backups.try_recv() {
+            woken |= obj.name == name;
+        }
+        let mut policies = self.woken_policies.lock().unwrap_or_else(|p| p.into_inner());
+        while let Ok(obj) = policies.try_recv() {
+            woken |= obj.name == name;
+        }
+        woken
+    }
+
+    /// The inventory's follower lists the default scope now (its creating backups, or all of
+    /// them with `resync`), as it would when due.
+    pub async fn list_backups_now(&self, resync: bool) {
+        let _ = self.ctx.inventory.list_now(&Scope::default(), resync).await;
+    }
+
+    /// Reconciles the DynamoBackup `name` (the inventory listing between rounds) until its
+    /// status stops changing; the object as it is then (None: it is gone).
+    pub async fn settle_backup(&self, name: &str) -> Option<DynamoBackup> {
+        settle(self, name, |w, n| Box::pin(w.reconcile_backup(n))).await
+    }
+
+    pub async fn settle_restore(&self, name: &str) -> Option<DynamoRestore> {
+        settle(self, name, |w, n| Box::pin(w.reconcile_restore(n))).await
+    }
+
+    /// Runs `step` with the `n`-th call from now (to the cluster, DynamoDB or AWS Backup)
+    /// taking effect and never answering, and drops the reconcile there, as a killed process
+    /// stops. None when it crashed; else what `step` returned (it made fewer than `n` calls).
+    pub async fn crash_at<T>(&self, n: usize, step: impl Future<Output = T>) -> Option<T> {
+        self.tripwire.arm(n);
+        tokio::select! {
+            biased;
+            out = step => Some(out),
+            () = self.tripwire.tripped() => None,
+        }
+    }
+}
+
+type Step<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Action, Error>> + 'a>>;
+
+/// Reconciles as the controller would: again after an error or a requeue (at once: time is not
+/// waited for), and after `await_change` only when an observation woke the object (the
+/// inventory lists between rounds). At most 40 rounds.
+async fn settle<K>(world: &World, name: &str, reconcile: for<'a> fn(&'a World, &'a str) -> Step<'a>) -> Option<K>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned,
+{
+    for _ in 0..40 {
+        world.cluster.object::<K>(NS, name)?;
+        let result = reconcile(world, name).await;
+        world.list_backups_now(false).await;
+        let woken = world.woken(name);
+        if result.is_ok_and(|action| action == Action::await_change()) && !woken {
+            break;
+        }
+    }
+    world.cluster.object::<K>(NS, name)
+}

@@ -1,5 +1,5 @@
 //! What the plugin prints, from objects already read: pure functions of the objects and `now`,
-//! so the human output is tested against golden files (tests in `kubectl/mod.rs`).
+//! so the human output is tested against golden files (tests in `kubectl/tests.rs`).
 
 use std::collections::BTreeMap;
 

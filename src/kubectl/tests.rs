@@ -2,14 +2,21 @@
 //! files of `tests/golden/`. `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew; read
 //! the diff before committing it.
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
 
+use clap::{CommandFactory, Parser};
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use super::*;
+use super::{
+    Plugin,
+    args::Command,
+    names::derived_name,
+    render::{EventLine, backup_lines, describe_text, list_table, status_lines, status_table},
+};
 use crate::api::{
-    BackupPhase, BackupSchedule, DynamoBackupPolicySpec, DynamoBackupPolicyStatus, DynamoBackupStatus, LastBackup, OnPolicyDelete,
-    PitrStatus, PointInTimeRecoverySpec, PolicyTableStatus,
+    BackupPhase, BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, DynamoBackupPolicyStatus,
+    DynamoBackupSpec, DynamoBackupStatus, LastBackup, OnPolicyDelete, PitrStatus, PointInTimeRecoverySpec, PolicyTableStatus, labels,
 };
 
 fn at(text: &str) -> Timestamp {

@@ -1,0 +1,193 @@
+//! The command line as clap reads it: the global flags, the output format, the commands and
+//! their arguments. The doc comments are the help text a user reads (`--help`).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl dynamobackup",
+    bin_name = "kubectl dynamobackup",
+    version,
+    about = "Back up and restore DynamoDB tables through dynamo-backup-operator",
+    long_about = "Back up and restore DynamoDB tables through dynamo-backup-operator. Talks only to the Kubernetes API: \
+                  what it creates is a DynamoBackup or DynamoRestore, as a manifest would be, and RBAC decides who may.\n\n\
+                  Exit codes: 0 done, 1 the apiserver failed, 2 usage, 3 refused before anything was created, \
+                  4 the object stalled or failed, 5 --wait timed out."
+)]
+pub struct Plugin {
+    #[command(flatten)]
+    pub(super) global: Global,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct Global {
+    /// The namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long, global = true)]
+    pub(super) namespace: Option<String>,
+    /// Every namespace (status, list).
+    #[arg(short = 'A', long = "all-namespaces", global = true)]
+    pub(super) all_namespaces: bool,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub(super) output: Format,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub(super) context: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Command {
+    /// Per table: PITR and its window, the last backup and its age, the next slot, the
+    /// policies that cover it; what needs attention stands out.
+    Status {
+        /// A table or a policy (default: all).
+        target: Option<String>,
+        /// Only tables that are not protected: no policy covers them, or their PITR is off.
+        /// (Tables no policy or backup names are not in the Kubernetes API: the operator's
+        /// metric unprotected_table lists them.)
+        #[arg(long)]
+        unprotected: bool,
+    },
+    /// Take a snapshot of a table now, or of every table of a policy (trigger `manual`).
+    Backup(BackupArgs),
+    /// The DynamoBackups, newest first.
+    List {
+        /// Only this table's.
+        table: Option<String>,
+    },
+    /// Restore into a NEW table: from a moment of the PITR window, the latest one, or a backup.
+    Restore(RestoreArgs),
+    /// Status and events of an object, for a person: backup/NAME, restore/NAME or policy/NAME.
+    Describe {
+        /// KIND/NAME, KIND one of backup, restore, policy (or their kubectl names).
+        object: String,
+    },
+    /// Exempt a DynamoBackup from retention.
+    Pin {
+        /// The DynamoBackup.
+        backup: String,
+    },
+    /// Make a pinned DynamoBackup subject to retention again.
+    Unpin {
+        /// The DynamoBackup.
+        backup: String,
+    },
+    /// Stop a policy's scheduled snapshots (PITR and pre-rollout snapshots go on).
+    Suspend {
+        /// The DynamoBackupPolicy.
+        policy: String,
+    },
+    /// Take a suspended policy's scheduled snapshots again.
+    Resume {
+        /// The DynamoBackupPolicy.
+        policy: String,
+    },
+    /// Run a restore drill of a policy's tables now, as its spec.drill describes: restore into
+    /// new tables, check them, measure, and delete them after ttlAfterFinished.
+    Drill(DrillArgs),
+    /// Print a shell completion script.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the plugin's version and the API it speaks.
+    Version,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct BackupArgs {
+    /// The table (name or ARN).
+    #[arg(required_unless_present = "policy", conflicts_with = "policy")]
+    pub(super) table: Option<String>,
+    /// Every table of this policy, as the policy would back it up.
+    #[arg(long)]
+    pub(super) policy: Option<String>,
+    /// The DynamoBackup's name (default: derived from the table and the time).
+    #[arg(long, conflicts_with = "policy")]
+    pub(super) name: Option<String>,
+    /// What deleting the DynamoBackup does to the snapshot (default: Retain; with --policy, the policy's).
+    #[arg(long = "delete-policy", value_enum)]
+    pub(super) delete_policy: Option<DeletePolicy>,
+    /// The table's region, when not the operator's default.
+    #[arg(long, conflicts_with = "policy")]
+    pub(super) region: Option<String>,
+    /// Wait until the snapshot is Ready (or stalls).
+    #[arg(long)]
+    pub(super) wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub(super) timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct DrillArgs {
+    /// The DynamoBackupPolicy (it needs spec.drill).
+    pub(super) policy: String,
+    /// Only this table of the policy (repeatable; default: every table).
+    #[arg(long)]
+    pub(super) table: Vec<String>,
+    /// Wait until every drill has passed (exit 4 when one fails).
+    #[arg(long)]
+    pub(super) wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    pub(super) timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum DeletePolicy {
+    Retain,
+    Delete,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["to", "latest", "from_backup"])))]
+pub(super) struct RestoreArgs {
+    /// The source table (required with --to and --latest).
+    pub(super) table: Option<String>,
+    /// A moment of the PITR window: RFC 3339, a local time with --tz ("2026-01-15 10:14:59", or
+    /// 10:14:59 for today), or relative ("15m ago").
+    #[arg(long)]
+    pub(super) to: Option<String>,
+    /// The time zone of --to without an offset (default: this machine's).
+    #[arg(long)]
+    pub(super) tz: Option<String>,
+    /// The latest restorable moment.
+    #[arg(long)]
+    pub(super) latest: bool,
+    /// A DynamoBackup of the namespace.
+    #[arg(long = "from-backup")]
+    pub(super) from_backup: Option<String>,
+    /// The NEW table's name; it must not exist.
+    #[arg(long = "as", value_name = "NEW_TABLE")]
+    pub(super) target: String,
+    /// The new table's region (for an AWSBackup backup: a region holding a copy).
+    #[arg(long)]
+    pub(super) region: Option<String>,
+    /// The role AWS Backup restores with (backups kept by AWS Backup).
+    #[arg(long = "aws-backup-role")]
+    pub(super) aws_backup_role: Option<String>,
+    /// The DynamoRestore's name (default: derived from the new table and the time).
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Print the DynamoRestore (YAML) instead of creating it: commit it for GitOps.
+    #[arg(long = "dry-run")]
+    pub(super) dry_run: bool,
+    /// Wait until the restore is Completed (or stalls).
+    #[arg(long)]
+    pub(super) wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    pub(super) timeout: Duration,
+}

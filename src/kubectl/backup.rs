@@ -1,0 +1,87 @@
+//! `backup`: a snapshot of a table now, or of every table of a policy, as DynamoBackups with
+//! the trigger `manual`.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kube::{Api, ResourceExt, api::PostParams};
+
+use super::{
+    Ctx,
+    args::{BackupArgs, DeletePolicy, Format},
+    failure::{Failure, api_failed, refused},
+    list_all,
+    names::{derived_name, stamp},
+    output::print_structured,
+    render,
+    wait::wait_ready,
+    where_,
+};
+use crate::{
+    api::{DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupSpec, labels},
+    plan::{
+        children::policy_backup,
+        names::{child_backup_name, table_label_value},
+    },
+};
+
+/// The policies of the namespace that name `table`.
+fn covering<'a>(policies: &'a [DynamoBackupPolicy], table: &str) -> Vec<&'a DynamoBackupPolicy> {
+    policies.iter().filter(|p| p.covered_tables().iter().any(|t| render::table_name(t) == table)).collect()
+}
+
+pub(super) async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<(), Failure> {
+    let api: Api<DynamoBackup> = ctx.api();
+    let now = Timestamp::now();
+    let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
+    let mut made = Vec::new();
+    if let Some(policy_name) = &args.policy {
+        let Some(policy) = policies.iter().find(|p| &p.name_any() == policy_name) else {
+            return Err(refused(format!("no DynamoBackupPolicy {policy_name} in {}", where_(ctx))));
+        };
+        for table in &policy.covered_tables() {
+            let name = child_backup_name(policy_name, render::table_name(table), &format!("manual-{}", stamp(now)));
+            let mut b = policy_backup(policy, &name, table, policy.spec.region.clone(), "manual");
+            match args.delete_policy {
+                Some(DeletePolicy::Delete) => b.spec.deletion_policy = DeletionPolicy::Delete,
+                Some(DeletePolicy::Retain) => b.spec.deletion_policy = DeletionPolicy::Retain,
+                None => {}
+            }
+            made.push(b);
+        }
+    } else if let Some(table) = &args.table {
+        let name = args.name.clone().unwrap_or_else(|| derived_name(render::table_name(table), &format!("manual-{}", stamp(now))));
+        let mut b = DynamoBackup::new(&name, DynamoBackupSpec::for_table(table.clone()));
+        b.spec.region = args.region.clone();
+        b.spec.deletion_policy = match args.delete_policy {
+            Some(DeletePolicy::Delete) => DeletionPolicy::Delete,
+            _ => DeletionPolicy::Retain,
+        };
+        // Kept as the covering policy keeps its snapshots (for instance by AWS Backup with copies).
+        let cover = covering(&policies, render::table_name(table));
+        if let [policy] = cover.as_slice()
+            && let Some(template) = &policy.spec.backup
+        {
+            b.spec.method = template.method;
+            b.spec.aws_backup = template.aws_backup.clone();
+        }
+        b.metadata.labels = Some(BTreeMap::from([
+            (labels::TABLE.to_owned(), table_label_value(render::table_name(table))),
+            (labels::TRIGGER.to_owned(), "manual".to_owned()),
+        ]));
+        made.push(b);
+    }
+    for b in &made {
+        api.create(&PostParams::default(), b).await.map_err(|e| api_failed(&format!("creating DynamoBackup {}", b.name_any()), e))?;
+        eprintln!("dynamobackup/{} created (table {}, {})", b.name_any(), b.spec.table_name, b.spec.method.as_str());
+    }
+    if args.wait {
+        for b in &made {
+            wait_ready(&api, &b.name_any(), "DynamoBackup", args.timeout).await?;
+        }
+    }
+    if ctx.global.output != Format::Table {
+        print_structured(ctx.global.output, &made)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `drill`: a restore drill of a policy's tables now, built as the operator builds its scheduled
+//! drills, and with `--wait` the verdict of each.
+
+use jiff::Timestamp;
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, PostParams},
+};
+
+use super::{
+    Ctx,
+    args::{DrillArgs, Format},
+    failure::{Failure, api_failed, refused},
+    names::stamp,
+    output::print_structured,
+    render,
+    wait::wait_ready,
+    where_,
+};
+use crate::{
+    api::{DrillResult, DrillSource, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},
+    plan::{
+        drill::{DrillFrom, compact, drill_restore, newest_backup, outcome},
+        names::label_value,
+    },
+};
+
+/// `drill POLICY`: a drill of each (chosen) table now, built as the operator builds scheduled
+/// ones, so the policy follows them in `status.drills` like its own.
+pub(super) async fn drill(ctx: &Ctx, args: DrillArgs) -> Result<(), Failure> {
+    let policies: Api<DynamoBackupPolicy> = ctx.api();
+    let policy = policies.get_opt(&args.policy).await.map_err(|e| api_failed(&format!("reading DynamoBackupPolicy {}", args.policy), e))?;
+    let Some(policy) = policy else { return Err(refused(format!("no DynamoBackupPolicy {} in {}", args.policy, where_(ctx)))) };
+    let Some(spec) = &policy.spec.drill else {
+        return Err(refused(format!(
+            "DynamoBackupPolicy {} has no spec.drill: add one (schedule, source, verify) so its drills are followed in its status",
+            args.policy
+        )));
+    };
+    let covered = policy.covered_tables();
+    let tables: Vec<&String> =
+        covered.iter().filter(|t| args.table.is_empty() || args.table.iter().any(|a| a == render::table_name(t) || a == *t)).collect();
+    if let Some(unknown) = args.table.iter().find(|a| !covered.iter().any(|t| render::table_name(t) == a.as_str() || t == *a)) {
+        return Err(refused(format!("table {unknown} is not among the tables of DynamoBackupPolicy {}", args.policy)));
+    }
+    let backups = if spec.source == DrillSource::LatestBackup {
+        let api: Api<DynamoBackup> = ctx.api();
+        let selector = format!("{}={}", labels::POLICY, label_value(&args.policy));
+        api.list(&ListParams::default().labels(&selector)).await.map_err(|e| api_failed("listing DynamoBackups", e))?.items
+    } else {
+        Vec::new()
+    };
+    let suffix = stamp(Timestamp::now());
+    let mut made = Vec::new();
+    for table in tables {
+        let from = match spec.source {
+            DrillSource::LatestRestorableTime => DrillFrom::LatestRestorableTime,
+            DrillSource::LatestBackup => match newest_backup(&backups, table) {
+                Some(b) => DrillFrom::Backup(b.name_any()),
+                None => {
+                    return Err(refused(format!(
+                        "no Available backup of table {table} made by policy {} to drill; `kubectl dynamobackup backup --policy {} --wait` makes one",
+                        args.policy, args.policy
+                    )));
+                }
+            },
+        };
+        made.push(drill_restore(&policy, table, &from, &suffix).map_err(|e| refused(e.0))?);
+    }
+    let api: Api<DynamoRestore> = ctx.api();
+    for r in &made {
+        api.create(&PostParams::default(), r).await.map_err(|e| api_failed(&format!("creating DynamoRestore {}", r.name_any()), e))?;
+        eprintln!("dynamorestore/{} created: a drill into table {}", r.name_any(), r.spec.target_table_name);
+    }
+    if args.wait {
+        let mut failed = Vec::new();
+        for r in &made {
+            wait_ready(&api, &r.name_any(), "DynamoRestore", args.timeout).await?;
+            let done = api.get(&r.name_any()).await.map_err(|e| api_failed(&format!("reading DynamoRestore {}", r.name_any()), e))?;
+            let seen = outcome(&done);
+            let took = seen.restore_duration.map(|d| format!(": restored in {}", compact(d))).unwrap_or_default();
+            let age = seen.data_age.map(|d| format!(", data {} old", compact(d))).unwrap_or_default();
+            let what = seen.message.clone().map(|m| format!("; {m}")).unwrap_or_default();
+            let verdict = if seen.result == DrillResult::Passed { "passed" } else { "FAILED" };
+            eprintln!("drill of {} {verdict}{took}{age}{what}", r.spec.target_table_name);
+            if seen.result != DrillResult::Passed {
+                failed.push(r.name_any());
+            }
+        }
+        if !failed.is_empty() {
+            return Err(Failure { code: 4, message: format!("drill(s) failed: {}", failed.join(", ")) });
+        }
+    }
+    if ctx.global.output != Format::Table {
+        print_structured(ctx.global.output, &made)?;
+    }
+    Ok(())
+}

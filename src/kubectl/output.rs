@@ -1,0 +1,26 @@
+//! How a command writes its answer on standard output: for a person, the tables of `render`
+//! (coloured on a terminal); for a script, the objects as JSON or YAML.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use super::{Failure, args::Format};
+
+/// Whether to colour standard output: a terminal, and no NO_COLOR.
+pub(super) fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub(super) fn print_structured<T: Serialize>(format: Format, value: &T) -> Result<(), Failure> {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(value).map(|mut s| {
+            s.push('\n');
+            s
+        }),
+        _ => serde_yaml_ng::to_string(value).map_err(|e| serde_json::Error::io(std::io::Error::other(e.to_string()))),
+    }
+    .map_err(|e| Failure { code: 1, message: format!("cannot print: {e}") })?;
+    let mut out = std::io::stdout();
+    out.write_all(text.as_bytes()).map_err(|e| Failure { code: 1, message: e.to_string() })
+}

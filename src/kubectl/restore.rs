@@ -1,0 +1,125 @@
+//! `restore`: a DynamoRestore into a NEW table, from a moment of the PITR window, its latest
+//! moment, or a DynamoBackup; checked against the window a policy last read, or printed for
+//! GitOps (`--dry-run`).
+
+use jiff::{Timestamp, tz::TimeZone};
+use kube::{Api, ResourceExt, api::PostParams};
+
+use super::{
+    Ctx,
+    args::{Format, RestoreArgs},
+    failure::{Failure, api_failed, refused},
+    list_all,
+    names::{derived_name, stamp},
+    output::print_structured,
+    render,
+    wait::wait_ready,
+    where_,
+};
+use crate::{
+    api::{
+        AwsBackupRestore, DeletionPolicy, DynamoBackupPolicy, DynamoRestore, DynamoRestoreSpec, LocalObjectReference, PointInTimeSource,
+        RestoreSource,
+    },
+    plan::when::{check_in_window, parse_moment, tz_name},
+};
+
+/// The PITR window a policy of the namespace last read for `table`: (state, earliest, latest).
+fn window_of(policies: &[DynamoBackupPolicy], table: &str) -> Option<(String, Option<Timestamp>, Option<Timestamp>, String)> {
+    policies.iter().find_map(|p| {
+        let status = p.status.as_ref()?;
+        let line = status.tables.iter().find(|t| render::table_name(&t.name) == table)?;
+        let pitr = line.point_in_time_recovery.as_ref()?;
+        Some((
+            pitr.status.clone(),
+            pitr.earliest_restorable_time.as_ref().map(|t| t.0),
+            pitr.latest_restorable_time.as_ref().map(|t| t.0),
+            p.name_any(),
+        ))
+    })
+}
+
+pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure> {
+    let now = Timestamp::now();
+    let source = if let Some(backup) = &args.from_backup {
+        RestoreSource {
+            backup_ref: Some(LocalObjectReference { name: backup.clone() }),
+            backup_arn: None,
+            recovery_point_arn: None,
+            point_in_time: None,
+        }
+    } else {
+        let Some(table) = args.table.clone() else {
+            return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
+        };
+        let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
+        let window = window_of(&policies, render::table_name(&table));
+        if let Some((state, _, _, policy)) = &window
+            && state != "ENABLED"
+        {
+            return Err(refused(format!(
+                "point-in-time recovery of {table} is {state} (as policy {policy} reports): there is no window to restore from; \
+                 restore a backup instead (kubectl dynamobackup list {table})"
+            )));
+        }
+        let at = match &args.to {
+            Some(text) => {
+                let tz = match &args.tz {
+                    Some(name) => TimeZone::get(name).map_err(|e| refused(format!("--tz {name:?}: {e}")))?,
+                    None => TimeZone::system(),
+                };
+                let at = parse_moment(text, &tz, now).map_err(refused)?;
+                eprintln!("restoring {table} as of {at} ({} in {})", at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), tz_name(&tz));
+                match &window {
+                    Some((_, earliest, latest, _)) => check_in_window(&table, at, *earliest, *latest).map_err(refused)?,
+                    None => eprintln!("no policy of {} reports the PITR window of {table}; the operator checks it", where_(ctx)),
+                }
+                Some(at)
+            }
+            None => None,
+        };
+        RestoreSource {
+            backup_ref: None,
+            backup_arn: None,
+            recovery_point_arn: None,
+            point_in_time: Some(PointInTimeSource {
+                table_name: table,
+                restore_time: at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+                latest_restorable_time: at.is_none().then_some(true),
+            }),
+        }
+    };
+    let name = args.name.clone().unwrap_or_else(|| derived_name(&args.target, &stamp(now)));
+    let mut restore = DynamoRestore::new(
+        &name,
+        DynamoRestoreSpec {
+            source,
+            target_table_name: args.target.clone(),
+            region: args.region.clone(),
+            overrides: None,
+            after_restore: Default::default(),
+            deletion_policy: DeletionPolicy::Retain,
+            aws_backup: args.aws_backup_role.clone().map(|iam_role_arn| AwsBackupRestore { iam_role_arn }),
+            ttl_after_finished: None,
+            verify: None,
+        },
+    );
+    restore.metadata.namespace = Some(ctx.namespace.clone());
+    if args.dry_run {
+        let mut manifest = serde_json::to_value(&restore).map_err(|e| Failure { code: 1, message: e.to_string() })?;
+        if let Some(map) = manifest.as_object_mut() {
+            map.remove("status");
+        }
+        return print_structured(if ctx.global.output == Format::Json { Format::Json } else { Format::Yaml }, &manifest);
+    }
+    let api: Api<DynamoRestore> = ctx.api();
+    api.create(&PostParams::default(), &restore).await.map_err(|e| api_failed(&format!("creating DynamoRestore {name}"), e))?;
+    eprintln!("dynamorestore/{name} created: a new table {}", args.target);
+    if args.wait {
+        wait_ready(&api, &name, "DynamoRestore", args.timeout).await?;
+    }
+    if ctx.global.output != Format::Table {
+        print_structured(ctx.global.output, &restore)?;
+    }
+    Ok(())
+}

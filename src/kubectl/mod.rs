@@ -127,7 +127,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
     }
 }
 
-/// Every object `api` reaches (one namespace, or all with `-A`).
+/// Every object `api` lists; `what` names them if the apiserver fails.
 async fn list_all<K>(api: &Api<K>, what: &str) -> Result<Vec<K>, Failure>
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,

@@ -12,6 +12,7 @@ pub(super) fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// `-o json` or `-o yaml`: `value` on standard output.
 pub(super) fn print_structured<T: Serialize>(format: Format, value: &T) -> Result<(), Failure> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(value).map(|mut s| {

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::api::{DynamoBackup, labels};
 
+/// `pin` (`pinned`) or `unpin`: sets or removes the label on the DynamoBackup.
 pub(super) async fn pin(ctx: &Ctx, backup: &str, pinned: bool) -> Result<(), Failure> {
     let api: Api<DynamoBackup> = ctx.api();
     let value = if pinned { serde_json::json!("true") } else { serde_json::Value::Null };

@@ -24,71 +24,117 @@ use crate::{
     plan::when::{check_in_window, parse_moment, tz_name},
 };
 
-/// The PITR window a policy of the namespace last read for `table`: (state, earliest, latest).
-fn window_of(policies: &[DynamoBackupPolicy], table: &str) -> Option<(String, Option<Timestamp>, Option<Timestamp>, String)> {
+/// The PITR window of a table as a policy of the namespace last read it.
+struct Window {
+    /// PITR as the policy read it: ENABLED, DISABLED...
+    state: String,
+    earliest: Option<Timestamp>,
+    latest: Option<Timestamp>,
+    /// The policy that read it.
+    policy: String,
+}
+
+/// The PITR window a policy of the namespace last read for `table`, if one reports it.
+fn window_of(policies: &[DynamoBackupPolicy], table: &str) -> Option<Window> {
     policies.iter().find_map(|p| {
         let status = p.status.as_ref()?;
         let line = status.tables.iter().find(|t| render::table_name(&t.name) == table)?;
         let pitr = line.point_in_time_recovery.as_ref()?;
-        Some((
-            pitr.status.clone(),
-            pitr.earliest_restorable_time.as_ref().map(|t| t.0),
-            pitr.latest_restorable_time.as_ref().map(|t| t.0),
-            p.name_any(),
-        ))
+        Some(Window {
+            state: pitr.status.clone(),
+            earliest: pitr.earliest_restorable_time.as_ref().map(|t| t.0),
+            latest: pitr.latest_restorable_time.as_ref().map(|t| t.0),
+            policy: p.name_any(),
+        })
     })
 }
 
+/// `restore`: builds the DynamoRestore, then prints it (`--dry-run`) or creates it and, with
+/// `--wait`, follows it until it is Ready.
 pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure> {
     let now = Timestamp::now();
-    let source = if let Some(backup) = &args.from_backup {
-        RestoreSource {
-            backup_ref: Some(LocalObjectReference { name: backup.clone() }),
-            backup_arn: None,
-            recovery_point_arn: None,
-            point_in_time: None,
-        }
-    } else {
-        let Some(table) = args.table.clone() else {
-            return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
-        };
-        let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
-        let window = window_of(&policies, render::table_name(&table));
-        if let Some((state, _, _, policy)) = &window
-            && state != "ENABLED"
-        {
-            return Err(refused(format!(
-                "point-in-time recovery of {table} is {state} (as policy {policy} reports): there is no window to restore from; \
-                 restore a backup instead (kubectl dynamobackup list {table})"
-            )));
-        }
-        let at = match &args.to {
-            Some(text) => {
-                let tz = match &args.tz {
-                    Some(name) => TimeZone::get(name).map_err(|e| refused(format!("--tz {name:?}: {e}")))?,
-                    None => TimeZone::system(),
-                };
-                let at = parse_moment(text, &tz, now).map_err(refused)?;
-                eprintln!("restoring {table} as of {at} ({} in {})", at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), tz_name(&tz));
-                match &window {
-                    Some((_, earliest, latest, _)) => check_in_window(&table, at, *earliest, *latest).map_err(refused)?,
-                    None => eprintln!("no policy of {} reports the PITR window of {table}; the operator checks it", where_(ctx)),
-                }
-                Some(at)
-            }
-            None => None,
-        };
-        RestoreSource {
-            backup_ref: None,
-            backup_arn: None,
-            recovery_point_arn: None,
-            point_in_time: Some(PointInTimeSource {
-                table_name: table,
-                restore_time: at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
-                latest_restorable_time: at.is_none().then_some(true),
-            }),
-        }
+    let source = match &args.from_backup {
+        Some(backup) => backup_source(backup),
+        None => pitr_source(ctx, &args, now).await?,
     };
+    let restore = restore_object(&args, source, &ctx.namespace, now);
+    if args.dry_run {
+        return print_manifest(ctx.global.output, &restore);
+    }
+    let name = restore.name_any();
+    let api: Api<DynamoRestore> = ctx.api();
+    api.create(&PostParams::default(), &restore).await.map_err(|e| api_failed(&format!("creating DynamoRestore {name}"), e))?;
+    eprintln!("dynamorestore/{name} created: a new table {}", args.target);
+    if args.wait {
+        wait_ready(&api, &name, "DynamoRestore", args.timeout).await?;
+    }
+    if ctx.global.output != Format::Table {
+        print_structured(ctx.global.output, &restore)?;
+    }
+    Ok(())
+}
+
+/// The source `--from-backup` names: a DynamoBackup of the namespace.
+fn backup_source(backup: &str) -> RestoreSource {
+    RestoreSource {
+        backup_ref: Some(LocalObjectReference { name: backup.to_owned() }),
+        backup_arn: None,
+        recovery_point_arn: None,
+        point_in_time: None,
+    }
+}
+
+/// The source `--to` or `--latest` names: the PITR window of the source table. Refused when a
+/// policy reports its PITR off, or the moment outside the window.
+async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<RestoreSource, Failure> {
+    let Some(table) = args.table.clone() else {
+        return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
+    };
+    let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
+    let window = window_of(&policies, render::table_name(&table));
+    if let Some(Window { state, policy, .. }) = &window
+        && state != "ENABLED"
+    {
+        return Err(refused(format!(
+            "point-in-time recovery of {table} is {state} (as policy {policy} reports): there is no window to restore from; \
+             restore a backup instead (kubectl dynamobackup list {table})"
+        )));
+    }
+    let at = match &args.to {
+        Some(text) => Some(moment(ctx, &table, text, args.tz.as_deref(), window.as_ref(), now)?),
+        None => None,
+    };
+    Ok(RestoreSource {
+        backup_ref: None,
+        backup_arn: None,
+        recovery_point_arn: None,
+        point_in_time: Some(PointInTimeSource {
+            table_name: table,
+            restore_time: at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+            latest_restorable_time: at.is_none().then_some(true),
+        }),
+    })
+}
+
+/// The moment `--to` names, read in `--tz` (default: this machine's time zone), said back to the
+/// user, and checked against the window where a policy reports it.
+fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&Window>, now: Timestamp) -> Result<Timestamp, Failure> {
+    let tz = match tz {
+        Some(name) => TimeZone::get(name).map_err(|e| refused(format!("--tz {name:?}: {e}")))?,
+        None => TimeZone::system(),
+    };
+    let at = parse_moment(text, &tz, now).map_err(refused)?;
+    eprintln!("restoring {table} as of {at} ({} in {})", at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), tz_name(&tz));
+    match window {
+        Some(window) => check_in_window(table, at, window.earliest, window.latest).map_err(refused)?,
+        None => eprintln!("no policy of {} reports the PITR window of {table}; the operator checks it", where_(ctx)),
+    }
+    Ok(at)
+}
+
+/// The DynamoRestore of `source` into the new table, named by `--name` or after the new table
+/// and the time.
+fn restore_object(args: &RestoreArgs, source: RestoreSource, namespace: &str, now: Timestamp) -> DynamoRestore {
     let name = args.name.clone().unwrap_or_else(|| derived_name(&args.target, &stamp(now)));
     let mut restore = DynamoRestore::new(
         &name,
@@ -104,22 +150,15 @@ pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure>
             verify: None,
         },
     );
-    restore.metadata.namespace = Some(ctx.namespace.clone());
-    if args.dry_run {
-        let mut manifest = serde_json::to_value(&restore).map_err(|e| Failure { code: 1, message: e.to_string() })?;
-        if let Some(map) = manifest.as_object_mut() {
-            map.remove("status");
-        }
-        return print_structured(if ctx.global.output == Format::Json { Format::Json } else { Format::Yaml }, &manifest);
+    restore.metadata.namespace = Some(namespace.to_owned());
+    restore
+}
+
+/// `--dry-run`: the DynamoRestore as a manifest to commit, without status; YAML unless `-o json`.
+fn print_manifest(output: Format, restore: &DynamoRestore) -> Result<(), Failure> {
+    let mut manifest = serde_json::to_value(restore).map_err(|e| Failure { code: 1, message: e.to_string() })?;
+    if let Some(map) = manifest.as_object_mut() {
+        map.remove("status");
     }
-    let api: Api<DynamoRestore> = ctx.api();
-    api.create(&PostParams::default(), &restore).await.map_err(|e| api_failed(&format!("creating DynamoRestore {name}"), e))?;
-    eprintln!("dynamorestore/{name} created: a new table {}", args.target);
-    if args.wait {
-        wait_ready(&api, &name, "DynamoRestore", args.timeout).await?;
-    }
-    if ctx.global.output != Format::Table {
-        print_structured(ctx.global.output, &restore)?;
-    }
-    Ok(())
+    print_structured(if output == Format::Json { Format::Json } else { Format::Yaml }, &manifest)
 }

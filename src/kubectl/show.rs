@@ -17,6 +17,7 @@ use super::{
 };
 use crate::api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore};
 
+/// `status [TARGET]`: a line per table the policies cover or the DynamoBackups name.
 pub(super) async fn status(ctx: &Ctx, target: Option<&str>, unprotected: bool) -> Result<(), Failure> {
     let policies = list_all(&ctx.list_api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
     let backups = list_all(&ctx.list_api::<DynamoBackup>(), "DynamoBackups").await?;
@@ -36,6 +37,7 @@ pub(super) async fn status(ctx: &Ctx, target: Option<&str>, unprotected: bool) -
     Ok(())
 }
 
+/// `list [TABLE]`: the DynamoBackups, newest first.
 pub(super) async fn list(ctx: &Ctx, table: Option<&str>) -> Result<(), Failure> {
     let backups = list_all(&ctx.list_api::<DynamoBackup>(), "DynamoBackups").await?;
     let lines = backup_lines(&backups, table);
@@ -46,7 +48,8 @@ pub(super) async fn list(ctx: &Ctx, table: Option<&str>) -> Result<(), Failure> 
     Ok(())
 }
 
-/// `describe KIND/NAME`.
+/// `describe KIND/NAME`: the object as JSON or YAML with `-o`, else its status and events for a
+/// person.
 pub(super) async fn describe(ctx: &Ctx, object: &str) -> Result<(), Failure> {
     let Some((kind, name)) = object.split_once('/') else {
         return Err(Failure { code: 2, message: format!("{object:?}: name it as KIND/NAME, e.g. backup/orders-before-v42") });
@@ -66,6 +69,14 @@ pub(super) async fn describe(ctx: &Ctx, object: &str) -> Result<(), Failure> {
     if ctx.global.output != Format::Table {
         return print_structured(ctx.global.output, &value);
     }
+    let lines = events_of(ctx, kind, name).await;
+    print!("{}", describe_text(kind, &value, &lines, Timestamp::now(), colour()));
+    Ok(())
+}
+
+/// The events of the object, oldest first; none where they cannot be read (describe shows the
+/// object all the same).
+async fn events_of(ctx: &Ctx, kind: &str, name: &str) -> Vec<EventLine> {
     let events: Api<Event> = ctx.api();
     let mut lines: Vec<EventLine> = events
         .list(&ListParams::default())
@@ -82,10 +93,10 @@ pub(super) async fn describe(ctx: &Ctx, object: &str) -> Result<(), Failure> {
         })
         .collect();
     lines.sort_by_key(|e| e.at);
-    print!("{}", describe_text(kind, &value, &lines, Timestamp::now(), colour()));
-    Ok(())
+    lines
 }
 
+/// The object `name` of kind `K` as JSON, without its managed fields; refused when not found.
 async fn get_value<K>(ctx: &Ctx, name: &str) -> Result<serde_json::Value, Failure>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Serialize,

@@ -13,6 +13,8 @@ use super::{
 };
 use crate::api::DynamoBackupPolicy;
 
+/// `suspend` (`suspended`) or `resume`: sets `spec.schedule.suspend`; refused for a policy
+/// without a schedule.
 pub(super) async fn suspend(ctx: &Ctx, policy: &str, suspended: bool) -> Result<(), Failure> {
     let api: Api<DynamoBackupPolicy> = ctx.api();
     let current = match api.get_opt(policy).await {

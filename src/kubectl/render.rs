@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use crate::api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, labels};
+use crate::api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, PolicyTableStatus, labels};
 
 /// Red for what needs a person, yellow for what is under way; nothing without a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,82 +111,20 @@ pub fn table_name(spec_name: &str) -> &str {
 /// Every table the policies cover or the DynamoBackups name, one line each per namespace;
 /// `only`: a table name or a policy name.
 pub fn status_lines(policies: &[DynamoBackupPolicy], backups: &[DynamoBackup], only: Option<&str>) -> Vec<TableLine> {
-    let mut lines: BTreeMap<(String, String), TableLine> = BTreeMap::new();
+    let mut lines: Lines = BTreeMap::new();
     let policy_named = only.is_some_and(|o| policies.iter().any(|p| p.name_any() == o));
     for p in policies {
         if policy_named && only != Some(p.name_any().as_str()) {
             continue;
         }
-        let namespace = p.namespace().unwrap_or_default();
-        let status = p.status.clone().unwrap_or_default();
-        let stalled =
-            condition(&status.conditions, "Stalled").map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
-        for spec_table in &p.covered_tables() {
-            let name = table_name(spec_table).to_owned();
-            if !policy_named && only.is_some_and(|o| o != name) {
-                continue;
-            }
-            let line = lines.entry((namespace.clone(), name.clone())).or_insert_with(|| TableLine {
-                namespace: namespace.clone(),
-                table: name.clone(),
-                ..Default::default()
-            });
-            line.policies.push(p.name_any());
-            if let Some(next) = status.next_schedule_time.as_ref().map(|t| t.0)
-                && p.spec.schedule.as_ref().is_some_and(|s| !s.suspend)
-            {
-                line.next_schedule_time = Some(line.next_schedule_time.map_or(next, |n| n.min(next)));
-            }
-            if p.spec.schedule.as_ref().is_some_and(|s| s.suspend) {
-                line.attention.push(format!("policy {}: schedule suspended", p.name_any()));
-            }
-            if let Some(stalled) = &stalled {
-                line.attention.push(stalled.clone());
-            }
-            let Some(t) = status.tables.iter().find(|t| t.name == *spec_table) else { continue };
-            if let Some(pitr) = &t.point_in_time_recovery {
-                line.pitr = Some(pitr.status.clone());
-                line.recovery_period_in_days = pitr.recovery_period_in_days;
-                line.earliest_restorable_time = pitr.earliest_restorable_time.as_ref().map(|t| t.0);
-                line.latest_restorable_time = pitr.latest_restorable_time.as_ref().map(|t| t.0);
-            }
-            line.reported_backups += t.available_backups.unwrap_or(0);
-            if let Some(last) = &t.last_backup
-                && let Some(at) = last.created_at.as_ref().map(|t| t.0)
-                && line.last_backup_time.is_none_or(|known| at > known)
-            {
-                line.last_backup = Some(last.name.clone());
-                line.last_backup_time = Some(at);
-            }
-        }
+        add_policy(&mut lines, p, if policy_named { None } else { only });
     }
     for b in backups {
         let namespace = b.namespace().unwrap_or_default();
-        let name = table_name(&b.spec.table_name).to_owned();
-        if policy_named {
-            if !lines.contains_key(&(namespace.clone(), name.clone())) {
-                continue;
-            }
-        } else if only.is_some_and(|o| o != name) {
-            continue;
-        }
-        let line = lines.entry((namespace.clone(), name.clone())).or_insert_with(|| TableLine {
-            namespace: namespace.clone(),
-            table: name.clone(),
-            ..Default::default()
-        });
-        let status = b.status.clone().unwrap_or_default();
-        if status.phase == Some(BackupPhase::Available) {
-            line.available_backups += 1;
-            if let Some(at) = status.created_at.as_ref().map(|t| t.0)
-                && line.last_backup_time.is_none_or(|known| at > known)
-            {
-                line.last_backup = Some(b.name_any());
-                line.last_backup_time = Some(at);
-            }
-        }
-        if let Some(c) = condition(&status.conditions, "Stalled") {
-            line.attention.push(format!("backup {} Stalled ({})", b.name_any(), c.reason));
+        let name = table_name(&b.spec.table_name);
+        let wanted = if policy_named { lines.contains_key(&(namespace.clone(), name.to_owned())) } else { only.is_none_or(|o| o == name) };
+        if wanted {
+            add_backup(line_of(&mut lines, &namespace, name), b);
         }
     }
     for line in lines.values_mut() {
@@ -198,6 +136,91 @@ pub fn status_lines(policies: &[DynamoBackupPolicy], backups: &[DynamoBackup], o
         }
     }
     lines.into_values().collect()
+}
+
+/// The status lines being built, by namespace and table.
+type Lines = BTreeMap<(String, String), TableLine>;
+
+/// The line of `table` in `namespace`, new if there is none yet.
+fn line_of<'a>(lines: &'a mut Lines, namespace: &str, table: &str) -> &'a mut TableLine {
+    lines.entry((namespace.to_owned(), table.to_owned())).or_insert_with(|| TableLine {
+        namespace: namespace.to_owned(),
+        table: table.to_owned(),
+        ..Default::default()
+    })
+}
+
+/// What policy `p` says of each table it covers (only of `table`, if given): that it covers it,
+/// its next slot, what stands in its way, and what it last read of the table.
+fn add_policy(lines: &mut Lines, p: &DynamoBackupPolicy, table: Option<&str>) {
+    let namespace = p.namespace().unwrap_or_default();
+    let status = p.status.clone().unwrap_or_default();
+    let stalled =
+        condition(&status.conditions, "Stalled").map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
+    for spec_table in &p.covered_tables() {
+        let name = table_name(spec_table);
+        if table.is_some_and(|o| o != name) {
+            continue;
+        }
+        let line = line_of(lines, &namespace, name);
+        line.policies.push(p.name_any());
+        if let Some(next) = status.next_schedule_time.as_ref().map(|t| t.0)
+            && p.spec.schedule.as_ref().is_some_and(|s| !s.suspend)
+        {
+            line.next_schedule_time = Some(line.next_schedule_time.map_or(next, |n| n.min(next)));
+        }
+        if p.spec.schedule.as_ref().is_some_and(|s| s.suspend) {
+            line.attention.push(format!("policy {}: schedule suspended", p.name_any()));
+        }
+        if let Some(stalled) = &stalled {
+            line.attention.push(stalled.clone());
+        }
+        if let Some(t) = status.tables.iter().find(|t| t.name == *spec_table) {
+            add_table_status(line, t);
+        }
+    }
+}
+
+/// What a policy last read of the table: its PITR and window, its count of Available backups,
+/// and the newest one.
+fn add_table_status(line: &mut TableLine, t: &PolicyTableStatus) {
+    if let Some(pitr) = &t.point_in_time_recovery {
+        line.pitr = Some(pitr.status.clone());
+        line.recovery_period_in_days = pitr.recovery_period_in_days;
+        line.earliest_restorable_time = pitr.earliest_restorable_time.as_ref().map(|t| t.0);
+        line.latest_restorable_time = pitr.latest_restorable_time.as_ref().map(|t| t.0);
+    }
+    line.reported_backups += t.available_backups.unwrap_or(0);
+    if let Some(last) = &t.last_backup
+        && let Some(at) = last.created_at.as_ref().map(|t| t.0)
+    {
+        line.saw_backup(&last.name, at);
+    }
+}
+
+/// What a DynamoBackup of the table adds: one more Available backup (maybe the newest), or a
+/// stalled one.
+fn add_backup(line: &mut TableLine, b: &DynamoBackup) {
+    let status = b.status.clone().unwrap_or_default();
+    if status.phase == Some(BackupPhase::Available) {
+        line.available_backups += 1;
+        if let Some(at) = status.created_at.as_ref().map(|t| t.0) {
+            line.saw_backup(&b.name_any(), at);
+        }
+    }
+    if let Some(c) = condition(&status.conditions, "Stalled") {
+        line.attention.push(format!("backup {} Stalled ({})", b.name_any(), c.reason));
+    }
+}
+
+impl TableLine {
+    /// The backup `name` made at `at`: the last backup if it is newer than the one known.
+    fn saw_backup(&mut self, name: &str, at: Timestamp) {
+        if self.last_backup_time.is_none_or(|known| at > known) {
+            self.last_backup = Some(name.to_owned());
+            self.last_backup_time = Some(at);
+        }
+    }
 }
 
 pub fn status_table(lines: &[TableLine], now: Timestamp, all_namespaces: bool, colour: bool) -> String {
@@ -346,32 +369,50 @@ pub fn describe_text(kind: &str, object: &serde_json::Value, events: &[EventLine
     if let Some(phase) = status["phase"].as_str() {
         field(&mut out, "Phase", phase);
     }
+    describe_conditions(&mut out, status, colour);
+    describe_status_fields(&mut out, status);
+    describe_events(&mut out, events, now, colour);
+    out
+}
+
+/// `text`'s lines, indented by two spaces.
+fn indented(out: &mut String, text: &str) {
+    for line in text.lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+}
+
+/// `Conditions:` and a row per condition, the stalled in red and the reconciling in yellow.
+fn describe_conditions(out: &mut String, status: &serde_json::Value, colour: bool) {
     out.push_str("Conditions:\n");
     let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
     if conditions.is_empty() {
         out.push_str("  (none yet: the operator has not reported on it)\n");
-    } else {
-        let rows = conditions
-            .iter()
-            .map(|c| {
-                let (type_, state) = (c["type"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default());
-                let tone = match (type_, state) {
-                    ("Stalled", "True") => Tone::Bad,
-                    ("Reconciling", "True") => Tone::Warn,
-                    _ => Tone::Plain,
-                };
-                vec![
-                    paint(type_, tone, colour),
-                    state.to_owned(),
-                    c["reason"].as_str().unwrap_or_default().to_owned(),
-                    c["message"].as_str().unwrap_or_default().to_owned(),
-                ]
-            })
-            .collect();
-        for line in columns(&["TYPE", "STATUS", "REASON", "MESSAGE"], rows).lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
+        return;
     }
+    let rows = conditions
+        .iter()
+        .map(|c| {
+            let (type_, state) = (c["type"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default());
+            let tone = match (type_, state) {
+                ("Stalled", "True") => Tone::Bad,
+                ("Reconciling", "True") => Tone::Warn,
+                _ => Tone::Plain,
+            };
+            vec![
+                paint(type_, tone, colour),
+                state.to_owned(),
+                c["reason"].as_str().unwrap_or_default().to_owned(),
+                c["message"].as_str().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    indented(out, &columns(&["TYPE", "STATUS", "REASON", "MESSAGE"], rows));
+}
+
+/// `Status:` and the status fields but the conditions, the phase and the observed generation,
+/// as YAML; nothing when there are none.
+fn describe_status_fields(out: &mut String, status: &serde_json::Value) {
     let mut rest = status.clone();
     if let Some(map) = rest.as_object_mut() {
         for key in ["conditions", "phase", "observedGeneration"] {
@@ -380,29 +421,27 @@ pub fn describe_text(kind: &str, object: &serde_json::Value, events: &[EventLine
     }
     if rest.as_object().is_some_and(|m| !m.is_empty()) {
         out.push_str("Status:\n");
-        let yaml = serde_yaml_ng::to_string(&rest).unwrap_or_default();
-        for line in yaml.lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
+        indented(out, &serde_yaml_ng::to_string(&rest).unwrap_or_default());
     }
+}
+
+/// `Events:` and a row per event, the warnings in red.
+fn describe_events(out: &mut String, events: &[EventLine], now: Timestamp, colour: bool) {
     out.push_str("Events:\n");
     if events.is_empty() {
         out.push_str("  (none)\n");
-    } else {
-        let rows = events
-            .iter()
-            .map(|e| {
-                vec![
-                    e.at.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
-                    if e.warning { paint("Warning", Tone::Bad, colour) } else { "Normal".into() },
-                    e.reason.clone(),
-                    e.message.clone(),
-                ]
-            })
-            .collect();
-        for line in columns(&["AGE", "TYPE", "REASON", "MESSAGE"], rows).lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
+        return;
     }
-    out
+    let rows = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
+                if e.warning { paint("Warning", Tone::Bad, colour) } else { "Normal".into() },
+                e.reason.clone(),
+                e.message.clone(),
+            ]
+        })
+        .collect();
+    indented(out, &columns(&["AGE", "TYPE", "REASON", "MESSAGE"], rows));
 }

@@ -72,6 +72,15 @@ pub struct IndexDef {
     pub throughput: Option<(i64, i64)>,
 }
 
+/// What a listing said of a followed backup.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seen {
+    /// The backup left CREATING (AVAILABLE, or DELETED by DynamoDB).
+    Backup(Box<Backup>),
+    /// A listing that should have held it did not: describe it to be sure.
+    Missing,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub name: String,

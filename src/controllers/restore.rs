@@ -30,6 +30,7 @@ use crate::{
     plan::{
         backup::creating_poll,
         conditions::{self, Standing, set_condition},
+        reasons,
         restore::{
             STEP_DELETION_PROTECTION, STEP_PITR, STEP_TAGS, STEP_TTL, Target, check_window, classify_target, expires_in, pitr_source,
             table_overrides,
@@ -267,11 +268,7 @@ async fn start_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope) 
     let job_id = match w.ctx.aws_backup.start_restore_job(scope, &job).await {
         Ok(id) => id,
         Err(err) if err.class == ErrorClass::Terminal => {
-            let reason = match err.code.as_deref() {
-                Some("AccessDeniedException") => "AccessDenied",
-                Some("ResourceNotFoundException") => "SourceBackupNotFound",
-                _ => "RestoreFailed",
-            };
+            let reason = reasons::aws_backup("StartRestoreJob", err.code.as_deref());
             return w.stalled(reason, format!("AWS Backup refused the restore of {recovery_point}: {err}")).await;
         }
         Err(err) => return Err(err.into()),
@@ -322,15 +319,7 @@ async fn follow_job(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
 }
 
 fn restore_failure(err: &AwsError) -> (&'static str, String) {
-    let reason = match err.code.as_deref() {
-        Some("InvalidRestoreTimeException") => "RestoreTimeOutsideWindow",
-        Some("PointInTimeRecoveryUnavailableException") => "PointInTimeRecoveryDisabled",
-        Some("SourceTableNotFoundException" | "TableNotFoundException") => "SourceTableNotFound",
-        Some("BackupNotFoundException") => "SourceBackupNotFound",
-        Some("AccessDeniedException") => "AccessDenied",
-        _ => "RestoreFailed",
-    };
-    (reason, err.to_string())
+    (reasons::dynamodb("Restore", err.code.as_deref()), err.to_string())
 }
 
 /// Finds what to restore from and checks it, before any write. The inner Err is an answer

@@ -169,24 +169,6 @@ impl World {
         result
     }
 
-    /// One reconcile of the DynamoRestore `name`.
-    pub async fn reconcile_restore(&self, name: &str) -> Result<Action, Error> {
-        self.sync();
-        let obj = Arc::new(self.get::<DynamoRestore>(name));
-        let result = super::restore::reconcile(obj, self.ctx.clone()).await;
-        self.sync();
-        result
-    }
-
-    /// One reconcile of the DynamoBackupPolicy `name`.
-    pub async fn reconcile_policy(&self, name: &str) -> Result<Action, Error> {
-        self.sync();
-        let obj = Arc::new(self.get::<DynamoBackupPolicy>(name));
-        let result = super::policy::reconcile(obj, self.ctx.clone()).await;
-        self.sync();
-        result
-    }
-
     /// Whether an observation woke the reconcile of `name` (of any kind) since the last look.
     fn woken(&self, name: &str) -> bool {
         let mut woken = false;
@@ -211,10 +193,6 @@ impl World {
     /// status stops changing; the object as it is then (None: it is gone).
     pub async fn settle_backup(&self, name: &str) -> Option<DynamoBackup> {
         settle(self, name, |w, n| Box::pin(w.reconcile_backup(n))).await
-    }
-
-    pub async fn settle_restore(&self, name: &str) -> Option<DynamoRestore> {
-        settle(self, name, |w, n| Box::pin(w.reconcile_restore(n))).await
     }
 
     /// Runs `step` with the `n`-th call from now (to the cluster, DynamoDB or AWS Backup)

@@ -22,17 +22,8 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 use super::DynamoPort;
-use crate::api::facts::{Backup, BackupState, Scope};
+use crate::api::facts::{Backup, BackupState, Scope, Seen};
 use crate::aws::Lane;
-
-/// What a listing said of a followed backup.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Seen {
-    /// The backup left CREATING (AVAILABLE, or DELETED by DynamoDB).
-    Backup(Box<Backup>),
-    /// A listing that should have held it did not: describe it to be sure.
-    Missing,
-}
 
 /// A backup made this long ago that no listing shows is missing (listings may lag a new backup).
 const LISTING_LAG: Duration = Duration::from_secs(300);

@@ -12,6 +12,6 @@ mod port;
 
 pub use aws::AwsDynamo;
 pub use discovery::{Listing, TableDiscovery};
-pub use inventory::{Inventory, Seen};
+pub use inventory::Inventory;
 pub use pitr::{PitrCache, TableFacts};
 pub use port::DynamoPort;

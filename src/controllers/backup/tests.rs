@@ -263,7 +263,8 @@ async fn a_locked_vault_keeps_the_object_until_aws_backup_allows_the_deletion() 
 /// snapshot, and no second call of a non-idempotent operation.
 #[tokio::test]
 async fn a_crash_after_any_call_converges_to_one_snapshot() {
-    let lifecycles: [(&str, fn() -> DynamoBackup, fn(&World)); 4] = [
+    type Lifecycle = (&'static str, fn() -> DynamoBackup, fn(&World));
+    let lifecycles: [Lifecycle; 4] = [
         ("native", || native("b", "Orders"), |_| {}),
         ("native, creating for a while", || native("b", "Orders"), |w| w.dynamo.backups_take(2)),
         (

@@ -24,6 +24,7 @@ use crate::{
     plan::{
         awsbackup::{self as plan, Step},
         conditions::Standing,
+        reasons,
         validate::BackupTarget,
     },
 };
@@ -79,11 +80,7 @@ impl Keeper for Vault {
                     let (job_id, recovery_point) = match r.ctx.aws_backup.start_backup_job(scope, &request).await {
                         Ok(started) => started,
                         Err(err) if err.class == ErrorClass::Terminal => {
-                            let reason = match err.code.as_deref() {
-                                Some("AccessDeniedException") => "AccessDenied",
-                                Some("ResourceNotFoundException") => "VaultNotFound",
-                                _ => "StartBackupJobFailed",
-                            };
+                            let reason = reasons::aws_backup("StartBackupJob", err.code.as_deref());
                             return r
                                 .stalled(reason, format!("AWS Backup refused the backup job into vault {}: {err}", spec.backup_vault_name))
                                 .await;

@@ -84,6 +84,44 @@ pub fn count_differs(counted: i64, expected: Option<i64>, tolerance_percent: u32
     })
 }
 
+/// What the checks of a restored table concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: bool,
+    /// `Verified`, `ItemCountMismatch`, `KeysMissing` or `VerificationFailed` (both).
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The verdict of a count (`tolerance`: the spec asked for one, within this percent) of
+/// `counted` items against the snapshot's `expected`, and of `keys` keys of which `missing`
+/// were not found.
+pub fn verdict(tolerance: Option<u32>, counted: Option<i64>, expected: Option<i64>, keys: usize, missing: &[String]) -> Verdict {
+    let mut problems = Vec::new();
+    let mut reason = "Verified";
+    if let Some(tolerance) = tolerance
+        && let Some(differs) = count_differs(counted.unwrap_or(0), expected, tolerance)
+    {
+        problems.push(differs);
+        reason = "ItemCountMismatch";
+    }
+    if !missing.is_empty() {
+        problems.push(format!("{} of {keys} keys missing: {}", missing.len(), missing.join(", ")));
+        reason = if reason == "Verified" { "KeysMissing" } else { "VerificationFailed" };
+    }
+    if !problems.is_empty() {
+        return Verdict { passed: false, reason, message: problems.join("; ") };
+    }
+    let counted = match (tolerance, counted, expected) {
+        (Some(_), Some(n), Some(m)) => format!("{n} items (the snapshot recorded {m})"),
+        (Some(_), Some(n), None) => format!("{n} items (no count recorded for the snapshot to compare)"),
+        _ => String::new(),
+    };
+    let found = if keys == 0 { String::new() } else { format!("{keys} keys found") };
+    let message = [counted, found].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ");
+    Verdict { passed: true, reason, message }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +159,21 @@ mod tests {
         let off = count_differs(3900, Some(4200), 5).unwrap();
         assert!(off.contains("3900") && off.contains("4200") && off.contains("300"), "{off}");
         assert_eq!(count_differs(17, None, 0), None, "no recorded count: nothing to compare");
+    }
+
+    #[test]
+    fn the_verdict_names_what_failed() {
+        let ok = verdict(Some(5), Some(4000), Some(4200), 2, &[]);
+        assert_eq!(
+            (ok.passed, ok.reason, ok.message.as_str()),
+            (true, "Verified", "4000 items (the snapshot recorded 4200), 2 keys found")
+        );
+        assert_eq!(verdict(Some(0), Some(1), Some(2), 0, &[]).reason, "ItemCountMismatch");
+        let missing = ["{\"id\":{\"S\":\"a\"}}".to_owned()];
+        assert_eq!(verdict(None, None, None, 3, &missing).reason, "KeysMissing");
+        let both = verdict(Some(0), Some(1), Some(2), 3, &missing);
+        assert_eq!(both.reason, "VerificationFailed");
+        assert!(both.message.contains("1 of 3 keys missing"), "{}", both.message);
     }
 
     #[test]

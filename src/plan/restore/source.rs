@@ -1,15 +1,109 @@
-//! Restore decisions: the PITR window, the index keep-lists as full overrides, whether an
-//! existing target table is ours (a restore in flight after a crash) or someone else's.
-
-use std::time::Duration;
+//! Where a restore takes its data from, checked before any write: the PITR window, the index
+//! keep-lists as full overrides, how the PITR source is named, and which recovery point of an
+//! AWSBackup DynamoBackup serves the target's region.
 
 use jiff::Timestamp;
 
-use super::validate::Invalid;
 use crate::{
-    api::facts::{IndexDef, Pitr, Table, TableOverrides},
-    api::{BillingMode, RestoreOverrides},
+    api::facts::{IndexDef, Pitr, TableOverrides},
+    api::{BackupMethod, BackupPhase, BillingMode, CopyState, DynamoBackup, DynamoRestoreSpec, RestoreOverrides},
+    plan::{
+        arns::recovery_point_region,
+        validate::{self, Invalid},
+    },
 };
+
+/// Why a source cannot be restored from now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// It will be, by itself: say so, look again shortly (phase Pending).
+    Wait(String),
+    /// Not without a new spec or outside help.
+    Stall(Invalid),
+}
+
+/// What a `backupRef` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Named {
+    /// A DynamoDB backup, by ARN, in the region the ARN names.
+    Native { arn: String, region: Option<String> },
+    /// An AWSBackup DynamoBackup: its recovery points decide (`recovery_point_of`).
+    Vaulted,
+}
+
+/// The DynamoBackup `name` (None: not found) as a restore's source. `recorded`: the backup ARN
+/// this restore's intent recorded, if it started: the object going away since does not take
+/// the snapshot with it.
+pub fn backup_ref(name: &str, backup: Option<&DynamoBackup>, recorded: Option<&str>) -> Result<Named, Halt> {
+    let Some(backup) = backup else {
+        return match recorded {
+            Some(arn) => Ok(Named::Native { arn: arn.to_owned(), region: validate::parse_backup_arn(arn).map(|(region, _)| region) }),
+            None => Err(Halt::Wait(format!("DynamoBackup {name} does not exist (yet)"))),
+        };
+    };
+    if backup.spec.method == BackupMethod::AWSBackup {
+        return Ok(Named::Vaulted);
+    }
+    let status = backup.status.clone().unwrap_or_default();
+    match (status.phase, status.backup_arn) {
+        (Some(BackupPhase::Available), Some(arn)) => {
+            let region = validate::parse_backup_arn(&arn).map(|(region, _)| region);
+            Ok(Named::Native { arn, region })
+        }
+        (phase, _) => {
+            let phase = phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+            Err(Halt::Wait(format!("DynamoBackup {name} is {phase}, not Available yet")))
+        }
+    }
+}
+
+/// The recovery point of the AWSBackup DynamoBackup `name` that serves `target_region` (None:
+/// the default region): the source's own, or a completed copy in that region.
+pub fn recovery_point_of(name: &str, backup: &DynamoBackup, target_region: Option<&str>) -> Result<String, Halt> {
+    let status = backup.status.clone().unwrap_or_default();
+    let source = status.recovery_point_arn.clone().filter(|_| status.backup_status.as_deref() == Some("COMPLETED"));
+    let Some(source) = source else {
+        return Err(Halt::Wait(format!("DynamoBackup {name}: its recovery point is not complete yet")));
+    };
+    let source_region = recovery_point_region(&source);
+    let Some(target) = target_region.filter(|t| Some(*t) != source_region.as_deref()) else { return Ok(source) };
+    match status.copies.iter().find(|c| c.region == target) {
+        Some(copy) if copy.state == CopyState::Completed && copy.recovery_point_arn.is_some() => {
+            Ok(copy.recovery_point_arn.clone().unwrap_or_default())
+        }
+        Some(copy) if copy.state != CopyState::Failed => {
+            Err(Halt::Wait(format!("DynamoBackup {name}: its copy to {target} is not complete yet")))
+        }
+        _ => {
+            let mut regions: Vec<String> = source_region.into_iter().collect();
+            regions.extend(status.copies.iter().filter(|c| c.state == CopyState::Completed).map(|c| c.region.clone()));
+            let message = format!(
+                "DynamoBackup {name} has no completed copy in {target}; it can be restored in: {}. Add a copyTo vault in {target} \
+                 to the backup's method (a new DynamoBackup), or restore in one of those regions",
+                regions.join(", ")
+            );
+            Err(Halt::Stall(Invalid { reason: "NoCopyInRegion", message }))
+        }
+    }
+}
+
+/// A recovery point is restored by AWS Backup with the role of `spec.awsBackup`, and takes no
+/// overrides.
+pub fn by_aws_backup(spec: &DynamoRestoreSpec) -> Result<(), Invalid> {
+    if spec.aws_backup.is_none() {
+        return Err(Invalid { reason: "AWSBackupSettingsMissing", message: validate::ROLE_REQUIRED.to_owned() });
+    }
+    if spec.overrides.is_some() {
+        let message = "spec.overrides are not available for a restore by AWS Backup (StartRestoreJob takes none); remove them";
+        return Err(validate::invalid(message));
+    }
+    Ok(())
+}
+
+/// Whether the spec keeps some indexes by name, so the source's indexes must be known.
+pub fn needs_indexes(spec: &DynamoRestoreSpec) -> bool {
+    spec.overrides.as_ref().is_some_and(|o| o.keep_global_secondary_indexes.is_some() || o.keep_local_secondary_indexes.is_some())
+}
 
 /// A restore of `at` (None: latest) from a table with this PITR state may go ahead.
 pub fn check_window(table: &str, pitr: &Pitr, at: Option<Timestamp>) -> Result<(), Invalid> {
@@ -108,78 +202,10 @@ pub fn pitr_source(table_name: &str, table_region: Option<&str>, table_arn: Opti
     }
 }
 
-/// What the target table name stands for right now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// No table of that name: a restore may create it.
-    Free,
-    /// The table this restore created (recorded, or found after a crash and adopted).
-    Ours,
-    /// Someone else's table: never touched.
-    Taken,
-}
-
-/// Clock skew tolerated between our clock (`started_at`) and DynamoDB's (`created_at`).
-const SKEW: Duration = Duration::from_secs(120);
-
-/// `recorded_id`: the table id in status. `started_at`: when this restore recorded its intent
-/// to call DynamoDB (written before the call). `source_arn`: the backup or table restored from.
-pub fn classify_target(
-    table: Option<&Table>,
-    recorded_id: Option<&str>,
-    started_at: Option<Timestamp>,
-    source_arn: Option<&str>,
-) -> Target {
-    let Some(table) = table else { return Target::Free };
-    if recorded_id.is_some() && table.id.as_deref() == recorded_id {
-        return Target::Ours;
-    }
-    if recorded_id.is_some() {
-        // We had a table of that name, and this is another one.
-        return Target::Taken;
-    }
-    let (Some(started), Some(restore)) = (started_at, &table.restore) else { return Target::Taken };
-    let from_our_source = match source_arn {
-        Some(arn) => restore.source_backup_arn.as_deref() == Some(arn) || restore.source_table_arn.as_deref() == Some(arn),
-        None => false,
-    };
-    let created_after_intent = table.created_at.is_some_and(|c| c.as_second() + (SKEW.as_secs() as i64) >= started.as_second());
-    if from_our_source && created_after_intent { Target::Ours } else { Target::Taken }
-}
-
-/// When a finished restore with `ttlAfterFinished` goes: None now, else after how long.
-pub fn expires_in(finished_at: Timestamp, ttl: Duration, now: Timestamp) -> Option<Duration> {
-    let due = finished_at.checked_add(jiff::SignedDuration::try_from(ttl).ok()?).ok()?;
-    (due > now).then(|| Duration::try_from(due.duration_since(now)).unwrap_or_default())
-}
-
-/// Steps done after the table is ACTIVE, in order; each is recorded once done.
-pub const STEP_TAGS: &str = "tags";
-pub const STEP_PITR: &str = "pointInTimeRecovery";
-pub const STEP_DELETION_PROTECTION: &str = "deletionProtection";
-pub const STEP_TTL: &str = "timeToLive";
-
-#[cfg(test)]
-mod ttl_tests {
-    use super::*;
-
-    #[test]
-    fn a_finished_restore_goes_once_its_ttl_has_passed() {
-        let finished: Timestamp = "2026-01-15T10:00:00Z".parse().unwrap();
-        let ttl = Duration::from_secs(7200);
-        assert_eq!(expires_in(finished, ttl, "2026-01-15T11:00:00Z".parse().unwrap()), Some(Duration::from_secs(3600)));
-        assert_eq!(expires_in(finished, ttl, "2026-01-15T12:00:00Z".parse().unwrap()), None);
-        assert_eq!(expires_in(finished, Duration::ZERO, finished), None);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        api::ProvisionedThroughput,
-        api::facts::{KeyRole, RestoreSummary},
-    };
+    use crate::api::{ProvisionedThroughput, facts::KeyRole};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -257,53 +283,11 @@ mod tests {
         assert_eq!(o.global_indexes, Some(vec![gsi("byEmail", None)]));
     }
 
-    fn table(id: &str, created: &str, source_backup: Option<&str>) -> Table {
-        Table {
-            name: "Orders-restored".into(),
-            arn: None,
-            id: Some(id.into()),
-            status: "ACTIVE".into(),
-            item_count: None,
-            size_bytes: None,
-            created_at: Some(ts(created)),
-            global_indexes: vec![],
-            local_indexes: vec![],
-            restore: source_backup.map(|b| RestoreSummary {
-                source_backup_arn: Some(b.into()),
-                source_table_arn: None,
-                restored_at: None,
-                in_progress: false,
-            }),
-            deletion_protection: None,
-        }
-    }
-
     #[test]
     fn a_source_in_another_region_goes_by_arn() {
         let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/UserProfiles";
         assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("us-east-1")), arn);
         assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("eu-west-1")), "UserProfiles");
         assert_eq!(pitr_source("UserProfiles", None, Some(arn), Some("us-east-1")), "UserProfiles", "a plain name is local");
-    }
-
-    #[test]
-    fn the_recorded_table_is_ours() {
-        let t = table("id-1", "2026-01-10T12:00:00Z", Some("arn:b"));
-        assert_eq!(classify_target(Some(&t), Some("id-1"), None, None), Target::Ours);
-        assert_eq!(classify_target(Some(&t), Some("id-0"), None, Some("arn:b")), Target::Taken);
-        assert_eq!(classify_target(None, Some("id-1"), None, None), Target::Free);
-    }
-
-    #[test]
-    fn a_restore_in_flight_after_a_crash_is_adopted() {
-        let t = table("id-1", "2026-01-10T12:00:05Z", Some("arn:b"));
-        let started = Some(ts("2026-01-10T12:00:04Z"));
-        assert_eq!(classify_target(Some(&t), None, started, Some("arn:b")), Target::Ours);
-        assert_eq!(classify_target(Some(&t), None, started, Some("arn:other")), Target::Taken, "another source");
-        assert_eq!(classify_target(Some(&t), None, None, Some("arn:b")), Target::Taken, "we never started");
-        let old = table("id-1", "2026-01-09T00:00:00Z", Some("arn:b"));
-        assert_eq!(classify_target(Some(&old), None, started, Some("arn:b")), Target::Taken, "made before we started");
-        let plain = table("id-1", "2026-01-10T12:00:05Z", None);
-        assert_eq!(classify_target(Some(&plain), None, started, Some("arn:b")), Target::Taken, "not a restored table");
     }
 }

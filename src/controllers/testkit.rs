@@ -183,6 +183,19 @@ impl World {
         woken
     }
 
+    /// One reconcile of the DynamoRestore `name` as the cluster has it now.
+    pub async fn reconcile_restore(&self, name: &str) -> Result<Action, Error> {
+        self.sync();
+        let obj = Arc::new(self.get::<DynamoRestore>(name));
+        let result = super::restore::reconcile(obj, self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
+    pub async fn settle_restore(&self, name: &str) -> Option<DynamoRestore> {
+        settle(self, name, |w, n| Box::pin(w.reconcile_restore(n))).await
+    }
+
     /// The inventory's follower lists the default scope now (its creating backups, or all of
     /// them with `resync`), as it would when due.
     pub async fn list_backups_now(&self, resync: bool) {
@@ -217,11 +230,13 @@ async fn settle<K>(world: &World, name: &str, reconcile: for<'a> fn(&'a World, &
 where
     K: Resource<DynamicType = ()> + DeserializeOwned,
 {
+    // What the object's own watch reacts to: a new generation, the start of its deletion.
+    let watched = |obj: &K| (obj.meta().generation, obj.meta().deletion_timestamp.is_some());
     for _ in 0..40 {
-        world.cluster.object::<K>(NS, name)?;
+        let before = watched(&world.cluster.object::<K>(NS, name)?);
         let result = reconcile(world, name).await;
         world.list_backups_now(false).await;
-        let woken = world.woken(name);
+        let woken = world.woken(name) || world.cluster.object::<K>(NS, name).is_none_or(|obj| watched(&obj) != before);
         if result.is_ok_and(|action| action == Action::await_change()) && !woken {
             break;
         }

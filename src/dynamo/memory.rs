@@ -164,6 +164,18 @@ impl MemoryDynamo {
         self.lock().backups.insert(backup.arn.clone(), BackupEntry { backup, region: region.to_owned(), creating_reads: 0 });
     }
 
+    /// Tags a table behind the operator's back.
+    pub fn tag_now(&self, region: &str, name: &str, tags: &Tags) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
+            t.tags.extend(tags.clone());
+        }
+    }
+
+    /// Deletes a table behind the operator's back.
+    pub fn delete_table_now(&self, region: &str, name: &str) {
+        self.lock().tables.remove(&(region.to_owned(), name.to_owned()));
+    }
+
     /// Deletes a backup behind the operator's back.
     pub fn remove_backup(&self, arn: &str) {
         self.lock().backups.remove(arn);

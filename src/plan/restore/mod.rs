@@ -127,7 +127,69 @@ pub fn expires_in(finished_at: Timestamp, ttl: Duration, now: Timestamp) -> Opti
 
 #[cfg(test)]
 mod ttl_tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
     use super::*;
+    use crate::api::facts::RestoreSummary;
+
+    fn table(id: &str, status: &str) -> Table {
+        Table {
+            name: "Orders-restored".into(),
+            arn: None,
+            id: Some(id.into()),
+            status: status.into(),
+            item_count: None,
+            size_bytes: None,
+            created_at: Some("2026-01-15T10:00:05Z".parse().unwrap()),
+            global_indexes: Vec::new(),
+            local_indexes: Vec::new(),
+            restore: Some(RestoreSummary {
+                source_backup_arn: Some("arn:b".into()),
+                source_table_arn: None,
+                restored_at: Some("2026-01-15T09:59:00Z".parse().unwrap()),
+                in_progress: status != "ACTIVE",
+            }),
+            deletion_protection: None,
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_step_follows_from_status_and_the_target() {
+        let next_of = |status: &DynamoRestoreStatus, looked| next(status, Some(1), "Orders-restored", "eu-west-1", looked);
+        let fresh = DynamoRestoreStatus::default();
+        assert_eq!(next_of(&fresh, Looked::NotYet), Step::ReadTarget);
+        assert_eq!(next_of(&fresh, Looked::Absent), Step::Start);
+        let theirs = table("id-9", "ACTIVE");
+        assert!(matches!(next_of(&fresh, Looked::Found(&theirs)), Step::Stall { reason: "TargetTableExists", .. }));
+        // The intent recorded, then a crash: the table made from our source after it is ours.
+        let started = DynamoRestoreStatus {
+            started_at: Some(Time("2026-01-15T10:00:00Z".parse().unwrap())),
+            source_backup_arn: Some("arn:b".into()),
+            ..Default::default()
+        };
+        let ours = table("id-1", "CREATING");
+        assert_eq!(next_of(&started, Looked::Found(&ours)), Step::Follow);
+        let recorded = DynamoRestoreStatus { target_table_id: Some("id-1".into()), ..started.clone() };
+        assert!(matches!(next_of(&recorded, Looked::Absent), Step::Stall { reason: "TargetTableGone", .. }));
+        let job = DynamoRestoreStatus { recovery_point_arn: Some("arn:rp".into()), ..started.clone() };
+        assert_eq!(next_of(&job, Looked::NotYet), Step::StartJob);
+        let running = DynamoRestoreStatus { restore_job_id: Some("job-1".into()), ..job };
+        assert_eq!(next_of(&running, Looked::NotYet), Step::FollowJob { job_id: "job-1".into() });
+        let done = DynamoRestoreStatus { phase: Some(RestorePhase::Completed), observed_generation: Some(1), ..Default::default() };
+        assert_eq!(next_of(&done, Looked::NotYet), Step::Done { rewrite: false });
+        assert_eq!(next(&done, Some(2), "t", "r", Looked::NotYet), Step::Done { rewrite: true });
+    }
+
+    #[test]
+    fn a_table_is_followed_until_active_then_finalized() {
+        let now: Timestamp = "2026-01-15T10:01:40Z".parse().unwrap();
+        let status = DynamoRestoreStatus { started_at: Some(Time("2026-01-15T10:00:00Z".parse().unwrap())), ..Default::default() };
+        let Progress::Restoring { poll, .. } = progress(&status, &table("id-1", "CREATING"), false, now) else { panic!("creating") };
+        assert_eq!(poll, Duration::from_secs(25), "a quarter of the 100 s so far");
+        let at = table("id-1", "ACTIVE").restore.and_then(|r| r.restored_at);
+        assert_eq!(progress(&status, &table("id-1", "ACTIVE"), true, now), Progress::Finalize { restore_time: at });
+        assert_eq!(progress(&status, &table("id-1", "ACTIVE"), false, now), Progress::Finalize { restore_time: None });
+    }
 
     #[test]
     fn a_finished_restore_goes_once_its_ttl_has_passed() {

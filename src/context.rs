@@ -43,6 +43,8 @@ pub struct Context {
     pub default_region: Option<String>,
     pub concurrency: u16,
     pub failures: Failures,
+    /// What a reconcile reads once, as `now`.
+    pub clock: Clock,
     /// What ListBackups pages say of the backups the DynamoBackups follow.
     pub inventory: Inventory<ObjectRef<DynamoBackup>>,
     /// Each protected table's existence and PITR, read once per interval for all its policies.
@@ -79,6 +81,7 @@ pub struct Parts {
     pub table_discovery: Duration,
     /// This replica's name, for events.
     pub instance: Option<String>,
+    pub clock: Clock,
 }
 
 impl Context {
@@ -135,6 +138,7 @@ impl Context {
             default_region,
             concurrency,
             failures: Default::default(),
+            clock: parts.clock,
         });
         // Which backups should be AVAILABLE is the DynamoBackup cache's to say; the context owns
         // the inventory, so the inventory holds it weakly.
@@ -167,6 +171,32 @@ impl Context {
 
     pub fn region_label<'a>(&'a self, region: Option<&'a str>) -> &'a str {
         region.or(self.default_region.as_deref()).unwrap_or("the default region")
+    }
+}
+
+/// The time as the reconciles read it: the system's, or one a test sets and moves.
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<Mutex<jiff::Timestamp>>>);
+
+impl Clock {
+    /// A clock that stands at `at` until a test moves it.
+    pub fn fixed(at: jiff::Timestamp) -> Self {
+        Self(Some(Arc::new(Mutex::new(at))))
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        match &self.0 {
+            Some(at) => *at.lock().unwrap_or_else(|p| p.into_inner()),
+            None => jiff::Timestamp::now(),
+        }
+    }
+
+    /// Moves a fixed clock on by `by` (a system clock moves by itself).
+    pub fn advance(&self, by: jiff::SignedDuration) {
+        if let Some(at) = &self.0 {
+            let mut at = at.lock().unwrap_or_else(|p| p.into_inner());
+            *at = at.checked_add(by).unwrap_or(*at);
+        }
     }
 }
 

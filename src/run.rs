@@ -111,6 +111,7 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
         pitr_refresh: args.pitr_refresh_interval,
         table_discovery: args.table_discovery_interval,
         instance: std::env::var("POD_NAME").ok(),
+        clock: Default::default(),
     });
     // The operator's own region is listed for the unprotected-tables metric with or without selectors.
     ctx.discovery.watch(&Default::default());

@@ -30,10 +30,6 @@ pub fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> kube::runtime::reflecto
     }
 }
 
-pub fn now() -> Time {
-    Time(jiff::Timestamp::now())
-}
-
 /// Writes `status` with server-side apply as the operator's field manager.
 pub async fn apply_status<K, S>(cluster: &dyn Cluster, obj: &K, status: &S) -> Result<(), Error>
 where
@@ -119,6 +115,8 @@ pub struct StatusWriter<'a, K: Reported> {
     pub obj: &'a K,
     pub ctx: &'a Context,
     pub status: K::Status,
+    /// The one reading of the clock this reconcile makes.
+    pub now: jiff::Timestamp,
     /// The status as the apiserver last had it from us (or as read), to skip unchanged writes.
     written: Option<serde_json::Value>,
 }
@@ -127,7 +125,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     pub fn new(obj: &'a K, ctx: &'a Context) -> Self {
         let status = obj.current_status();
         let written = if obj.has_status() { serde_json::to_value(&status).ok() } else { None };
-        Self { obj, ctx, status, written }
+        Self { obj, ctx, status, now: ctx.clock.now(), written }
     }
 
     /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
@@ -141,7 +139,7 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     pub async fn write(&mut self, standing: &Standing) -> Result<(), Error> {
         let generation = self.obj.meta().generation;
         let conditions = K::conditions(&mut self.status);
-        *conditions = apply_standing(conditions, standing, generation, &now());
+        *conditions = apply_standing(conditions, standing, generation, &Time(self.now));
         *K::observed_generation(&mut self.status) = generation;
         if self.written.as_ref().is_some_and(|written| serde_json::to_value(&self.status).ok().as_ref() == Some(written)) {
             return Ok(());

@@ -4,7 +4,6 @@
 
 pub mod backup;
 mod common;
-mod drill;
 mod error;
 pub mod policy;
 pub mod restore;

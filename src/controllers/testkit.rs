@@ -26,7 +26,7 @@ use crate::{
     awsbackup::memory::MemoryAwsBackup,
     caches::{Child, ChildCache, Digests, slim},
     cluster::memory::MemoryCluster,
-    context::{Context, Parts},
+    context::{Clock, Context, Parts},
     dynamo::memory::MemoryDynamo,
     faults::Tripwire,
     metrics::Metrics,
@@ -79,6 +79,8 @@ pub struct World {
     pub ctx: Arc<Context>,
     /// Counts every call the cluster, DynamoDB and AWS Backup answer; armed, it stages a crash.
     pub tripwire: Tripwire,
+    /// The time the reconciles read.
+    pub clock: Clock,
     tenancy: Tenancy,
     backups: Mutex<Fed<DynamoBackup>>,
     restores: Mutex<Fed<DynamoRestore>>,
@@ -96,18 +98,26 @@ fn unreachable_client() -> kube::Client {
 }
 
 impl World {
+    /// A world on the system's clock.
     pub fn new() -> Self {
-        let tripwire = Tripwire::default();
-        let dynamo = MemoryDynamo::wired(tripwire.clone());
-        let aws_backup = MemoryAwsBackup::new(dynamo.clone(), tripwire.clone());
-        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, Tenancy::SingleTenant, tripwire)
+        Self::built(Tenancy::SingleTenant, Clock::default())
+    }
+
+    /// A world whose clock stands at `at` until `clock.advance` moves it.
+    pub fn at(at: &str) -> Self {
+        Self::built(Tenancy::SingleTenant, Clock::fixed(at.parse().unwrap_or_else(|err| panic!("test time {at:?}: {err}"))))
     }
 
     /// A world whose operator runs with this tenancy file.
     pub fn with_tenancy(yaml: &str) -> Self {
-        let world = Self::new();
-        let tenancy = Tenancy::parse(yaml).unwrap_or_else(|err| panic!("test tenancy file: {err}"));
-        Self::over(world.cluster, world.dynamo, world.aws_backup, tenancy, world.tripwire)
+        Self::built(Tenancy::parse(yaml).unwrap_or_else(|err| panic!("test tenancy file: {err}")), Clock::default())
+    }
+
+    fn built(tenancy: Tenancy, clock: Clock) -> Self {
+        let tripwire = Tripwire::default();
+        let dynamo = MemoryDynamo::wired(tripwire.clone());
+        let aws_backup = MemoryAwsBackup::new(dynamo.clone(), tripwire.clone());
+        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, tenancy, tripwire, clock)
     }
 
     fn over(
@@ -116,6 +126,7 @@ impl World {
         aws_backup: Arc<MemoryAwsBackup>,
         tenancy: Tenancy,
         tripwire: Tripwire,
+        clock: Clock,
     ) -> Self {
         let ctx = Context::assemble(Parts {
             client: unreachable_client(),
@@ -131,17 +142,19 @@ impl World {
             pitr_refresh: Duration::from_secs(3600),
             table_discovery: Duration::from_secs(3600),
             instance: None,
+            clock: clock.clone(),
         });
         let backups = Mutex::new(Fed::new(&ctx.backups));
         let restores = Mutex::new(Fed::new(&ctx.restores));
         let woken_backups = Mutex::new(ctx.wake_backups.subscribe(None));
         let woken_policies = Mutex::new(ctx.wake_policies.subscribe(None));
-        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, backups, restores, woken_backups, woken_policies }
+        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, clock, backups, restores, woken_backups, woken_policies }
     }
 
     /// A new operator process over the same cluster and AWS: caches start empty.
     pub fn restart(&self) -> Self {
-        Self::over(self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), self.tenancy.clone(), self.tripwire.clone())
+        let (tenancy, tripwire, clock) = (self.tenancy.clone(), self.tripwire.clone(), self.clock.clone());
+        Self::over(self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), tenancy, tripwire, clock)
     }
 
     /// The watches catch up with the cluster.
@@ -208,6 +221,53 @@ impl World {
         settle(self, name, |w, n| Box::pin(w.reconcile_backup(n))).await
     }
 
+    /// Reconciles every object of every kind, round after round (the inventory listing between
+    /// rounds), until a round writes nothing to the cluster; at most 30 rounds.
+    pub async fn settle_all(&self) {
+        for _ in 0..30 {
+            let before = self.cluster.writes().len();
+            for name in names::<DynamoBackupPolicy>(&self.cluster) {
+                let _ = self.reconcile_policy(&name).await;
+            }
+            for name in names::<DynamoBackup>(&self.cluster) {
+                let _ = self.reconcile_backup(&name).await;
+            }
+            for name in names::<DynamoRestore>(&self.cluster) {
+                let _ = self.reconcile_restore(&name).await;
+            }
+            self.list_backups_now(false).await;
+            // The caches' tasks (PITR reads, table listings) run, and may wake someone.
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            let woken = self.woken_any();
+            if self.cluster.writes().len() == before && !woken {
+                return;
+            }
+        }
+    }
+
+    /// Whether any reconcile was woken by an observation since the last look.
+    fn woken_any(&self) -> bool {
+        let mut woken = false;
+        while self.woken_backups.lock().unwrap_or_else(|p| p.into_inner()).try_recv().is_ok() {
+            woken = true;
+        }
+        while self.woken_policies.lock().unwrap_or_else(|p| p.into_inner()).try_recv().is_ok() {
+            woken = true;
+        }
+        woken
+    }
+
+    /// One reconcile of the DynamoBackupPolicy `name`.
+    pub async fn reconcile_policy(&self, name: &str) -> Result<Action, Error> {
+        self.sync();
+        let obj = Arc::new(self.get::<DynamoBackupPolicy>(name));
+        let result = super::policy::reconcile(obj, self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
     /// Runs `step` with the `n`-th call from now (to the cluster, DynamoDB or AWS Backup)
     /// taking effect and never answering, and drops the reconcile there, as a killed process
     /// stops. None when it crashed; else what `step` returned (it made fewer than `n` calls).
@@ -219,6 +279,10 @@ impl World {
             () = self.tripwire.tripped() => None,
         }
     }
+}
+
+fn names<K: Resource<DynamicType = ()> + DeserializeOwned>(cluster: &MemoryCluster) -> Vec<String> {
+    cluster.list::<K>(NS).iter().filter_map(|o| o.meta().name.clone()).collect()
 }
 
 type Step<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Action, Error>> + 'a>>;

@@ -227,6 +227,25 @@ pub fn compact(duration: Duration) -> String {
     humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string().replace(' ', "")
 }
 
+/// `spec.drill`, checked: its schedule (messages name `spec.drill`).
+pub fn check(spec: &crate::api::DrillSpec) -> Result<crate::plan::schedule::Schedule, crate::plan::validate::Invalid> {
+    let schedule = crate::plan::schedule::Schedule::parse(&spec.schedule).map_err(|mut e| {
+        e.message = e.message.replacen("spec.schedule", "spec.drill.schedule", 1);
+        e
+    })?;
+    if let Some(ttl) = &spec.ttl_after_finished {
+        humantime::parse_duration(ttl).map_err(|e| {
+            crate::plan::validate::invalid(format!("spec.drill.ttlAfterFinished {ttl:?} is not a duration such as 30m or 2h: {e}"))
+        })?;
+    }
+    if let Some(verify) = &spec.verify {
+        for (i, key) in verify.keys.iter().enumerate() {
+            crate::plan::verify::parse_key(key).map_err(|e| crate::plan::validate::invalid(format!("spec.drill.verify.keys[{i}]: {e}")))?;
+        }
+    }
+    Ok(schedule)
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

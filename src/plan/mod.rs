@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod drill;
 pub mod lease;
 pub mod names;
+pub mod policy;
 pub mod reasons;
 pub mod restore;
 pub mod retention;

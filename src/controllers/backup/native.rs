@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 
 use super::keeper::{Keeper, Writer};
@@ -22,7 +23,7 @@ use crate::{
     aws::ErrorClass,
     controllers::{
         Error,
-        common::{key_of, now, publish},
+        common::{key_of, publish},
     },
     plan::{
         backup::{self as plan, FOLLOW_SAFETY_NET, Follow, LOOKUP_MARGIN, Step},
@@ -93,7 +94,7 @@ impl Keeper for Native {
 /// calls CreateBackup and records the answer.
 async fn create(r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error> {
     r.status.backup_name = Some(target.backup_name.clone());
-    r.status.requested_at = Some(now());
+    r.status.requested_at = Some(Time(r.now));
     r.save().await?;
 
     let created = match r.ctx.dynamo.create_backup(scope, &target.table.name, &target.backup_name).await {
@@ -144,7 +145,7 @@ async fn stand(r: &mut Writer<'_>, scope: &Scope, standing: Standing, follow: Fo
     let arn = r.status.backup_arn.clone().unwrap_or_default();
     match follow {
         Follow::Creating => {
-            let requested = r.status.requested_at.as_ref().map(|t| t.0).unwrap_or_else(jiff::Timestamp::now);
+            let requested = r.status.requested_at.as_ref().map_or(r.now, |t| t.0);
             r.ctx.inventory.follow_creating(scope, &arn, key_of(r.obj), requested);
         }
         Follow::Available => r.ctx.inventory.follow_available(scope, &arn),

@@ -13,10 +13,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 use super::keeper::{Keeper, Writer};
 use crate::api::facts::Scope;
 use crate::aws::ErrorClass;
-use crate::controllers::{
-    Error,
-    common::{now, publish},
-};
+use crate::controllers::{Error, common::publish};
 use crate::plan::arns::vault_of;
 use crate::{
     api::{AwsBackupSpec, BackupLifecycle, BackupMethod, BackupPhase, CopyState, CopyStatus},
@@ -75,7 +72,7 @@ impl Keeper for Vault {
                     // The intent first: a deletion after a crash in the call below asks again
                     // with the same token, and so finds the job if the call reached AWS Backup.
                     r.status.table_arn = Some(resource_arn);
-                    r.status.requested_at = r.status.requested_at.take().or_else(|| Some(now()));
+                    r.status.requested_at = r.status.requested_at.take().or(Some(Time(r.now)));
                     r.save().await?;
                     let (job_id, recovery_point) = match r.ctx.aws_backup.start_backup_job(scope, &request).await {
                         Ok(started) => started,
@@ -304,5 +301,5 @@ fn align_copies(copies: &mut Vec<CopyStatus>, spec: &AwsBackupSpec) {
 
 /// How long the snapshot has been under way (since the job was asked for).
 fn elapsed(r: &Writer<'_>) -> Duration {
-    r.status.requested_at.as_ref().map(|t| jiff::Timestamp::now().duration_since(t.0).unsigned_abs()).unwrap_or_default()
+    r.status.requested_at.as_ref().map(|t| r.now.duration_since(t.0).unsigned_abs()).unwrap_or_default()
 }

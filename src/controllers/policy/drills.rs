@@ -10,10 +10,9 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
-use super::{
+use crate::controllers::{
     Error,
-    common::{create_once, publish},
-    policy::TablesSeen,
+    common::{StatusWriter, create_once, publish},
 };
 use crate::{
     api::{DrillResult, DrillSource, DrillStatus, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},
@@ -22,16 +21,17 @@ use crate::{
     plan::{
         drill::{self, DrillFrom, compact, newest_backup, outcome, pick_tables, restore_name},
         names::{label_value, table_label_value},
+        policy::TablesSeen,
         schedule::{Schedule, plan_slots},
         tables::TableRef,
     },
 };
 
-type Writer<'a> = super::common::StatusWriter<'a, DynamoBackupPolicy>;
+type Writer<'a> = StatusWriter<'a, DynamoBackupPolicy>;
 
 /// Follows the drills under way and starts the due ones. Returns when to look again (the next
 /// drill slot); a drill's progress wakes the policy by itself.
-pub(super) async fn run_drills(
+pub async fn run(
     w: &mut Writer<'_>,
     schedule: Option<&Schedule>,
     texts: &[String],
@@ -300,32 +300,4 @@ fn record_metrics(w: &Writer<'_>, entries: &[DrillStatus]) {
             metrics.drill_data_age.get_or_create(&labels).set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
         }
     }
-}
-
-/// The drills that failed, for the policy's standing: `table: what failed`.
-pub(super) fn failed(status: &[DrillStatus]) -> Vec<String> {
-    status
-        .iter()
-        .filter(|e| e.result == DrillResult::Failed)
-        .map(|e| format!("{}: {}", e.table, e.message.as_deref().unwrap_or("failed")))
-        .collect()
-}
-
-/// `spec.drill`, checked: its schedule (messages name `spec.drill`).
-pub(super) fn check(spec: &crate::api::DrillSpec) -> Result<Schedule, crate::plan::validate::Invalid> {
-    let schedule = Schedule::parse(&spec.schedule).map_err(|mut e| {
-        e.message = e.message.replacen("spec.schedule", "spec.drill.schedule", 1);
-        e
-    })?;
-    if let Some(ttl) = &spec.ttl_after_finished {
-        humantime::parse_duration(ttl).map_err(|e| {
-            crate::plan::validate::invalid(format!("spec.drill.ttlAfterFinished {ttl:?} is not a duration such as 30m or 2h: {e}"))
-        })?;
-    }
-    if let Some(verify) = &spec.verify {
-        for (i, key) in verify.keys.iter().enumerate() {
-            crate::plan::verify::parse_key(key).map_err(|e| crate::plan::validate::invalid(format!("spec.drill.verify.keys[{i}]: {e}")))?;
-        }
-    }
-    Ok(schedule)
 }

@@ -110,6 +110,35 @@ pub trait Reported: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debu
     fn mark_stalled(status: &mut Self::Status);
 }
 
+/// `Reported` for a kind whose status has `conditions` and `observed_generation`; `$stalled` is
+/// what a stalled object's status shows (its phase).
+macro_rules! reported {
+    ($kind:ty, $status:ty, |$s:ident| $stalled:block) => {
+        impl $crate::controllers::common::Reported for $kind {
+            type Status = $status;
+
+            fn current_status(&self) -> $status {
+                self.status.clone().unwrap_or_default()
+            }
+
+            fn has_status(&self) -> bool {
+                self.status.is_some()
+            }
+
+            fn conditions(status: &mut $status) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+                &mut status.conditions
+            }
+
+            fn observed_generation(status: &mut $status) -> &mut Option<i64> {
+                &mut status.observed_generation
+            }
+
+            fn mark_stalled($s: &mut $status) $stalled
+        }
+    };
+}
+pub(crate) use reported;
+
 /// The status of one reconcile, built up as it goes and written with a standing's conditions.
 pub struct StatusWriter<'a, K: Reported> {
     pub obj: &'a K,

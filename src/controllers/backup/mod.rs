@@ -11,7 +11,6 @@ mod vault;
 
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{
     ResourceExt,
     runtime::{Controller, controller::Action},
@@ -24,7 +23,7 @@ use self::{
 };
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, set_finalizer},
+    common::{FINALIZER, StatusWriter, reported, set_finalizer},
 };
 use crate::{
     api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus},
@@ -95,28 +94,8 @@ async fn cleanup(r: &mut StatusWriter<'_, DynamoBackup>, target: Option<BackupTa
     Ok(Action::await_change())
 }
 
-impl Reported for DynamoBackup {
-    type Status = DynamoBackupStatus;
-
-    fn current_status(&self) -> DynamoBackupStatus {
-        self.status.clone().unwrap_or_default()
+reported!(DynamoBackup, DynamoBackupStatus, |status| {
+    if status.phase != Some(BackupPhase::Deleting) {
+        status.phase = Some(BackupPhase::Failed);
     }
-
-    fn has_status(&self) -> bool {
-        self.status.is_some()
-    }
-
-    fn conditions(status: &mut DynamoBackupStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-
-    fn observed_generation(status: &mut DynamoBackupStatus) -> &mut Option<i64> {
-        &mut status.observed_generation
-    }
-
-    fn mark_stalled(status: &mut DynamoBackupStatus) {
-        if status.phase != Some(BackupPhase::Deleting) {
-            status.phase = Some(BackupPhase::Failed);
-        }
-    }
-}
+});

@@ -22,14 +22,13 @@ mod workloads;
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{ResourceExt, runtime::controller::Action};
 
 pub use workloads::extend;
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, delete_once, key_of, publish, set_finalizer},
+    common::{FINALIZER, StatusWriter, delete_once, key_of, publish, reported, set_finalizer},
 };
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, OnPolicyDelete, PolicyPhase},
@@ -201,26 +200,6 @@ async fn delete_policy(w: &mut Writer<'_>, namespace: &str, children: &[DynamoBa
     Ok(Action::await_change())
 }
 
-impl Reported for DynamoBackupPolicy {
-    type Status = DynamoBackupPolicyStatus;
-
-    fn current_status(&self) -> DynamoBackupPolicyStatus {
-        self.status.clone().unwrap_or_default()
-    }
-
-    fn has_status(&self) -> bool {
-        self.status.is_some()
-    }
-
-    fn conditions(status: &mut DynamoBackupPolicyStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-
-    fn observed_generation(status: &mut DynamoBackupPolicyStatus) -> &mut Option<i64> {
-        &mut status.observed_generation
-    }
-
-    fn mark_stalled(status: &mut DynamoBackupPolicyStatus) {
-        status.phase = Some(PolicyPhase::Failed);
-    }
-}
+reported!(DynamoBackupPolicy, DynamoBackupPolicyStatus, |status| {
+    status.phase = Some(PolicyPhase::Failed);
+});

@@ -19,12 +19,11 @@ mod verify;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     Error,
-    common::{FINALIZER, Reported, StatusWriter, delete_once, publish, set_finalizer},
+    common::{FINALIZER, StatusWriter, delete_once, publish, reported, set_finalizer},
 };
 use crate::{
     api::{DeletionPolicy, DynamoRestore, DynamoRestoreStatus, RestorePhase},
@@ -153,28 +152,8 @@ async fn cleanup(w: &mut Writer<'_>, request: Option<RestoreRequest>) -> Result<
     Ok(Action::await_change())
 }
 
-impl Reported for DynamoRestore {
-    type Status = DynamoRestoreStatus;
-
-    fn current_status(&self) -> DynamoRestoreStatus {
-        self.status.clone().unwrap_or_default()
+reported!(DynamoRestore, DynamoRestoreStatus, |status| {
+    if status.phase != Some(RestorePhase::Completed) {
+        status.phase = Some(RestorePhase::Failed);
     }
-
-    fn has_status(&self) -> bool {
-        self.status.is_some()
-    }
-
-    fn conditions(status: &mut DynamoRestoreStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-
-    fn observed_generation(status: &mut DynamoRestoreStatus) -> &mut Option<i64> {
-        &mut status.observed_generation
-    }
-
-    fn mark_stalled(status: &mut DynamoRestoreStatus) {
-        if status.phase != Some(RestorePhase::Completed) {
-            status.phase = Some(RestorePhase::Failed);
-        }
-    }
-}
+});

@@ -1,16 +1,19 @@
-//! Prometheus metrics. Labels stay bounded: kinds, operations, outcomes and the names of
-//! policies and tables, never object UIDs. docs/operations.md lists every series.
+//! Prometheus metrics: the registry and its counters, gauges and histograms here, the series
+//! read at scrape time in `collectors` and `standings`. Labels stay bounded: kinds, operations,
+//! outcomes and the names of policies and tables, never object UIDs. docs/operations.md lists
+//! every series.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-};
+mod collectors;
+mod standings;
 
-use jiff::Timestamp;
+pub use collectors::{LatestRestorable, UNPROTECTED_LISTED, Unprotected};
+pub use standings::{StandingRow, Standings, standing_of};
+
+use std::sync::Arc;
+
 use prometheus_client::{
-    collector::Collector,
-    encoding::{DescriptorEncoder, EncodeLabelSet, text::encode},
-    metrics::{MetricType, counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -192,209 +195,6 @@ impl Default for Metrics {
     }
 }
 
-/// The latest restorable time of each table a policy watches with PITR on, as last read from
-/// DynamoDB; a scrape reports how many seconds ago that is. The value grows between reads (a
-/// policy reads PITR on every reconcile, at least every 5 minutes), so it is an upper bound of
-/// what a restore to the latest restorable time would miss.
-#[derive(Debug, Default)]
-pub struct LatestRestorable(Mutex<BTreeMap<TableLabels, Timestamp>>);
-
-impl LatestRestorable {
-    pub fn set(&self, table: TableLabels, latest: Option<Timestamp>) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match latest {
-            Some(latest) => map.insert(table, latest),
-            None => map.remove(&table),
-        };
-    }
-
-    fn snapshot(&self) -> Vec<(TableLabels, Timestamp)> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect()
-    }
-}
-
-impl Collector for LatestRestorable {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let tables = self.snapshot();
-        if tables.is_empty() {
-            return Ok(());
-        }
-        let now = Timestamp::now();
-        let mut metric = encoder.encode_descriptor(
-            "seconds_since_latest_restorable_time",
-            "Seconds since the latest restorable time of a PITR-protected table, as last read",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (labels, latest) in &tables {
-            let seconds = now.duration_since(*latest).as_secs_f64().max(0.0);
-            metric.encode_family(labels)?.encode_gauge(&seconds)?;
-        }
-        Ok(())
-    }
-}
-
-/// The tables of each listed region that no policy protects, from the last listing: a count per
-/// region and reason, and one series per table (at most `UNPROTECTED_LISTED` per region).
-#[derive(Debug, Default)]
-pub struct Unprotected(Mutex<BTreeMap<String, Vec<(String, &'static str)>>>);
-
-/// Tables listed one by one per region; the counts cover all of them.
-pub const UNPROTECTED_LISTED: usize = 500;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct UnprotectedLabels {
-    region: String,
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct UnprotectedTableLabels {
-    region: String,
-    table: String,
-    reason: &'static str,
-}
-
-impl Unprotected {
-    pub fn set(&self, region: &str, tables: Vec<(String, &'static str)>) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(region.to_owned(), tables);
-    }
-}
-
-impl Collector for Unprotected {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let regions = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if regions.is_empty() {
-            return Ok(());
-        }
-        let mut counts = encoder.encode_descriptor(
-            "unprotected_tables",
-            "Tables of a listed region that no policy covers (NoPolicy) or whose PITR is off (PointInTimeRecoveryOff), within the tenancy file's tables",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (region, tables) in &regions {
-            for reason in [crate::plan::selector::NO_POLICY, crate::plan::selector::PITR_OFF] {
-                let n = i64::try_from(tables.iter().filter(|(_, r)| *r == reason).count()).unwrap_or(i64::MAX);
-                counts.encode_family(&UnprotectedLabels { region: region.clone(), reason })?.encode_gauge(&n)?;
-            }
-        }
-        let mut each = encoder.encode_descriptor(
-            "unprotected_table",
-            "1 for each table of unprotected_tables (at most 500 per region)",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (region, tables) in &regions {
-            for (table, reason) in tables.iter().take(UNPROTECTED_LISTED) {
-                let labels = UnprotectedTableLabels { region: region.clone(), table: table.clone(), reason };
-                each.encode_family(&labels)?.encode_gauge(&1i64)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Where each watched object stands by its kstatus conditions, read from the watch caches at
-/// scrape time (so a deleted object is gone at once): counts per kind and state, each Stalled
-/// object, and each policy's Ready.
-#[derive(Default)]
-pub struct Standings(Mutex<Vec<(&'static str, Box<StandingSource>)>>);
-
-/// One object's (namespace, name, state, reason), state one of Ready, Reconciling, Stalled,
-/// Unknown.
-pub type StandingRow = (String, String, &'static str, String);
-type StandingSource = dyn Fn() -> Vec<StandingRow> + Send + Sync;
-
-impl std::fmt::Debug for Standings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Standings")
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindStateLabels {
-    kind: &'static str,
-    state: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StalledLabels {
-    kind: &'static str,
-    namespace: String,
-    name: String,
-    reason: String,
-}
-
-impl Standings {
-    /// A watch cache of `kind` to read at each scrape.
-    pub fn add(&self, kind: &'static str, source: impl Fn() -> Vec<StandingRow> + Send + Sync + 'static) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((kind, Box::new(source)));
-    }
-}
-
-impl Collector for Standings {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let sources = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let rows: Vec<(&'static str, StandingRow)> =
-            sources.iter().flat_map(|(kind, source)| source().into_iter().map(move |row| (*kind, row))).collect();
-        drop(sources);
-        let mut counts: BTreeMap<(&'static str, &'static str), i64> = BTreeMap::new();
-        for (kind, (_, _, state, _)) in &rows {
-            *counts.entry((*kind, *state)).or_insert(0) += 1;
-        }
-        let mut objects = encoder.encode_descriptor(
-            "objects",
-            "Objects the operator watches, per kind and kstatus state (Ready, Reconciling, Stalled, Unknown)",
-            None,
-            MetricType::Gauge,
-        )?;
-        for ((kind, state), n) in &counts {
-            objects.encode_family(&KindStateLabels { kind, state })?.encode_gauge(n)?;
-        }
-        let mut stalled = encoder.encode_descriptor(
-            "stalled_object",
-            "1 for each object whose Stalled condition is True, with its reason",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (kind, (namespace, name, state, reason)) in &rows {
-            if *state == "Stalled" {
-                let labels = StalledLabels { kind, namespace: namespace.clone(), name: name.clone(), reason: reason.clone() };
-                stalled.encode_family(&labels)?.encode_gauge(&1i64)?;
-            }
-        }
-        let mut ready = encoder.encode_descriptor(
-            "policy_ready",
-            "1 when a DynamoBackupPolicy's Ready condition is True, else 0",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (kind, (namespace, name, state, _)) in &rows {
-            if *kind == "DynamoBackupPolicy" {
-                let labels = PolicyLabels { namespace: namespace.clone(), policy: name.clone() };
-                ready.encode_family(&labels)?.encode_gauge(&i64::from(*state == "Ready"))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Where an object stands by its conditions: Stalled (with its reason) before Ready before
-/// Reconciling; Unknown when it has none yet.
-pub fn standing_of(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> (&'static str, String) {
-    let is = |kind: &str| conditions.iter().find(|c| c.type_ == kind && c.status == "True");
-    if let Some(c) = is("Stalled") {
-        ("Stalled", c.reason.clone())
-    } else if let Some(c) = is("Ready") {
-        ("Ready", c.reason.clone())
-    } else if let Some(c) = is("Reconciling") {
-        ("Reconciling", c.reason.clone())
-    } else {
-        ("Unknown", String::new())
-    }
-}
-
 impl Metrics {
     /// The registry in the Prometheus text format.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
@@ -430,7 +230,7 @@ mod tests {
     fn reports_seconds_since_the_latest_restorable_time_at_scrape() {
         let metrics = Metrics::default();
         let table = TableLabels { region: "eu-west-1".into(), table: "Orders".into() };
-        let latest = Timestamp::now() - jiff::SignedDuration::from_secs(300);
+        let latest = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(300);
         metrics.latest_restorable.set(table.clone(), Some(latest));
         let text = metrics.render().expect("encoding to a String cannot fail");
         let line = text

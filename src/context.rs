@@ -23,8 +23,7 @@ use crate::{
     plan::tenancy::Tenancy,
 };
 
-/// The field manager of every status write, and the controller name in events.
-pub const FIELD_MANAGER: &str = "dynamo-backup-operator";
+pub use crate::cluster::FIELD_MANAGER;
 
 pub struct Context {
     /// For the watches; every write of a reconcile goes through `cluster`.

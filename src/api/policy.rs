@@ -154,7 +154,7 @@ pub struct DrillSpec {
     /// The checks of each drill's restored table. Omitted: its item count against the
     /// snapshot's, within 5 percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<super::VerifySpec>,
+    pub verify: Option<super::restore::VerifySpec>,
     /// How long a finished drill's DynamoRestore (and its table) stays before it is deleted.
     /// Default `1h`. A duration such as `30m` or `2h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

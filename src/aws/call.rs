@@ -9,7 +9,10 @@ use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
 };
 
-use super::{AwsError, AwsResult, Lane, Pacer, Service};
+use super::{
+    errors::{AwsError, AwsResult, Service},
+    pacing::{Lane, Pacer},
+};
 use crate::api::facts::Scope;
 
 /// Told of every AWS call when it has finished; the process wires its metrics in.

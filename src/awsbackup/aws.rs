@@ -13,7 +13,7 @@ use aws_sdk_backup::{
 };
 use jiff::Timestamp;
 
-use super::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, Lifecycle, RestoreJobRequest};
+use super::port::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, Lifecycle, RestoreJobRequest};
 use crate::api::facts::Scope;
 use crate::aws::{AwsError, AwsResult, CallObserver, Caller, Lane, Pacer, RegionalClients, Service};
 

@@ -11,7 +11,7 @@ use std::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, RestoreJobRequest};
+use super::port::{AwsBackupPort, BackupJobRequest, CopyJobRequest, Job, JobState, RestoreJobRequest};
 use crate::{
     api::facts::Scope,
     aws::{AwsError, AwsResult, Service},

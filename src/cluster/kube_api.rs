@@ -9,8 +9,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Cluster, Target};
-use crate::context::FIELD_MANAGER;
+use super::port::{Cluster, FIELD_MANAGER, Target};
 
 pub struct Kube(pub kube::Client);
 

@@ -11,7 +11,7 @@ use kube::{Resource, core::ApiResource};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
-use super::{Cluster, Target};
+use super::port::{Cluster, Target};
 use crate::faults::{Tripwire, hang_if};
 
 type Key = (String, String, String);

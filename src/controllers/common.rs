@@ -7,7 +7,7 @@ use kube::{Resource, ResourceExt};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
-use super::Error;
+use super::error::Error;
 use crate::api::facts::Scope;
 use crate::aws::AwsError;
 use crate::{

@@ -20,7 +20,7 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::Error;
+use super::error::Error;
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, facts::Scope},
     awsbackup::memory::MemoryAwsBackup,

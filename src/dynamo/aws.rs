@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::{
 };
 use jiff::Timestamp;
 
-use super::DynamoPort;
+use super::port::DynamoPort;
 use crate::api::facts::*;
 use crate::aws::{AwsError, AwsResult, CallObserver, Caller, ErrorClass, Lane, Pacer, RegionalClients, Service};
 

@@ -14,7 +14,7 @@ use std::{
 use jiff::Timestamp;
 use tokio::sync::Notify;
 
-use super::DynamoPort;
+use super::port::DynamoPort;
 use crate::api::facts::Scope;
 use crate::aws::{AwsError, Lane};
 

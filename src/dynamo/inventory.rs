@@ -21,7 +21,7 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::DynamoPort;
+use super::port::DynamoPort;
 use crate::api::facts::{Backup, BackupState, Scope, Seen};
 use crate::aws::Lane;
 

@@ -13,7 +13,7 @@ use std::{
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
-use super::DynamoPort;
+use super::port::DynamoPort;
 use crate::api::facts::{
     Backup, BackupSource, BackupState, CountPage, ItemKey, KeyAttr, Pitr, RestoreFrom, RestoreSummary, Scope, Table, TableOverrides, Tags,
 };

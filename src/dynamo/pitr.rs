@@ -19,7 +19,7 @@ use std::{
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
-use super::DynamoPort;
+use super::port::DynamoPort;
 use crate::api::facts::{Pitr, Scope};
 use crate::aws::{AwsError, Lane};
 

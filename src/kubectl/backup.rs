@@ -7,15 +7,13 @@ use jiff::Timestamp;
 use kube::{Api, ResourceExt, api::PostParams};
 
 use super::{
-    Ctx,
     args::{BackupArgs, DeletePolicy, Format},
+    client::{Ctx, list_all, where_},
     failure::{Failure, api_failed, refused},
-    list_all,
     names::{derived_name, stamp},
     output::print_structured,
     render,
     wait::wait_ready,
-    where_,
 };
 use crate::{
     api::{DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupSpec, labels},

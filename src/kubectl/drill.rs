@@ -10,14 +10,13 @@ use kube::{
 };
 
 use super::{
-    Ctx,
     args::{DrillArgs, Format},
+    client::{Ctx, where_},
     failure::{Failure, api_failed, refused},
     names::stamp,
     output::print_structured,
     render,
     wait::wait_ready,
-    where_,
 };
 use crate::{
     api::{DrillResult, DrillSource, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},

@@ -2,7 +2,7 @@
 //! the Kubernetes API only, never to AWS: RBAC and the operator's tenancy file keep their
 //! meaning, and what it creates is what a manifest would (the operator does the rest).
 //!
-//! Here: `main`, the dispatch of a command, and the connection to the apiserver (`Ctx`). The
+//! Here: `main` and the dispatch of a command; the connection to the apiserver is `client`. The
 //! command line is in `args`, the exit codes in `failure`; each command has its file (`show`
 //! for status, list and describe; `backup`; `restore`; `drill`; `pin`; `suspend`), `--wait`
 //! is in `wait`, the names the plugin derives in `names`, and what it prints in `output` and
@@ -10,6 +10,7 @@
 
 mod args;
 mod backup;
+mod client;
 mod drill;
 mod failure;
 mod names;
@@ -24,16 +25,14 @@ mod wait;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use kube::{Api, Client, Config, Resource, api::ListParams, config::KubeConfigOptions};
-use serde::de::DeserializeOwned;
 
 pub use args::Plugin;
 pub use failure::Failure;
 pub use render::{BackupLine, EventLine, TableLine, backup_lines, describe_text, list_table, status_lines, status_table};
 
 use self::{
-    args::{Command, Format, Global},
-    failure::api_failed,
+    args::{Command, Format},
+    client::connect,
     output::print_structured,
 };
 
@@ -56,40 +55,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
-}
-
-/// What every command that reaches the apiserver works with: the client, the namespace and the
-/// global flags.
-struct Ctx {
-    client: Client,
-    namespace: String,
-    global: Global,
-}
-
-impl Ctx {
-    fn api<K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
-        Api::namespaced(self.client.clone(), &self.namespace)
-    }
-
-    fn list_api<K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
-        if self.global.all_namespaces { Api::all(self.client.clone()) } else { self.api() }
-    }
-}
-
-/// The client of the kubeconfig context (`--context`, else the current one, else in-cluster).
-async fn connect(global: &Global) -> Result<Ctx, Failure> {
-    let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
-    let config = match Config::from_kubeconfig(&options).await {
-        Ok(config) => config,
-        Err(_) if global.context.is_none() => Config::infer().await.map_err(|e| Failure {
-            code: 1,
-            message: format!("no Kubernetes configuration: {e}; set KUBECONFIG or run inside a cluster"),
-        })?,
-        Err(e) => return Err(Failure { code: 1, message: format!("kubeconfig context {:?}: {e}", global.context) }),
-    };
-    let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-    let client = Client::try_from(config).map_err(|e| Failure { code: 1, message: format!("cannot reach the apiserver: {e}") })?;
-    Ok(Ctx { client, namespace, global: global.clone() })
 }
 
 /// Runs the command line's command.
@@ -125,19 +90,6 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
             }
         }
     }
-}
-
-/// Every object `api` lists; `what` names them if the apiserver fails.
-async fn list_all<K>(api: &Api<K>, what: &str) -> Result<Vec<K>, Failure>
-where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.list(&ListParams::default()).await.map(|l| l.items).map_err(|e| api_failed(&format!("listing {what}"), e))
-}
-
-/// Where the command looked, for messages: `namespace NAME` or `any namespace`.
-fn where_(ctx: &Ctx) -> String {
-    if ctx.global.all_namespaces { "any namespace".into() } else { format!("namespace {}", ctx.namespace) }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
-use super::{Failure, args::Format};
+use super::{args::Format, failure::Failure};
 
 /// Whether to colour standard output: a terminal, and no NO_COLOR.
 pub(super) fn colour() -> bool {

@@ -7,9 +7,8 @@ use kube::{
 };
 
 use super::{
-    Ctx,
+    client::{Ctx, where_},
     failure::{Failure, api_failed, refused},
-    where_,
 };
 use crate::api::{DynamoBackup, labels};
 

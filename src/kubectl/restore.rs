@@ -6,15 +6,13 @@ use jiff::{Timestamp, tz::TimeZone};
 use kube::{Api, ResourceExt, api::PostParams};
 
 use super::{
-    Ctx,
     args::{Format, RestoreArgs},
+    client::{Ctx, list_all, where_},
     failure::{Failure, api_failed, refused},
-    list_all,
     names::{derived_name, stamp},
     output::print_structured,
     render,
     wait::wait_ready,
-    where_,
 };
 use crate::{
     api::{

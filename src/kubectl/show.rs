@@ -7,13 +7,11 @@ use kube::{Api, Resource, api::ListParams};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    Ctx,
     args::Format,
+    client::{Ctx, list_all, where_},
     failure::{Failure, api_failed, refused},
-    list_all,
     output::{colour, print_structured},
     render::{EventLine, backup_lines, describe_text, list_table, status_lines, status_table},
-    where_,
 };
 use crate::api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore};
 

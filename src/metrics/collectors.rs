@@ -10,7 +10,7 @@ use prometheus_client::{
     metrics::MetricType,
 };
 
-use super::TableLabels;
+use super::labels::TableLabels;
 
 /// The latest restorable time of each table a policy watches with PITR on, as last read from
 /// DynamoDB; a scrape reports how many seconds ago that is. The value grows between reads (a

@@ -10,7 +10,7 @@ use prometheus_client::{
     metrics::MetricType,
 };
 
-use super::PolicyLabels;
+use super::labels::PolicyLabels;
 
 /// Where each watched object stands by its kstatus conditions, read from the watch caches at
 /// scrape time (so a deleted object is gone at once): counts per kind and state, each Stalled

@@ -7,7 +7,7 @@ use kube::runtime::controller::Action;
 
 use crate::{
     api::{DynamoBackup, facts::Scope},
-    controllers::{Error, common::StatusWriter},
+    controllers::{common::StatusWriter, error::Error},
     plan::validate::BackupTarget,
 };
 

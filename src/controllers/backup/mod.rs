@@ -22,8 +22,8 @@ use self::{
     vault::Vault,
 };
 use super::{
-    Error,
     common::{FINALIZER, StatusWriter, reported, set_finalizer},
+    error::Error,
 };
 use crate::{
     api::{BackupMethod, BackupPhase, DeletionPolicy, DynamoBackup, DynamoBackupStatus},

@@ -208,7 +208,7 @@ async fn deletion_policy_delete_deletes_the_backup_with_the_object() {
     b.spec.deletion_policy = DeletionPolicy::Delete;
     world.apply(&b);
     let b = world.settle_backup("orders-1").await.expect("kept");
-    assert!(b.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == crate::controllers::FINALIZER)));
+    assert!(b.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == crate::controllers::common::FINALIZER)));
     world.cluster.request_delete::<DynamoBackup>(NS, "orders-1");
     assert!(world.settle_backup("orders-1").await.is_none(), "the finalizer is dropped once the backup is gone");
     assert!(world.dynamo.backups().is_empty());

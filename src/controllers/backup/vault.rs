@@ -13,7 +13,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 use super::keeper::{Keeper, Writer};
 use crate::api::facts::Scope;
 use crate::aws::ErrorClass;
-use crate::controllers::{Error, common::publish};
+use crate::controllers::{common::publish, error::Error};
 use crate::plan::arns::vault_of;
 use crate::{
     api::{AwsBackupSpec, BackupLifecycle, BackupMethod, BackupPhase, CopyState, CopyStatus},

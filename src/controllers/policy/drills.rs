@@ -11,8 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
 use crate::controllers::{
-    Error,
     common::{StatusWriter, create_once, publish},
+    error::Error,
 };
 use crate::{
     api::{DrillResult, DrillSource, DrillStatus, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},

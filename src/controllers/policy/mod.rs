@@ -27,8 +27,8 @@ use kube::{ResourceExt, runtime::controller::Action};
 pub use workloads::extend;
 
 use super::{
-    Error,
     common::{FINALIZER, StatusWriter, delete_once, key_of, publish, reported, set_finalizer},
+    error::Error,
 };
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicyStatus, OnPolicyDelete, PolicyPhase},

@@ -9,7 +9,7 @@ use crate::{
         facts::{Scope, Table, Tags},
     },
     aws::{AwsResult, ErrorClass, Lane},
-    controllers::{Error, common::StatusWriter},
+    controllers::{common::StatusWriter, error::Error},
     plan::{
         conditions::Standing,
         restore::after::{self, AfterStep},

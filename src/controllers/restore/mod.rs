@@ -22,8 +22,8 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Error,
     common::{FINALIZER, StatusWriter, delete_once, publish, reported, set_finalizer},
+    error::Error,
 };
 use crate::{
     api::{DeletionPolicy, DynamoRestore, DynamoRestoreStatus, RestorePhase},

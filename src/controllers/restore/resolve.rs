@@ -12,7 +12,7 @@ use crate::{
     },
     aws::Lane,
     cluster,
-    controllers::{Error, common::StatusWriter},
+    controllers::{common::StatusWriter, error::Error},
     plan::{
         conditions::Standing,
         restore::{

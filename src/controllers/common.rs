@@ -204,6 +204,6 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
         if let Err(status_err) = self.write(&standing).await {
             tracing::warn!(error = %status_err, "cannot report a retry in status");
         }
-        Error::Dynamo(err)
+        Error::Aws(err)
     }
 }

@@ -1,4 +1,4 @@
-//! The one error type of a reconcile. Terminal DynamoDB errors never get here: reconciles turn
+//! The one error type of a reconcile. Terminal AWS errors never get here: reconciles turn
 //! them into `Stalled` status. What does get here is retried with backoff.
 
 use crate::aws::{AwsError, ErrorClass};
@@ -9,7 +9,7 @@ pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
-    Dynamo(#[from] AwsError),
+    Aws(#[from] AwsError),
     #[error("cannot serialize status: {0}")]
     Serialize(#[from] serde_json::Error),
     #[error("the object has no {0}")]
@@ -23,7 +23,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Dynamo(e) => match e.class {
+            Error::Aws(e) => match e.class {
                 ErrorClass::Throttled => "aws_throttled",
                 ErrorClass::Transient => "aws_transient",
                 ErrorClass::Terminal => "aws_terminal",
@@ -37,7 +37,7 @@ impl Error {
     /// When to try again after `attempts` failures in a row (1 for the first).
     pub fn retry_after(&self, attempts: u32) -> Duration {
         let base = match self {
-            Error::Dynamo(e) => e.class.base_delay().unwrap_or(Duration::from_secs(60)),
+            Error::Aws(e) => e.class.base_delay().unwrap_or(Duration::from_secs(60)),
             _ => Duration::from_secs(2),
         };
         backoff(base, attempts, Duration::from_secs(300))
@@ -66,9 +66,9 @@ mod tests {
     #[test]
     fn throttling_waits_longer_than_other_transient_errors() {
         let throttled =
-            Error::Dynamo(AwsError::new(Service::DynamoDB, "CreateBackup", Some("ThrottlingException".into()), String::new(), Some(400)));
+            Error::Aws(AwsError::new(Service::DynamoDB, "CreateBackup", Some("ThrottlingException".into()), String::new(), Some(400)));
         let busy =
-            Error::Dynamo(AwsError::new(Service::DynamoDB, "DeleteBackup", Some("BackupInUseException".into()), String::new(), Some(400)));
+            Error::Aws(AwsError::new(Service::DynamoDB, "DeleteBackup", Some("BackupInUseException".into()), String::new(), Some(400)));
         assert!(throttled.retry_after(1) > busy.retry_after(1));
         assert_eq!(throttled.metric_label(), "aws_throttled");
     }

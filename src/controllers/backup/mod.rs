@@ -46,7 +46,7 @@ pub async fn reconcile(obj: Arc<DynamoBackup>, ctx: Arc<Context>) -> Result<Acti
     match reconcile_with(&mut r, &namespace).await {
         // Terminal DynamoDB errors were reported as Stalled where they arose; what is left is
         // worth a retry, and the status says so.
-        Err(Error::Dynamo(err)) => Err(r.retrying(err).await),
+        Err(Error::Aws(err)) => Err(r.retrying(err).await),
         other => other,
     }
 }

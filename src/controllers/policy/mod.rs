@@ -49,7 +49,7 @@ pub async fn reconcile(obj: Arc<DynamoBackupPolicy>, ctx: Arc<Context>) -> Resul
     let namespace = obj.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let mut w = StatusWriter::new(obj.as_ref(), &ctx);
     match reconcile_with(&mut w, &namespace).await {
-        Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
+        Err(Error::Aws(err)) => Err(w.retrying(err).await),
         other => other,
     }
 }

@@ -44,7 +44,7 @@ pub async fn reconcile(obj: Arc<DynamoRestore>, ctx: Arc<Context>) -> Result<Act
     let mut w = StatusWriter::new(obj.as_ref(), &ctx);
     let now = w.now;
     match reconcile_with(&mut w, &namespace, now).await {
-        Err(Error::Dynamo(err)) => Err(w.retrying(err).await),
+        Err(Error::Aws(err)) => Err(w.retrying(err).await),
         Ok(action) if obj.metadata.deletion_timestamp.is_none() => expire(&mut w, now).await.map(|a| a.unwrap_or(action)),
         other => other,
     }

@@ -175,34 +175,38 @@ impl World {
 
     /// One reconcile of the DynamoBackup `name` as the cluster has it now.
     pub async fn reconcile_backup(&self, name: &str) -> Result<Action, Error> {
+        self.reconcile(name, super::backup::reconcile).await
+    }
+
+    /// One reconcile of the object `name` of kind `K`, the caches caught up before and after.
+    async fn reconcile<K, Fut>(&self, name: &str, reconcile: fn(Arc<K>, Arc<Context>) -> Fut) -> Result<Action, Error>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned,
+        Fut: Future<Output = Result<Action, Error>>,
+    {
         self.sync();
-        let obj = Arc::new(self.get::<DynamoBackup>(name));
-        let result = super::backup::reconcile(obj, self.ctx.clone()).await;
+        let result = reconcile(Arc::new(self.get::<K>(name)), self.ctx.clone()).await;
         self.sync();
         result
     }
 
-    /// Whether an observation woke the reconcile of `name` (of any kind) since the last look.
-    fn woken(&self, name: &str) -> bool {
-        let mut woken = false;
+    /// The names of the objects an observation woke since the last look (any kind).
+    fn drain_woken(&self) -> Vec<String> {
+        let mut woken = Vec::new();
         let mut backups = self.woken_backups.lock().unwrap_or_else(|p| p.into_inner());
         while let Ok(obj) = backups.try_recv() {
-            woken |= obj.name == name;
+            woken.push(obj.name);
         }
         let mut policies = self.woken_policies.lock().unwrap_or_else(|p| p.into_inner());
         while let Ok(obj) = policies.try_recv() {
-            woken |= obj.name == name;
+            woken.push(obj.name);
         }
         woken
     }
 
     /// One reconcile of the DynamoRestore `name` as the cluster has it now.
     pub async fn reconcile_restore(&self, name: &str) -> Result<Action, Error> {
-        self.sync();
-        let obj = Arc::new(self.get::<DynamoRestore>(name));
-        let result = super::restore::reconcile(obj, self.ctx.clone()).await;
-        self.sync();
-        result
+        self.reconcile(name, super::restore::reconcile).await
     }
 
     pub async fn settle_restore(&self, name: &str) -> Option<DynamoRestore> {
@@ -240,32 +244,16 @@ impl World {
             for _ in 0..20 {
                 tokio::task::yield_now().await;
             }
-            let woken = self.woken_any();
+            let woken = !self.drain_woken().is_empty();
             if self.cluster.writes().len() == before && !woken {
                 return;
             }
         }
     }
 
-    /// Whether any reconcile was woken by an observation since the last look.
-    fn woken_any(&self) -> bool {
-        let mut woken = false;
-        while self.woken_backups.lock().unwrap_or_else(|p| p.into_inner()).try_recv().is_ok() {
-            woken = true;
-        }
-        while self.woken_policies.lock().unwrap_or_else(|p| p.into_inner()).try_recv().is_ok() {
-            woken = true;
-        }
-        woken
-    }
-
-    /// One reconcile of the DynamoBackupPolicy `name`.
+    /// One reconcile of the DynamoBackupPolicy `name` as the cluster has it now.
     pub async fn reconcile_policy(&self, name: &str) -> Result<Action, Error> {
-        self.sync();
-        let obj = Arc::new(self.get::<DynamoBackupPolicy>(name));
-        let result = super::policy::reconcile(obj, self.ctx.clone()).await;
-        self.sync();
-        result
+        self.reconcile(name, super::policy::reconcile).await
     }
 
     /// Runs `step` with the `n`-th call from now (to the cluster, DynamoDB or AWS Backup)
@@ -300,7 +288,8 @@ where
         let before = watched(&world.cluster.object::<K>(NS, name)?);
         let result = reconcile(world, name).await;
         world.list_backups_now(false).await;
-        let woken = world.woken(name) || world.cluster.object::<K>(NS, name).is_none_or(|obj| watched(&obj) != before);
+        let woken =
+            world.drain_woken().iter().any(|n| n == name) || world.cluster.object::<K>(NS, name).is_none_or(|obj| watched(&obj) != before);
         if result.is_ok_and(|action| action == Action::await_change()) && !woken {
             break;
         }

@@ -88,83 +88,12 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     .map_err(StartupError::Http)?;
     let server = tokio::spawn(server);
 
-    let clients = RegionalClients::load(args.default_region.clone()).await;
-    let default_region = clients.default_region().map(str::to_owned);
-    match &default_region {
-        Some(region) => info!(region, "default region"),
-        None => warn!("no default region: every object must name its region or a table ARN"),
-    }
-    let pacer = Pacer::new(&args.aws_rate_limits);
-    let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
-    let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
-    let ctx = Context::assemble(Parts {
-        client: client.clone(),
-        cluster: Arc::new(crate::cluster::Kube(client.clone())),
-        dynamo,
-        aws_backup,
-        metrics,
-        tenancy,
-        namespaces: args.watched_namespaces(),
-        default_region,
-        concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
-        backup_resync: args.backup_resync_interval,
-        pitr_refresh: args.pitr_refresh_interval,
-        table_discovery: args.table_discovery_interval,
-        instance: std::env::var("POD_NAME").ok(),
-        clock: Default::default(),
-    });
-    // The operator's own region is listed for the unprotected-tables metric with or without selectors.
-    ctx.discovery.watch(&Default::default());
+    let ctx = context(&args, client.clone(), metrics, tenancy).await;
     info!(namespaces = ?ctx.namespaces, concurrency = ctx.concurrency, "operator started");
     // A standby replica is healthy and ready: it serves probes and metrics, and waits.
     health.set_ready(true);
 
-    let leader = args.leader_election.then(|| {
-        LeaderElection::new(
-            client,
-            &args.leader_election_namespace,
-            &args.leader_election_lease_name,
-            leader::identity(),
-            args.leader_election_lease_duration,
-        )
-    });
-    let leading = match &leader {
-        Some(leader) => leader.acquire(&mut stop.clone()).await,
-        None => !*stop.borrow(),
-    };
-    let mut term = Term::Stopped;
-    if leading {
-        let mut controllers = tokio::spawn(controllers::run(ctx.clone(), stop.clone()));
-        term = match &leader {
-            Some(leader) => leader.hold(&mut stop.clone()).await,
-            None => {
-                let _ = stop.clone().wait_for(|s| *s).await;
-                Term::Stopped
-            }
-        };
-        if term == Term::Lost {
-            // Another replica may lead already: stop at once, reconciles in flight too.
-            controllers.abort();
-        } else {
-            info!("shutting down");
-            health.set_ready(false);
-            // Reconciles in flight finish; no new ones start. A controller whose first list has
-            // not completed yet never notices a graceful stop, so the wait is bounded.
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => warn!(error = %err, "a controller task failed"),
-                Err(_) => {
-                    warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
-                    controllers.abort();
-                }
-            }
-            if let Some(leader) = &leader {
-                leader.release().await;
-            }
-        }
-    } else {
-        info!("shutting down");
-    }
+    let term = lead(&args, client, &ctx, &stop, &health).await;
     health.set_ready(false);
     // The metrics server stops with the stop signal; after a lost lease there was none.
     if term == Term::Lost {
@@ -180,6 +109,96 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     drop(ctx);
     info!("stopped");
     Ok(())
+}
+
+/// The process's Context: the AWS adapters on the SDK's default chain, paced, their calls
+/// counted in `metrics`.
+async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, tenancy: Tenancy) -> Arc<Context> {
+    let clients = RegionalClients::load(args.default_region.clone()).await;
+    let default_region = clients.default_region().map(str::to_owned);
+    match &default_region {
+        Some(region) => info!(region, "default region"),
+        None => warn!("no default region: every object must name its region or a table ARN"),
+    }
+    let pacer = Pacer::new(&args.aws_rate_limits);
+    let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
+    let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
+    let ctx = Context::assemble(Parts {
+        client: client.clone(),
+        cluster: Arc::new(crate::cluster::Kube(client)),
+        dynamo,
+        aws_backup,
+        metrics,
+        tenancy,
+        namespaces: args.watched_namespaces(),
+        default_region,
+        concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
+        backup_resync: args.backup_resync_interval,
+        pitr_refresh: args.pitr_refresh_interval,
+        table_discovery: args.table_discovery_interval,
+        instance: std::env::var("POD_NAME").ok(),
+        clock: Default::default(),
+    });
+    // The operator's own region is listed for the unprotected-tables metric with or without selectors.
+    ctx.discovery.watch(&Default::default());
+    ctx
+}
+
+/// Runs the controllers while this replica leads (always, without leader election) and until
+/// the stop signal; how it ended.
+async fn lead(
+    args: &RunArgs,
+    client: kube::Client,
+    ctx: &Arc<Context>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    health: &Health,
+) -> Term {
+    let leader = args.leader_election.then(|| {
+        LeaderElection::new(
+            client,
+            &args.leader_election_namespace,
+            &args.leader_election_lease_name,
+            leader::identity(),
+            args.leader_election_lease_duration,
+        )
+    });
+    let leading = match &leader {
+        Some(leader) => leader.acquire(&mut stop.clone()).await,
+        None => !*stop.borrow(),
+    };
+    if !leading {
+        info!("shutting down");
+        return Term::Stopped;
+    }
+    let mut controllers = tokio::spawn(controllers::run(ctx.clone(), stop.clone()));
+    let term = match &leader {
+        Some(leader) => leader.hold(&mut stop.clone()).await,
+        None => {
+            let _ = stop.clone().wait_for(|s| *s).await;
+            Term::Stopped
+        }
+    };
+    if term == Term::Lost {
+        // Another replica may lead already: stop at once, reconciles in flight too.
+        controllers.abort();
+        return term;
+    }
+    info!("shutting down");
+    health.set_ready(false);
+    // Reconciles in flight finish; no new ones start. A controller whose first list has not
+    // completed yet never notices a graceful stop, so the wait is bounded.
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => warn!(error = %err, "a controller task failed"),
+        Err(_) => {
+            warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
+            controllers.abort();
+        }
+    }
+    if let Some(leader) = &leader {
+        leader.release().await;
+    }
+    term
 }
 
 fn load_tenancy(args: &RunArgs) -> Result<Tenancy, StartupError> {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::api::facts::Scope;
 use crate::{
     api::{BackupMethod, BackupPhase, DynamoBackup, DynamoBackupPolicy, DynamoRestore},
-    caches::{ChildCache, WorkloadCache},
+    caches::{ChildCache, Workloads},
     cluster::Cluster,
     dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
     metrics::Metrics,
@@ -55,7 +55,7 @@ pub struct Context {
     /// The DynamoRestores, by the policy whose drills made them.
     pub restores: ChildCache<DynamoRestore>,
     /// The workloads policies follow for pre-rollout snapshots.
-    pub workloads: WorkloadCache,
+    pub workloads: Arc<dyn Workloads>,
     /// Reconciles started from outside the watches: AWS observations, children's changes.
     pub wake_backups: Arc<Wakers<DynamoBackup>>,
     pub wake_policies: Arc<Wakers<DynamoBackupPolicy>>,
@@ -67,6 +67,7 @@ pub struct Parts {
     pub cluster: Arc<dyn Cluster>,
     pub dynamo: Arc<dyn DynamoPort>,
     pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
+    pub workloads: Arc<dyn Workloads>,
     pub metrics: Arc<Metrics>,
     pub tenancy: Tenancy,
     pub namespaces: Vec<String>,
@@ -87,7 +88,7 @@ impl Context {
     /// The Context of one process: the shared caches over the DynamoDB port, each waking the
     /// reconciles its observations concern.
     pub fn assemble(parts: Parts) -> Arc<Context> {
-        let Parts { client, cluster, dynamo, aws_backup, metrics, tenancy, namespaces, default_region, concurrency, .. } = parts;
+        let Parts { client, cluster, dynamo, aws_backup, workloads, metrics, tenancy, namespaces, default_region, concurrency, .. } = parts;
         let wake_backups: Arc<Wakers<DynamoBackup>> = Arc::new(Wakers::default());
         let wake_policies: Arc<Wakers<DynamoBackupPolicy>> = Arc::new(Wakers::default());
         let inventory = {
@@ -119,7 +120,7 @@ impl Context {
         };
         let ctx = Arc::new(Context {
             recorder: EventRecorder::new(cluster.clone(), FIELD_MANAGER, parts.instance),
-            workloads: WorkloadCache::new(client.clone()),
+            workloads,
             client,
             cluster,
             dynamo,

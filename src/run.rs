@@ -125,9 +125,10 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
     let ctx = Context::assemble(Parts {
         client: client.clone(),
-        cluster: Arc::new(crate::cluster::Kube(client)),
+        cluster: Arc::new(crate::cluster::Kube(client.clone())),
         dynamo,
         aws_backup,
+        workloads: Arc::new(crate::caches::WorkloadCache::new(client)),
         metrics,
         tenancy,
         namespaces: args.watched_namespaces(),

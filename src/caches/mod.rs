@@ -3,9 +3,11 @@
 //! policies follow for pre-rollout snapshots (`workloads`).
 
 mod children;
+#[cfg(test)]
+pub mod memory;
 mod slim;
 mod workloads;
 
 pub use children::{Child, ChildCache, Digests, Followed};
 pub use slim::slim;
-pub use workloads::{WorkloadCache, WorkloadChange};
+pub use workloads::{WorkloadCache, WorkloadChange, WorkloadSeen, Workloads};

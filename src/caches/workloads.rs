@@ -5,6 +5,7 @@ use std::{
     sync::Mutex,
 };
 
+use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::{
     api::apps::v1::{Deployment, StatefulSet},
@@ -46,14 +47,41 @@ type WorkloadKey = (WorkloadKind, String, String);
 /// A workload's metadata change, for the policies that follow it.
 pub type WorkloadChange = (WorkloadKind, ObjectMeta);
 
+/// A workload as its metadata watch shows it: kind, name, labels, generation.
+pub type WorkloadSeen = (WorkloadKind, String, BTreeMap<String, String>, Option<i64>);
+
+/// What the policies read of workloads: the seam the in-memory tests fill without watches.
+#[async_trait]
+pub trait Workloads: Send + Sync {
+    /// Watches the workloads of `namespace` from now on (once); `changed` hears of every
+    /// generation change.
+    fn watch(&self, namespace: &str, changed: Box<dyn Fn(WorkloadChange) + Send + Sync>);
+
+    /// Stops watching the namespaces not in `wanted`.
+    fn retain(&self, wanted: &BTreeSet<String>);
+
+    /// The workloads of a watched namespace (None: not watched, or not listed yet).
+    async fn workloads(&self, namespace: &str) -> Option<Vec<WorkloadSeen>>;
+
+    /// The pod template's hash of one workload at `generation` (None: it is gone).
+    async fn template_hash(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        generation: Option<i64>,
+    ) -> Result<Option<String>, kube::Error>;
+}
+
 impl WorkloadCache {
     pub fn new(client: kube::Client) -> Self {
         Self { client, namespaces: Mutex::default(), hashes: Mutex::default() }
     }
+}
 
-    /// Watches the workloads of `namespace` from now on (once); `changed` hears of every
-    /// generation change.
-    pub fn watch(&self, namespace: &str, changed: impl Fn(WorkloadChange) + Send + Sync + 'static) {
+#[async_trait]
+impl Workloads for WorkloadCache {
+    fn watch(&self, namespace: &str, changed: Box<dyn Fn(WorkloadChange) + Send + Sync>) {
         let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
         if namespaces.contains_key(namespace) {
             return;
@@ -91,7 +119,7 @@ impl WorkloadCache {
     }
 
     /// Stops watching the namespaces not in `wanted`.
-    pub fn retain(&self, wanted: &BTreeSet<String>) {
+    fn retain(&self, wanted: &BTreeSet<String>) {
         let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
         namespaces.retain(|namespace, watch| {
             let keep = wanted.contains(namespace);
@@ -107,7 +135,7 @@ impl WorkloadCache {
 
     /// The workloads of `namespace` as (kind, name, labels, generation), once its watches have
     /// listed them; None while they have not.
-    pub async fn workloads(&self, namespace: &str) -> Option<Vec<(WorkloadKind, String, BTreeMap<String, String>, Option<i64>)>> {
+    async fn workloads(&self, namespace: &str) -> Option<Vec<WorkloadSeen>> {
         let (deployments, statefulsets) = {
             let namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
             let watch = namespaces.get(namespace)?;
@@ -125,7 +153,7 @@ impl WorkloadCache {
 
     /// The pod-template hash of a workload at `generation`: from memory, else one GET. None
     /// when the workload is gone.
-    pub async fn template_hash(
+    async fn template_hash(
         &self,
         kind: WorkloadKind,
         namespace: &str,

@@ -24,7 +24,7 @@ use super::error::Error;
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, facts::Scope},
     awsbackup::memory::MemoryAwsBackup,
-    caches::{Child, ChildCache, Digests, slim},
+    caches::{Child, ChildCache, Digests, memory::MemoryWorkloads, slim},
     cluster::memory::MemoryCluster,
     context::{Clock, Context, Parts},
     dynamo::memory::MemoryDynamo,
@@ -79,6 +79,8 @@ pub struct World {
     pub ctx: Arc<Context>,
     /// Counts every call the cluster, DynamoDB and AWS Backup answer; armed, it stages a crash.
     pub tripwire: Tripwire,
+    /// The Deployments and StatefulSets policies follow, as a test sets them.
+    pub workloads: Arc<MemoryWorkloads>,
     /// The time the reconciles read.
     pub clock: Clock,
     tenancy: Tenancy,
@@ -117,13 +119,15 @@ impl World {
         let tripwire = Tripwire::default();
         let dynamo = MemoryDynamo::wired(tripwire.clone());
         let aws_backup = MemoryAwsBackup::new(dynamo.clone(), tripwire.clone());
-        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, tenancy, tripwire, clock)
+        let workloads = Arc::new(MemoryWorkloads::default());
+        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, workloads, tenancy, tripwire, clock)
     }
 
     fn over(
         cluster: Arc<MemoryCluster>,
         dynamo: Arc<MemoryDynamo>,
         aws_backup: Arc<MemoryAwsBackup>,
+        workloads: Arc<MemoryWorkloads>,
         tenancy: Tenancy,
         tripwire: Tripwire,
         clock: Clock,
@@ -133,6 +137,7 @@ impl World {
             cluster: cluster.clone(),
             dynamo: dynamo.clone(),
             aws_backup: aws_backup.clone(),
+            workloads: workloads.clone(),
             metrics: Arc::new(Metrics::default()),
             tenancy: tenancy.clone(),
             namespaces: Vec::new(),
@@ -148,13 +153,15 @@ impl World {
         let restores = Mutex::new(Fed::new(&ctx.restores));
         let woken_backups = Mutex::new(ctx.wake_backups.subscribe(None));
         let woken_policies = Mutex::new(ctx.wake_policies.subscribe(None));
-        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, clock, backups, restores, woken_backups, woken_policies }
+        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, workloads, clock, backups, restores, woken_backups, woken_policies }
     }
 
     /// A new operator process over the same cluster and AWS: caches start empty.
     pub fn restart(&self) -> Self {
         let (tenancy, tripwire, clock) = (self.tenancy.clone(), self.tripwire.clone(), self.clock.clone());
-        Self::over(self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), tenancy, tripwire, clock)
+        let (cluster, dynamo, aws_backup, workloads) =
+            (self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), self.workloads.clone());
+        Self::over(cluster, dynamo, aws_backup, workloads, tenancy, tripwire, clock)
     }
 
     /// The watches catch up with the cluster.

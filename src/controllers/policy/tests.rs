@@ -1,7 +1,7 @@
 //! The DynamoBackupPolicy lifecycle in memory, on a clock the tests move: PITR, schedule slots
 //! (due, jitter, missed, past their deadline, a previous backup still in progress, a missing
-//! table), retention and what it holds, drill rotation, every Stalled reason, and a crash after
-//! every call of a slot with retention.
+//! table), pre-rollout snapshots once per template hash, retention and what it holds, drill
+//! rotation, every Stalled reason, and a crash after every call of a slot with retention.
 
 use jiff::SignedDuration;
 use kube::ResourceExt;
@@ -268,4 +268,31 @@ async fn two_slots(world: &World) {
     world.settle_all().await;
     world.clock.advance(SignedDuration::from_hours(1));
     world.settle_all().await;
+}
+
+/// A rollout (a new pod template) of a followed workload snapshots every table once per
+/// template hash: the same revision seen again, or after a restart, makes nothing more.
+#[tokio::test]
+async fn a_rollout_snapshots_every_table_once_per_template_hash() {
+    use crate::api::WorkloadKind;
+    let world = world(&[("Orders", true), ("Carts", true)]);
+    world.workloads.set(NS, WorkloadKind::Deployment, "checkout", &[("app", "checkout")], 1, "hash-a");
+    let spec = json!({"tables": ["Orders", "Carts"], "preRollout": {"workloads": [{"kind": "Deployment", "name": "checkout"}]}});
+    world.apply(&policy("nightly", spec));
+    world.settle_all().await;
+    assert!(world.cluster.list::<DynamoBackup>(NS).is_empty(), "a workload first seen is recorded, not snapshotted");
+    world.workloads.set(NS, WorkloadKind::Deployment, "checkout", &[("app", "checkout")], 2, "hash-b");
+    world.settle_all().await;
+    world.restart().settle_all().await;
+    let pre: Vec<DynamoBackup> = world
+        .cluster
+        .list::<DynamoBackup>(NS)
+        .into_iter()
+        .filter(|b| b.labels().get(labels::TRIGGER).map(String::as_str) == Some("pre-rollout"))
+        .collect();
+    assert_eq!(pre.len(), 2, "one snapshot per table for hash-b, none again after the restart");
+    assert!(pre.iter().all(|b| b.name_any().ends_with("pre-hash-b")));
+    let rollouts = world.get::<DynamoBackupPolicy>("nightly").status.map(|s| s.rollouts).unwrap_or_default();
+    assert_eq!(rollouts.len(), 1, "{rollouts:?}");
+    assert_eq!(world.cluster.event_reasons().iter().filter(|r| *r == "PreRolloutBackup").count(), 1);
 }

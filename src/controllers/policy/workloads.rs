@@ -46,11 +46,14 @@ async fn follow_workload_namespaces(
         ctx.workloads.retain(&wanted);
         for namespace in &wanted {
             let (policies, tx) = (policies.clone(), tx.clone());
-            ctx.workloads.watch(namespace, move |(kind, workload)| {
-                for policy in following(&policies, kind, &workload) {
-                    let _ = tx.send(policy);
-                }
-            });
+            ctx.workloads.watch(
+                namespace,
+                Box::new(move |(kind, workload)| {
+                    for policy in following(&policies, kind, &workload) {
+                        let _ = tx.send(policy);
+                    }
+                }),
+            );
         }
         tokio::time::sleep(WORKLOAD_NAMESPACES_EVERY).await;
     }

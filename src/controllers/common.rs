@@ -1,4 +1,5 @@
-//! What every controller does the same way: status by server-side apply, finalizers and events.
+//! What every controller does the same way, through the cluster seam: status by server-side apply
+//! (`StatusWriter`, `Reported`), finalizers, the children a policy creates and deletes, and events.
 
 use std::fmt::Debug;
 

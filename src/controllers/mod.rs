@@ -1,6 +1,7 @@
-//! The controllers, one module per kind, and how they run: one watch per watched namespace
-//! (or one for all), reconciles filtered to spec changes, bounded concurrency, backoff on errors,
-//! metrics for every reconcile.
+//! The controllers, one folder per kind (`backup`, `restore`, `policy`), and how they run: one
+//! watch per watched namespace (or one for all), reconciles filtered to spec changes, bounded
+//! concurrency, backoff on errors, metrics for every reconcile. `common` is what they share,
+//! `error` their one error type, `testkit` the in-memory world their tests run in.
 
 pub mod backup;
 mod common;

@@ -12,9 +12,9 @@ use super::{
     tables::TableRef,
 };
 use crate::api::{
-    AfterRestore, AwsBackupRestore, BackupMethod, BackupPhase, DeletionPolicy, DrillResult, DrillSource, DynamoBackup, DynamoBackupPolicy,
-    DynamoRestore, DynamoRestoreSpec, ItemCountCheck, LocalObjectReference, PointInTimeSource, RestorePhase, RestoreSource, TimeToLiveMode,
-    VerificationResult, VerifySpec, labels,
+    AfterRestore, AwsBackupRestore, BackupMethod, BackupPhase, DeletionPolicy, DrillResult, DrillSource, DrillStatus, DynamoBackup,
+    DynamoBackupPolicy, DynamoRestore, DynamoRestoreSpec, ItemCountCheck, LocalObjectReference, PointInTimeSource, RestorePhase,
+    RestoreSource, TimeToLiveMode, VerificationResult, VerifySpec, labels,
 };
 
 /// The `dynamobackup.io/trigger` of a drill's DynamoRestore.
@@ -90,6 +90,51 @@ pub enum DrillFrom {
     Backup(String),
     /// The table's latest restorable moment.
     LatestRestorableTime,
+}
+
+/// What a drill slot does for one table, before anything is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The table's previous drill (another slot's) still runs: this one is skipped, with a
+    /// Warning event; the entry stays as it is.
+    StillRunning { note: String },
+    /// Nothing to drill yet: the entry says why; `warn`: a Warning event too.
+    Skip { message: String, warn: bool },
+    /// Restore from here.
+    Restore(DrillFrom),
+}
+
+/// The start of the drill `name` of the table `text` (as the spec names it) at `slot`, from the
+/// table's last drill (`entry`), whether the table exists, and the children.
+pub fn start(
+    source: DrillSource,
+    entry: &DrillStatus,
+    name: &str,
+    text: &str,
+    missing: bool,
+    children: &[DynamoBackup],
+    slot: Timestamp,
+) -> Start {
+    let table = TableRef::parse(text).map(|t| t.name).unwrap_or_else(|_| text.to_owned());
+    if entry.result == DrillResult::Running && entry.restore.as_deref() != Some(name) {
+        let running = entry.restore.as_deref().unwrap_or("?");
+        return Start::StillRunning {
+            note: format!("drill of table {text} at {slot} skipped: the previous drill ({running}) is still running"),
+        };
+    }
+    if missing {
+        return Start::Skip { message: format!("table {table} does not exist"), warn: false };
+    }
+    match source {
+        DrillSource::LatestRestorableTime => Start::Restore(DrillFrom::LatestRestorableTime),
+        DrillSource::LatestBackup => match newest_backup(children, text) {
+            Some(backup) => Start::Restore(DrillFrom::Backup(backup.name_any())),
+            None => Start::Skip {
+                message: format!("no Available backup of table {table} to drill yet; the next drill tries again"),
+                warn: true,
+            },
+        },
+    }
 }
 
 /// Why a drill cannot be built from the policy.
@@ -273,6 +318,32 @@ mod tests {
 
     fn at(second: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + second).expect("in range")
+    }
+
+    #[test]
+    fn a_drill_starts_only_with_something_to_restore_and_its_previous_drill_done() {
+        let entry = |result, restore: Option<&str>| DrillStatus {
+            table: "Orders".into(),
+            restore: restore.map(str::to_owned),
+            last_run: None,
+            result,
+            restore_duration: None,
+            data_age: None,
+            message: None,
+        };
+        let idle = entry(DrillResult::Passed, Some("old"));
+        let start_of = |entry: &DrillStatus, source, missing| start(source, entry, "new", "Orders", missing, &[], at(0));
+        assert!(matches!(
+            start_of(&entry(DrillResult::Running, Some("old")), DrillSource::LatestRestorableTime, false),
+            Start::StillRunning { .. }
+        ));
+        // Its own drill of this slot, recorded as running: made again (create finds it), not skipped.
+        assert_eq!(
+            start_of(&entry(DrillResult::Running, Some("new")), DrillSource::LatestRestorableTime, false),
+            Start::Restore(DrillFrom::LatestRestorableTime)
+        );
+        assert!(matches!(start_of(&idle, DrillSource::LatestRestorableTime, true), Start::Skip { warn: false, .. }));
+        assert!(matches!(start_of(&idle, DrillSource::LatestBackup, false), Start::Skip { warn: true, .. }), "no backup yet");
     }
 
     #[test]

@@ -15,11 +15,11 @@ use crate::controllers::{
     error::Error,
 };
 use crate::{
-    api::{DrillResult, DrillSource, DrillStatus, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},
+    api::{DrillResult, DrillStatus, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels},
     cluster,
     metrics::{PolicyLabels, PolicyTableLabels},
     plan::{
-        drill::{self, DrillFrom, compact, newest_backup, outcome, pick_tables, restore_name},
+        drill::{self, DrillFrom, Start, compact, outcome, pick_tables, restore_name},
         names::{label_value, table_label_value},
         policy::TablesSeen,
         schedule::{Schedule, plan_slots},
@@ -220,33 +220,21 @@ async fn start(
     let (obj, ctx) = (w.obj, w.ctx);
     let Some(spec) = obj.spec.drill.as_ref() else { return Ok(()) };
     let name = restore_name(&obj.name_any(), text, suffix);
-    if entry.result == DrillResult::Running && entry.restore.as_deref() != Some(name.as_str()) {
-        let note = format!(
-            "drill of table {text} at {slot} skipped: the previous drill ({}) is still running",
-            entry.restore.as_deref().unwrap_or("?")
-        );
-        publish(&ctx.recorder, obj, true, "DrillSkipped", "Drill", note).await;
-        return Ok(());
-    }
     let table = TableRef::parse(text).map(|t| t.name).unwrap_or_else(|_| text.to_owned());
-    let mut skip = |message: String| {
-        *entry = line(text, None, Some(now), DrillResult::Skipped, Some(message));
-    };
-    if tables.missing.contains(&table) {
-        skip(format!("table {table} does not exist"));
-        return Ok(());
-    }
-    let from = match spec.source {
-        DrillSource::LatestRestorableTime => DrillFrom::LatestRestorableTime,
-        DrillSource::LatestBackup => match newest_backup(backups, text) {
-            Some(backup) => DrillFrom::Backup(backup.name_any()),
-            None => {
-                let message = format!("no Available backup of table {table} to drill yet; the next drill tries again");
+    let missing = tables.missing.contains(&table);
+    let from = match drill::start(spec.source, entry, &name, text, missing, backups, slot) {
+        Start::Restore(from) => from,
+        Start::StillRunning { note } => {
+            publish(&ctx.recorder, obj, true, "DrillSkipped", "Drill", note).await;
+            return Ok(());
+        }
+        Start::Skip { message, warn } => {
+            if warn {
                 publish(&ctx.recorder, obj, true, "DrillSkipped", "Drill", message.clone()).await;
-                skip(message);
-                return Ok(());
             }
-        },
+            *entry = line(text, None, Some(now), DrillResult::Skipped, Some(message));
+            return Ok(());
+        }
     };
     let mut restore = match drill::drill_restore(obj, text, &from, suffix) {
         Ok(restore) => restore,

@@ -8,7 +8,10 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use crate::api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, PolicyTableStatus, labels};
+use crate::{
+    api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, PolicyTableStatus, labels},
+    plan::conditions::stalled,
+};
 
 /// Red for what needs a person, yellow for what is under way; nothing without a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,13 +68,6 @@ pub fn size(bytes: Option<i64>) -> String {
         Some(b) if b < 1024 * 1024 * 1024 => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
         Some(b) => format!("{:.1} GiB", b as f64 / (1024.0 * 1024.0 * 1024.0)),
     }
-}
-
-fn condition<'a>(
-    conditions: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    type_: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    conditions.iter().find(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// One protected (or only backed-up) table, as `status` shows it.
@@ -155,8 +151,7 @@ fn line_of<'a>(lines: &'a mut Lines, namespace: &str, table: &str) -> &'a mut Ta
 fn add_policy(lines: &mut Lines, p: &DynamoBackupPolicy, table: Option<&str>) {
     let namespace = p.namespace().unwrap_or_default();
     let status = p.status.clone().unwrap_or_default();
-    let stalled =
-        condition(&status.conditions, "Stalled").map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
+    let stalled = stalled(&status.conditions).map(|c| format!("policy {} Stalled ({}): {}", p.name_any(), c.reason, c.message));
     for spec_table in &p.covered_tables() {
         let name = table_name(spec_table);
         if table.is_some_and(|o| o != name) {
@@ -208,7 +203,7 @@ fn add_backup(line: &mut TableLine, b: &DynamoBackup) {
             line.saw_backup(&b.name_any(), at);
         }
     }
-    if let Some(c) = condition(&status.conditions, "Stalled") {
+    if let Some(c) = stalled(&status.conditions) {
         line.attention.push(format!("backup {} Stalled ({})", b.name_any(), c.reason));
     }
 }

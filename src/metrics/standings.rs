@@ -100,7 +100,7 @@ impl Collector for Standings {
 /// Where an object stands by its conditions: Stalled (with its reason) before Ready before
 /// Reconciling; Unknown when it has none yet.
 pub fn standing_of(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> (&'static str, String) {
-    let is = |kind: &str| conditions.iter().find(|c| c.type_ == kind && c.status == "True");
+    let is = |kind: &str| crate::plan::conditions::holds(conditions, kind);
     if let Some(c) = is("Stalled") {
         ("Stalled", c.reason.clone())
     } else if let Some(c) = is("Ready") {

@@ -30,9 +30,14 @@ impl Standing {
     }
 }
 
+/// The condition of `type_` when its status is True.
+pub fn holds<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_ && c.status == "True")
+}
+
 /// The `Stalled` condition when it is True: the object waits for a new spec or outside help.
 pub fn stalled(conditions: &[Condition]) -> Option<&Condition> {
-    conditions.iter().find(|c| c.type_ == STALLED && c.status == "True")
+    holds(conditions, STALLED)
 }
 
 /// The three conditions for `standing`, merged into `current` so that an unchanged status

@@ -55,10 +55,12 @@ pub async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
         return Ok(action);
     }
     let fresh = w.ctx.dynamo.describe_table(scope, &request.target).await?.unwrap_or(table);
-    complete(w, request, fresh, now).await
+    // The moment it completed is measured, not decided: the clock read again, after the steps
+    // and checks this reconcile made.
+    complete(w, request, fresh, w.ctx.clock.now()).await
 }
 
-/// Completed: the table's count and status, the duration measured, Ready and an event.
+/// Completed at `now`: the table's count and status, the duration measured, Ready and an event.
 async fn complete(w: &mut Writer<'_>, request: &RestoreRequest, table: Table, now: Timestamp) -> Result<Action, Error> {
     w.status.item_count = table.item_count;
     w.status.table_status = Some(table.status);

@@ -87,10 +87,25 @@ impl Drop for Process {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
+/// A port on 127.0.0.1 that was free a moment ago, and never handed out before in this process.
+/// It is looked for below Linux's ephemeral range (32768-60999 by default), where the outgoing
+/// connections of the control plane and the operators take their ports: a port taken with
+/// `bind(0)` could be given to such a connection before the process it was for binds it (seen
+/// as an operator refusing to start, "Address already in use").
 pub fn free_port() -> Result<u16, String> {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..500 {
+        let port = fastrand::u16(20_000..32_000);
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return Ok(port);
+        }
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let port = listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())?;
+    given.insert(port);
+    Ok(port)
 }
 
 /// Polls `check` every 100 ms until it returns Some, or gives up after `timeout`.

@@ -8,12 +8,14 @@
 
 mod backup;
 mod common;
+mod copyback;
 pub mod facts;
 mod policy;
 mod restore;
 
 pub use backup::*;
 pub use common::*;
+pub use copyback::*;
 pub use policy::*;
 pub use restore::*;
 

@@ -7,7 +7,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::*;
+use super::{
+    common::*,
+    copyback::{CopyBackSpec, CopyBackStatus},
+};
 
 /// Restores a DynamoDB backup, or a table's point-in-time window, into a new table.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -34,6 +37,9 @@ use super::common::*;
     validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.afterRestore) && has(self.afterRestore.deletionProtection) && self.afterRestore.deletionProtection)")
         .message("spec.deletionPolicy Delete cannot drop a table that spec.afterRestore.deletionProtection protects; choose one")
         .field_path(".deletionPolicy"),
+    validation = Rule::new("has(self.copyBack) == has(oldSelf.copyBack)")
+        .message("spec.copyBack cannot be added or removed after creation; make a new DynamoRestore")
+        .field_path(".copyBack"),
     validation = Rule::new("!has(self.source.recoveryPointArn) || has(self.awsBackup)")
         .message("spec.awsBackup.iamRoleArn is required to restore a recovery point: AWS Backup restores with that role")
         .field_path(".awsBackup")
@@ -87,6 +93,11 @@ pub struct DynamoRestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.awsBackup is immutable"))]
     pub aws_backup: Option<AwsBackupRestore>,
+
+    /// Once the new table is ACTIVE (and verified, when `verify` is set), write back into the
+    /// live table what it lacks. Immutable, but for `dryRun` going from true to false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_back: Option<CopyBackSpec>,
 }
 
 /// What to check of a restored table.
@@ -303,6 +314,28 @@ pub struct AfterRestore {
     /// None: leave TTL off.
     #[serde(default)]
     pub time_to_live: TimeToLiveMode,
+    /// Copy (default): the source table's stream, with its view type, when the source still
+    /// exists and has one; None: no stream.
+    #[serde(default)]
+    pub streams: CarryOver,
+    /// Copy (default): the source table's resource-based policy, its table ARN rewritten to the
+    /// new table's; None: no policy.
+    #[serde(default)]
+    pub resource_policy: CarryOver,
+    /// Copy (default): Application Auto Scaling's scalable targets and target-tracking policies
+    /// of the source table and of each kept index, when the new table is PROVISIONED; None: none.
+    #[serde(default)]
+    pub auto_scaling: CarryOver,
+}
+
+/// Whether a setting of the source table is carried over to the restored one.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum CarryOver {
+    /// Copy the source table's setting, when the source still exists.
+    #[default]
+    Copy,
+    /// Leave it off.
+    None,
 }
 
 impl Default for AfterRestore {
@@ -313,6 +346,9 @@ impl Default for AfterRestore {
             point_in_time_recovery: None,
             deletion_protection: None,
             time_to_live: TimeToLiveMode::Copy,
+            streams: CarryOver::Copy,
+            resource_policy: CarryOver::Copy,
+            auto_scaling: CarryOver::Copy,
         }
     }
 }
@@ -384,8 +420,17 @@ pub struct DynamoRestoreStatus {
     /// The new table's item count, as DynamoDB reports it (updated about every six hours in AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_count: Option<i64>,
-    /// The after-restore steps done so far (tags, pointInTimeRecovery, deletionProtection, timeToLive).
+    /// The after-restore steps done so far (tags, pointInTimeRecovery, deletionProtection,
+    /// timeToLive, streams, resourcePolicy, autoScaling).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub after_restore_done: Vec<String>,
+    /// What the source table had that the operator does not carry over, for the user to redo
+    /// by hand (CloudWatchAlarms, IAMPolicies, KinesisStreamingDestination, ContributorInsights...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub not_carried_over: Vec<String>,
+    /// What `spec.copyBack` compared and wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_back: Option<CopyBackStatus>,
 }

@@ -146,6 +146,7 @@ fn restore_object(args: &RestoreArgs, source: RestoreSource, namespace: &str, no
             aws_backup: args.aws_backup_role.clone().map(|iam_role_arn| AwsBackupRestore { iam_role_arn }),
             ttl_after_finished: None,
             verify: None,
+            copy_back: None,
         },
     );
     restore.metadata.namespace = Some(namespace.to_owned());

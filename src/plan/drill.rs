@@ -12,9 +12,9 @@ use super::{
     tables::TableRef,
 };
 use crate::api::{
-    AfterRestore, AwsBackupRestore, BackupMethod, BackupPhase, DeletionPolicy, DrillResult, DrillSource, DrillStatus, DynamoBackup,
-    DynamoBackupPolicy, DynamoRestore, DynamoRestoreSpec, ItemCountCheck, LocalObjectReference, PointInTimeSource, RestorePhase,
-    RestoreSource, TimeToLiveMode, VerificationResult, VerifySpec, labels,
+    AfterRestore, AwsBackupRestore, BackupMethod, BackupPhase, CarryOver, DeletionPolicy, DrillResult, DrillSource, DrillStatus,
+    DynamoBackup, DynamoBackupPolicy, DynamoRestore, DynamoRestoreSpec, ItemCountCheck, LocalObjectReference, PointInTimeSource,
+    RestorePhase, RestoreSource, TimeToLiveMode, VerificationResult, VerifySpec, labels,
 };
 
 /// The `dynamobackup.io/trigger` of a drill's DynamoRestore.
@@ -205,11 +205,15 @@ pub fn drill_restore(policy: &DynamoBackupPolicy, table: &str, from: &DrillFrom,
                 point_in_time_recovery: None,
                 deletion_protection: None,
                 time_to_live: TimeToLiveMode::None,
+                streams: CarryOver::None,
+                resource_policy: CarryOver::None,
+                auto_scaling: CarryOver::None,
             },
             deletion_policy: DeletionPolicy::Delete,
             verify: Some(verify),
             ttl_after_finished: Some(drill.ttl_after_finished.clone().unwrap_or_else(|| DEFAULT_TTL.to_owned())),
             aws_backup,
+            copy_back: None,
         },
         status: None,
     })

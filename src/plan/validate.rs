@@ -259,6 +259,7 @@ mod tests {
             aws_backup: None,
             ttl_after_finished: None,
             verify: None,
+            copy_back: None,
         }
     }
 

@@ -267,6 +267,7 @@ impl Lifecycle for PitrRestore {
             point_in_time_recovery: Some(PointInTimeRecoverySpec { enabled: true, recovery_period_in_days: 7 }),
             deletion_protection: None,
             time_to_live: TimeToLiveMode::Copy,
+            ..Default::default()
         };
         let api: Api<DynamoRestore> = ctx.api();
         api.create(&PostParams::default(), &r).await.map(|_| ()).map_err(|e| e.to_string())

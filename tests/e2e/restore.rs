@@ -63,6 +63,7 @@ pub fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore
             aws_backup: None,
             ttl_after_finished: None,
             verify: None,
+            copy_back: None,
         },
     )
 }

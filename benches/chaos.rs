@@ -66,6 +66,7 @@ fn restore(name: &str, source: RestoreSource, target: &str) -> DynamoRestore {
             verify: None,
             ttl_after_finished: None,
             aws_backup: None,
+            copy_back: None,
         },
     )
 }

@@ -81,7 +81,7 @@ pub enum Seen {
     Missing,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
     pub name: String,
     pub arn: Option<String>,
@@ -96,6 +96,13 @@ pub struct Table {
     pub local_indexes: Vec<IndexDef>,
     pub restore: Option<RestoreSummary>,
     pub deletion_protection: Option<bool>,
+    /// The primary key: the partition key, then the sort key when there is one.
+    pub key_schema: Vec<(String, KeyRole)>,
+    /// PAY_PER_REQUEST or PROVISIONED (None: DynamoDB did not say, which means PROVISIONED).
+    pub billing_mode: Option<String>,
+    /// The stream's view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES) when the
+    /// table has a stream enabled.
+    pub stream_view_type: Option<String>,
 }
 
 impl Table {

@@ -143,6 +143,13 @@ fn table_from(d: &t::TableDescription) -> Table {
         local_indexes: d.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect(),
         restore,
         deletion_protection: d.deletion_protection_enabled(),
+        key_schema: key_schema(d.key_schema()),
+        billing_mode: d.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str().to_owned()),
+        stream_view_type: d
+            .stream_specification()
+            .filter(|s| s.stream_enabled())
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str().to_owned()),
     }
 }
 

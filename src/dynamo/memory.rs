@@ -15,7 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::port::DynamoPort;
 use crate::api::facts::{
-    Backup, BackupSource, BackupState, CountPage, ItemKey, KeyAttr, Pitr, RestoreFrom, RestoreSummary, Scope, Table, TableOverrides, Tags,
+    Backup, BackupSource, BackupState, CountPage, ItemKey, KeyAttr, KeyRole, Pitr, RestoreFrom, RestoreSummary, Scope, Table,
+    TableOverrides, Tags,
 };
 use crate::aws::{AwsError, AwsResult, Lane, Service};
 use crate::faults::{Tripwire, hang_if};
@@ -132,6 +133,9 @@ impl MemoryDynamo {
             local_indexes: Vec::new(),
             restore: None,
             deletion_protection: Some(false),
+            key_schema: vec![("id".to_owned(), KeyRole::Hash)],
+            billing_mode: Some("PAY_PER_REQUEST".into()),
+            stream_view_type: None,
         };
         let pitr = pitr_state(pitr, now);
         let state = TableState { table, pitr, tags: Tags::new(), ttl: None, keys, creating_reads: 0 };
@@ -421,6 +425,9 @@ impl DynamoPort for MemoryDynamo {
                 local_indexes: base.as_ref().map(|b| b.local_indexes.clone()).unwrap_or_default(),
                 restore: Some(summary),
                 deletion_protection: Some(false),
+                key_schema: base.as_ref().map(|b| b.key_schema.clone()).unwrap_or_default(),
+                billing_mode: base.as_ref().and_then(|b| b.billing_mode.clone()),
+                stream_view_type: None,
             };
             if let Some(gsis) = &overrides.global_indexes {
                 table.global_indexes = gsis.clone();

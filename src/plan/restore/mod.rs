@@ -150,6 +150,7 @@ mod ttl_tests {
                 in_progress: status != "ACTIVE",
             }),
             deletion_protection: None,
+            ..Default::default()
         }
     }
 

@@ -73,6 +73,7 @@ mod tests {
                 in_progress: false,
             }),
             deletion_protection: None,
+            ..Default::default()
         }
     }
 

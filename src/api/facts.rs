@@ -178,3 +178,93 @@ pub struct CountPage {
     /// Where the next page starts; None: the table is done.
     pub next: Option<ItemKey>,
 }
+
+/// An attribute value of an item, as DynamoDB types it. Sets are kept sorted, so two items
+/// compare equal when DynamoDB would call them the same.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Value {
+    S(String),
+    N(String),
+    B(Vec<u8>),
+    Bool(bool),
+    Null,
+    M(Item),
+    L(Vec<Value>),
+    Ss(Vec<String>),
+    Ns(Vec<String>),
+    Bs(Vec<Vec<u8>>),
+}
+
+/// A whole item: attribute name -> value.
+pub type Item = BTreeMap<String, Value>;
+
+impl Value {
+    /// The value as a key attribute, when it is one of the three key types.
+    pub fn as_key(&self) -> Option<KeyAttr> {
+        match self {
+            Value::S(s) => Some(KeyAttr::S(s.clone())),
+            Value::N(n) => Some(KeyAttr::N(n.clone())),
+            Value::B(b) => Some(KeyAttr::B(b.clone())),
+            _ => None,
+        }
+    }
+
+    /// Roughly the bytes DynamoDB counts for the value (its item-size rules: strings and
+    /// binaries by length, numbers about half their digits, one byte for booleans and nulls, three
+    /// for a container plus its elements).
+    pub fn size(&self) -> usize {
+        match self {
+            Value::S(s) => s.len(),
+            Value::N(n) => n.len().div_ceil(2) + 1,
+            Value::B(b) => b.len(),
+            Value::Bool(_) | Value::Null => 1,
+            Value::M(m) => 3 + m.iter().map(|(k, v)| k.len() + v.size() + 1).sum::<usize>(),
+            Value::L(l) => 3 + l.iter().map(|v| v.size() + 1).sum::<usize>(),
+            Value::Ss(s) | Value::Ns(s) => s.iter().map(String::len).sum(),
+            Value::Bs(b) => b.iter().map(Vec::len).sum(),
+        }
+    }
+}
+
+impl From<&KeyAttr> for Value {
+    fn from(key: &KeyAttr) -> Self {
+        match key {
+            KeyAttr::S(s) => Value::S(s.clone()),
+            KeyAttr::N(n) => Value::N(n.clone()),
+            KeyAttr::B(b) => Value::B(b.clone()),
+        }
+    }
+}
+
+/// An item's size as DynamoDB counts it for capacity: names and values.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(name, value)| name.len() + value.size()).sum()
+}
+
+/// One page of a Scan that returns items.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ItemsPage {
+    pub items: Vec<Item>,
+    /// Read capacity units the page consumed.
+    pub consumed: f64,
+    /// Where the next page starts; None: the table is done.
+    pub next: Option<ItemKey>,
+}
+
+/// What a BatchGetItem read of one table found.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct BatchRead {
+    pub items: Vec<Item>,
+    pub consumed: f64,
+    /// Keys DynamoDB did not get to (throttling, or the 16 MB answer limit): ask again.
+    pub unprocessed: Vec<ItemKey>,
+}
+
+/// What a PutItem did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Put {
+    /// Written; the write capacity it consumed.
+    Written { consumed: f64 },
+    /// Not written: it was only to be written where its key was absent, and the key is present.
+    Present,
+}

@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::{
 };
 use jiff::Timestamp;
 
+mod items;
+
 use super::port::DynamoPort;
 use crate::api::facts::*;
 use crate::aws::{AwsError, AwsResult, CallObserver, Caller, ErrorClass, Lane, Pacer, RegionalClients, Service};
@@ -365,6 +367,18 @@ impl DynamoPort for AwsDynamo {
         let req = self.client(scope).await.update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
         let out = self.caller.call(scope, OP, Lane::Now, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
+    }
+
+    async fn scan_items(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<ItemsPage> {
+        self.scan_page(scope, table, start, limit).await
+    }
+
+    async fn batch_get(&self, scope: &Scope, table: &str, keys: &[ItemKey]) -> AwsResult<BatchRead> {
+        self.batch_read(scope, table, keys).await
+    }
+
+    async fn put_item(&self, scope: &Scope, table: &str, item: &Item, absent_key: Option<&[String]>) -> AwsResult<Put> {
+        self.put(scope, table, item, absent_key).await
     }
 
     async fn list_tables(&self, scope: &Scope, lane: Lane) -> AwsResult<Vec<String>> {

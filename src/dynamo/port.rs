@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::api::facts::{Backup, CountPage, ItemKey, Pitr, RestoreFrom, Scope, Table, TableOverrides, Tags};
+use crate::api::facts::{
+    Backup, BatchRead, CountPage, Item, ItemKey, ItemsPage, Pitr, Put, RestoreFrom, Scope, Table, TableOverrides, Tags,
+};
 use crate::aws::{AwsResult, Lane};
 
 #[async_trait]
@@ -40,6 +42,18 @@ pub trait DynamoPort: Send + Sync {
 
     /// The names of every table of the scope's region (all pages).
     async fn list_tables(&self, scope: &Scope, lane: Lane) -> AwsResult<Vec<String>>;
+
+    /// One page (at most `limit` items) of a Scan of `table` from after `start`, with the read
+    /// capacity it consumed.
+    async fn scan_items(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<ItemsPage>;
+
+    /// BatchGetItem of at most 100 keys of `table` (eventually consistent reads): the items
+    /// found, and the keys DynamoDB left unprocessed.
+    async fn batch_get(&self, scope: &Scope, table: &str, keys: &[ItemKey]) -> AwsResult<BatchRead>;
+
+    /// PutItem. With `absent_key` (the key's attribute names), only where the key is absent:
+    /// a present key is `Put::Present`, and nothing is written.
+    async fn put_item(&self, scope: &Scope, table: &str, item: &Item, absent_key: Option<&[String]>) -> AwsResult<Put>;
 
     async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> AwsResult<Tags>;
 

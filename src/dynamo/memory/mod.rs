@@ -13,10 +13,14 @@ use std::{
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
+mod items;
+
+use items::Items;
+
 use super::port::DynamoPort;
 use crate::api::facts::{
-    Backup, BackupSource, BackupState, CountPage, ItemKey, KeyAttr, KeyRole, Pitr, RestoreFrom, RestoreSummary, Scope, Table,
-    TableOverrides, Tags,
+    Backup, BackupSource, BackupState, BatchRead, CountPage, Item, ItemKey, ItemsPage, KeyRole, Pitr, Put, RestoreFrom, RestoreSummary,
+    Scope, Table, TableOverrides, Tags, item_size,
 };
 use crate::aws::{AwsError, AwsResult, Lane, Service};
 use crate::faults::{Tripwire, hang_if};
@@ -43,7 +47,7 @@ struct TableState {
     pitr: Pitr,
     tags: Tags,
     ttl: Option<String>,
-    keys: Vec<ItemKey>,
+    items: Items,
     /// Reads left before a CREATING (restored) table is ACTIVE.
     creating_reads: u32,
 }
@@ -120,7 +124,7 @@ impl MemoryDynamo {
     /// An ACTIVE table with `items` items (keys `id` = 0..items) and PITR on or off.
     pub fn add_table(&self, region: &str, name: &str, pitr: bool, items: usize) {
         let now = Timestamp::now();
-        let keys = (0..items).map(|i| ItemKey::from([("id".to_owned(), KeyAttr::N(i.to_string()))])).collect();
+        let rows = Items::numbered(items);
         let table = Table {
             name: name.to_owned(),
             arn: Some(table_arn(region, name)),
@@ -138,14 +142,33 @@ impl MemoryDynamo {
             stream_view_type: None,
         };
         let pitr = pitr_state(pitr, now);
-        let state = TableState { table, pitr, tags: Tags::new(), ttl: None, keys, creating_reads: 0 };
+        let state = TableState { table, pitr, tags: Tags::new(), ttl: None, items: rows, creating_reads: 0 };
         self.lock().tables.insert((region.to_owned(), name.to_owned()), state);
     }
 
     /// A table someone else's restore made (AWS Backup's): ACTIVE, with `source`'s items.
     pub fn add_copy(&self, region: &str, name: &str, source: &str) {
-        let items = self.lock().tables.values().find(|t| t.table.name == source).map_or(0, |t| t.keys.len());
+        let items = self.lock().tables.values().find(|t| t.table.name == source).map_or(0, |t| t.items.len());
         self.add_table(region, name, false, items);
+    }
+
+    /// Writes an item into a table now, as the application would (no call counted).
+    pub fn put_now(&self, region: &str, table: &str, item: Item) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), table.to_owned())) {
+            t.items.put(item);
+        }
+    }
+
+    /// Deletes the items numbered `ids` (keys `id`) from a table now, as a bug would.
+    pub fn delete_now(&self, region: &str, table: &str, ids: impl IntoIterator<Item = usize>) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), table.to_owned())) {
+            ids.into_iter().for_each(|i| t.items.delete(&items::numbered_key(i)));
+        }
+    }
+
+    /// A table's items, in scan order.
+    pub fn items(&self, region: &str, table: &str) -> Vec<Item> {
+        self.lock().tables.get(&(region.to_owned(), table.to_owned())).map(|t| t.items.all().to_vec()).unwrap_or_default()
     }
 
     /// Backups made from now on stay CREATING for `reads` reads (DescribeBackup, ListBackups).
@@ -380,7 +403,7 @@ impl DynamoPort for MemoryDynamo {
                         return Err(error(operation, "BackupInUseException", format!("backup {arn} is not available yet")));
                     }
                     let src = entry.backup.source.clone().unwrap_or_default();
-                    let keys = s.tables.get(&(entry.region.clone(), src.table_name.clone())).map(|t| t.keys.clone()).unwrap_or_default();
+                    let keys = s.tables.get(&(entry.region.clone(), src.table_name.clone())).map(|t| t.items.clone()).unwrap_or_default();
                     let summary = RestoreSummary {
                         source_backup_arn: Some(arn.clone()),
                         source_table_arn: src.table_arn.clone(),
@@ -409,7 +432,7 @@ impl DynamoPort for MemoryDynamo {
                         restored_at: Some(at.unwrap_or_else(Timestamp::now)),
                         in_progress: true,
                     };
-                    (name, t.keys.clone(), summary)
+                    (name, t.items.clone(), summary)
                 }
             };
             let base = s.tables.values().find(|t| t.table.name == source).map(|t| t.table.clone());
@@ -441,7 +464,7 @@ impl DynamoPort for MemoryDynamo {
                 pitr: pitr_state(false, Timestamp::now()),
                 tags: Tags::new(),
                 ttl: None,
-                keys,
+                items: keys,
                 creating_reads: reads,
             };
             s.tables.insert((region, target.to_owned()), state);
@@ -475,6 +498,41 @@ impl DynamoPort for MemoryDynamo {
             }
             t.pitr.recovery_period_in_days = Some(recovery_period_in_days);
             Ok(t.pitr.clone())
+        })
+        .await
+    }
+
+    async fn scan_items(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<ItemsPage> {
+        let region = region_of(scope);
+        self.call("Scan", Lane::Now, |s| {
+            let (items, next) = find_table(s, &region, table, "Scan")?.items.page(start, limit);
+            let consumed = items::read_units(items.iter().map(item_size).sum());
+            Ok(ItemsPage { items, consumed, next })
+        })
+        .await
+    }
+
+    async fn batch_get(&self, scope: &Scope, table: &str, keys: &[ItemKey]) -> AwsResult<BatchRead> {
+        let region = region_of(scope);
+        self.call("BatchGetItem", Lane::Now, |s| {
+            let t = find_table(s, &region, table, "BatchGetItem")?;
+            let items: Vec<Item> = keys.iter().filter_map(|k| t.items.get(k).cloned()).collect();
+            let consumed = items.iter().map(|i| items::read_units(item_size(i))).sum();
+            Ok(BatchRead { items, consumed, unprocessed: Vec::new() })
+        })
+        .await
+    }
+
+    async fn put_item(&self, scope: &Scope, table: &str, item: &Item, absent_key: Option<&[String]>) -> AwsResult<Put> {
+        let region = region_of(scope);
+        self.call("PutItem", Lane::Now, |s| {
+            let t = find_table(s, &region, table, "PutItem")?;
+            let key = t.items.key_of(item).ok_or_else(|| error("PutItem", "ValidationException", "the item lacks its key".into()))?;
+            if absent_key.is_some() && t.items.get(&key).is_some() {
+                return Ok(Put::Present);
+            }
+            t.items.put(item.clone());
+            Ok(Put::Written { consumed: items::write_units(item) })
         })
         .await
     }
@@ -542,17 +600,15 @@ impl DynamoPort for MemoryDynamo {
         let region = region_of(scope);
         self.call("Scan", Lane::Now, |s| {
             let t = find_table(s, &region, table, "Scan")?;
-            let from = start.and_then(|k| t.keys.iter().position(|key| key == k)).map_or(0, |i| i + 1);
-            let to = (from + usize::try_from(limit.max(1)).unwrap_or(1)).min(t.keys.len());
-            let next = (to < t.keys.len()).then(|| t.keys[to - 1].clone());
-            Ok(CountPage { count: (to - from) as i64, consumed: 0.5, next })
+            let (page, next) = t.items.page(start, limit);
+            Ok(CountPage { count: page.len() as i64, consumed: 0.5, next })
         })
         .await
     }
 
     async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool> {
         let region = region_of(scope);
-        self.call("GetItem", Lane::Now, |s| Ok(find_table(s, &region, table, "GetItem")?.keys.contains(key))).await
+        self.call("GetItem", Lane::Now, |s| Ok(find_table(s, &region, table, "GetItem")?.items.get(key).is_some())).await
     }
 }
 

@@ -6,6 +6,7 @@ pub mod awsbackup;
 pub mod backup;
 pub mod children;
 pub mod conditions;
+pub mod copyback;
 pub mod drill;
 pub mod lease;
 pub mod names;

@@ -4,10 +4,12 @@
 //! every series.
 
 mod collectors;
+mod copyback;
 mod labels;
 mod standings;
 
 pub use collectors::{LatestRestorable, UNPROTECTED_LISTED, Unprotected};
+pub use copyback::CopyBackMetrics;
 pub use labels::{AwsLabels, ErrorLabels, KindLabels, PolicyLabels, PolicyTableLabels, RestoreLabels, TableLabels, VerifyLabels};
 pub use standings::{StandingRow, Standings, standing_of};
 
@@ -39,6 +41,7 @@ pub struct Metrics {
     pub table_size_bytes: Family<TableLabels, Gauge>,
     pub unprotected: Arc<Unprotected>,
     pub standings: Arc<Standings>,
+    pub copy_back: CopyBackMetrics,
 }
 
 impl Default for Metrics {
@@ -122,6 +125,7 @@ impl Default for Metrics {
         registry.register_collector(Box::new(unprotected.clone()));
         let standings = Arc::new(Standings::default());
         registry.register_collector(Box::new(standings.clone()));
+        let copy_back = CopyBackMetrics::register(&mut registry);
         Self {
             registry,
             reconciles,
@@ -142,6 +146,7 @@ impl Default for Metrics {
             table_size_bytes,
             unprotected,
             standings,
+            copy_back,
         }
     }
 }

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 
-use super::{after, verify};
+use super::{after, copyback, verify};
 use crate::{
     api::{
         DynamoRestore, RestorePhase, VerificationResult,
@@ -47,11 +47,18 @@ pub async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
         // moment is its creation time, recorded when the restore started.
         Progress::Finalize { restore_time } => w.status.restore_time = restore_time.map(Time).or(w.status.restore_time.take()),
     }
-    w.status.phase = Some(RestorePhase::Finalizing);
+    // A completed restore comes back only for its copy-back (dryRun went to false): the table's
+    // own lifecycle stays Completed.
+    if w.status.phase != Some(RestorePhase::Completed) {
+        w.status.phase = Some(RestorePhase::Finalizing);
+    }
     if let Err(action) = after::run(w, scope, &table).await? {
         return Ok(action);
     }
     if let Err(action) = verify::run(w, scope, &table, now).await? {
+        return Ok(action);
+    }
+    if let Err(action) = copyback::run(w, request, scope, &table).await? {
         return Ok(action);
     }
     let fresh = w.ctx.dynamo.describe_table(scope, &request.target).await?.unwrap_or(table);
@@ -64,9 +71,13 @@ pub async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
 async fn complete(w: &mut Writer<'_>, request: &RestoreRequest, table: Table, now: Timestamp) -> Result<Action, Error> {
     w.status.item_count = table.item_count;
     w.status.table_status = Some(table.status);
-    w.status.completed_at = Some(Time(now));
+    // Completed once: a later copy-back (dryRun went to false) keeps the table's completion.
+    let first = w.status.completed_at.is_none();
+    if first {
+        w.status.completed_at = Some(Time(now));
+    }
     w.status.phase = Some(RestorePhase::Completed);
-    let began = w.status.started_at.as_ref().or(w.obj.metadata.creation_timestamp.as_ref()).map(|t| t.0);
+    let began = w.status.started_at.as_ref().or(w.obj.metadata.creation_timestamp.as_ref()).map(|t| t.0).filter(|_| first);
     if let Some(began) = began {
         let source = if matches!(request.source, Source::PointInTime { .. }) { "pointInTime" } else { "backup" };
         let seconds = now.duration_since(began).as_secs_f64().max(0.0);
@@ -80,6 +91,9 @@ async fn complete(w: &mut Writer<'_>, request: &RestoreRequest, table: Table, no
             Some(VerificationResult::Failed) => message = format!("{message}; verification FAILED: {verdict}"),
             None => {}
         }
+    }
+    if let Some(copied) = w.status.copy_back.as_ref().and_then(|c| c.message.as_deref()) {
+        message = format!("{message}; {copied}");
     }
     w.write(&Standing::Ready { reason: "Restored".into(), message: message.clone() }).await?;
     publish(&w.ctx.recorder, w.obj, false, "RestoreCompleted", "Restore", message).await;

@@ -8,6 +8,9 @@
 //! `finish` (to ACTIVE and Completed), `after` (the after-restore steps), `verify` (the checks).
 
 mod after;
+mod copyback;
+#[cfg(test)]
+mod copyback_tests;
 mod finish;
 mod job;
 mod resolve;
@@ -30,8 +33,9 @@ use crate::{
     context::Context,
     plan::{
         conditions::Standing,
+        copyback as copyback_plan,
         restore::{self, Looked, Step, Target, classify_target, expires_in},
-        validate::{self, RestoreRequest, Source},
+        validate::{self, Invalid, RestoreRequest, Source},
     },
 };
 
@@ -63,10 +67,15 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str, now: Timestamp) -> 
     if let Err(denied) = check_tenancy(ctx, namespace, &request) {
         return w.stalled("AccessDenied", denied).await;
     }
-    set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
-    w.status.source = Some(request.source.describe());
     let scope = w.scope(request.region.clone());
     let region = ctx.region_label(scope.region.as_deref()).to_owned();
+    // Copy-back is checked with the rest, before any AWS call: its keys, and the live table.
+    if let Err(refused) = copy_back_check(ctx, namespace, &obj.spec, &request, &region) {
+        return w.stalled(refused.reason, refused.message).await;
+    }
+    set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    w.status.source = Some(request.source.describe());
+    let copy_back_due = copyback_plan::due(obj.spec.copy_back.as_ref(), w.status.copy_back.as_ref());
     let mut target = None;
     loop {
         let looked = match &target {
@@ -74,7 +83,7 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str, now: Timestamp) -> 
             Some(None) => Looked::Absent,
             Some(Some(table)) => Looked::Found(table),
         };
-        match restore::next(&w.status, obj.metadata.generation, &request.target, &region, looked) {
+        match restore::next(&w.status, obj.metadata.generation, &request.target, &region, looked, copy_back_due) {
             Step::Done { rewrite } => {
                 // A later spec change (deletionPolicy, afterRestore) has nothing more to create.
                 if rewrite {
@@ -94,6 +103,23 @@ async fn reconcile_with(w: &mut Writer<'_>, namespace: &str, now: Timestamp) -> 
             Step::LookAgain => return Ok(Action::requeue(Duration::from_secs(1))),
         }
     }
+}
+
+/// `spec.copyBack` checked: its keys parsed, and `into` inside the namespace's tenancy.
+fn copy_back_check(
+    ctx: &Context,
+    namespace: &str,
+    spec: &crate::api::DynamoRestoreSpec,
+    request: &RestoreRequest,
+    region: &str,
+) -> Result<(), Invalid> {
+    copyback_plan::check(spec, request, region)?;
+    if let Some(into) = spec.copy_back.as_ref().and_then(|c| c.into.as_deref())
+        && let Err(denied) = ctx.tenancy.check(namespace, into, request.region.as_deref())
+    {
+        return Err(Invalid { reason: copyback_plan::REFUSED, message: format!("spec.copyBack.into: {}", denied.0) });
+    }
+    Ok(())
 }
 
 fn check_tenancy(ctx: &Context, namespace: &str, request: &RestoreRequest) -> Result<(), String> {
@@ -116,7 +142,8 @@ async fn expire(w: &mut Writer<'_>, now: Timestamp) -> Result<Option<Action>, Er
     let Some(ttl) = w.obj.spec.ttl_after_finished.as_deref().and_then(|t| humantime::parse_duration(t).ok()) else {
         return Ok(None);
     };
-    let Some(finished_at) = restore::finished_at(&w.status) else { return Ok(None) };
+    let due = copyback_plan::due(w.obj.spec.copy_back.as_ref(), w.status.copy_back.as_ref());
+    let Some(finished_at) = restore::finished_at(&w.status, due) else { return Ok(None) };
     if let Some(wait) = expires_in(finished_at, ttl, now) {
         return Ok(Some(Action::requeue(wait)));
     }

@@ -58,6 +58,9 @@ struct BackupEntry {
     region: String,
     /// Reads left before a CREATING backup is AVAILABLE.
     creating_reads: u32,
+    /// The table's items when the backup was taken (None for a backup a test added: the
+    /// table's items at restore time stand in).
+    items: Option<Items>,
 }
 
 #[derive(Default)]
@@ -70,6 +73,8 @@ struct State {
     backup_creating_reads: u32,
     restore_creating_reads: u32,
     serial: u64,
+    /// Every item a PutItem wrote, with its table, in order.
+    written: Vec<(String, Item)>,
 }
 
 #[derive(Default)]
@@ -166,6 +171,11 @@ impl MemoryDynamo {
         }
     }
 
+    /// The items PutItem wrote into `table`, in order (a key written twice shows twice).
+    pub fn written(&self, table: &str) -> Vec<Item> {
+        self.lock().written.iter().filter(|(t, _)| t == table).map(|(_, i)| i.clone()).collect()
+    }
+
     /// A table's items, in scan order.
     pub fn items(&self, region: &str, table: &str) -> Vec<Item> {
         self.lock().tables.get(&(region.to_owned(), table.to_owned())).map(|t| t.items.all().to_vec()).unwrap_or_default()
@@ -188,7 +198,7 @@ impl MemoryDynamo {
 
     /// A backup as if made outside the operator (or before this test), in `region`.
     pub fn add_backup(&self, region: &str, backup: Backup) {
-        self.lock().backups.insert(backup.arn.clone(), BackupEntry { backup, region: region.to_owned(), creating_reads: 0 });
+        self.lock().backups.insert(backup.arn.clone(), BackupEntry { backup, region: region.to_owned(), creating_reads: 0, items: None });
     }
 
     /// Tags a table behind the operator's back.
@@ -334,7 +344,8 @@ impl DynamoPort for MemoryDynamo {
                     indexes: Some((t.table.global_indexes.clone(), t.table.local_indexes.clone())),
                 }),
             };
-            s.backups.insert(arn, BackupEntry { backup: backup.clone(), region, creating_reads: reads.saturating_sub(1) });
+            let items = Some(t.items.clone());
+            s.backups.insert(arn, BackupEntry { backup: backup.clone(), region, creating_reads: reads.saturating_sub(1), items });
             Ok(backup)
         })
         .await
@@ -403,7 +414,8 @@ impl DynamoPort for MemoryDynamo {
                         return Err(error(operation, "BackupInUseException", format!("backup {arn} is not available yet")));
                     }
                     let src = entry.backup.source.clone().unwrap_or_default();
-                    let keys = s.tables.get(&(entry.region.clone(), src.table_name.clone())).map(|t| t.items.clone()).unwrap_or_default();
+                    let current = || s.tables.get(&(entry.region.clone(), src.table_name.clone())).map(|t| t.items.clone());
+                    let keys = entry.items.clone().or_else(current).unwrap_or_default();
                     let summary = RestoreSummary {
                         source_backup_arn: Some(arn.clone()),
                         source_table_arn: src.table_arn.clone(),
@@ -532,6 +544,7 @@ impl DynamoPort for MemoryDynamo {
                 return Ok(Put::Present);
             }
             t.items.put(item.clone());
+            s.written.push((table.to_owned(), item.clone()));
             Ok(Put::Written { consumed: items::write_units(item) })
         })
         .await

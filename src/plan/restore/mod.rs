@@ -51,9 +51,17 @@ pub enum Step {
 }
 
 /// The next step of the restore into `target` (named `region` in messages), from its status and
-/// what was seen of the table.
-pub fn next(status: &DynamoRestoreStatus, generation: Option<i64>, target: &str, region: &str, looked: Looked<'_>) -> Step {
-    if status.phase == Some(RestorePhase::Completed) {
+/// what was seen of the table. `copy_back_due`: the spec's copy-back has work left (a completed
+/// restore goes on to it, as after `dryRun` went to false).
+pub fn next(
+    status: &DynamoRestoreStatus,
+    generation: Option<i64>,
+    target: &str,
+    region: &str,
+    looked: Looked<'_>,
+    copy_back_due: bool,
+) -> Step {
+    if status.phase == Some(RestorePhase::Completed) && !copy_back_due {
         return Step::Done { rewrite: status.observed_generation != generation };
     }
     if status.recovery_point_arn.is_some() && status.target_table_id.is_none() && status.started_at.is_some() {
@@ -109,10 +117,11 @@ pub fn progress(status: &DynamoRestoreStatus, table: &Table, point_in_time: bool
     Progress::Finalize { restore_time }
 }
 
-/// When a restore finished, for `ttlAfterFinished`: Completed, or Failed since its Stalled
-/// condition. None while it is under way.
-pub fn finished_at(status: &DynamoRestoreStatus) -> Option<Timestamp> {
+/// When a restore finished, for `ttlAfterFinished`: Completed (and its copy-back done), or Failed
+/// since its Stalled condition. None while it is under way.
+pub fn finished_at(status: &DynamoRestoreStatus, copy_back_due: bool) -> Option<Timestamp> {
     match status.phase {
+        Some(RestorePhase::Completed) if copy_back_due => None,
         Some(RestorePhase::Completed) => status.completed_at.as_ref().map(|t| t.0),
         Some(RestorePhase::Failed) => stalled(&status.conditions).map(|c| c.last_transition_time.0),
         _ => None,
@@ -156,7 +165,7 @@ mod ttl_tests {
 
     #[test]
     fn the_lifecycle_step_follows_from_status_and_the_target() {
-        let next_of = |status: &DynamoRestoreStatus, looked| next(status, Some(1), "Orders-restored", "eu-west-1", looked);
+        let next_of = |status: &DynamoRestoreStatus, looked| next(status, Some(1), "Orders-restored", "eu-west-1", looked, false);
         let fresh = DynamoRestoreStatus::default();
         assert_eq!(next_of(&fresh, Looked::NotYet), Step::ReadTarget);
         assert_eq!(next_of(&fresh, Looked::Absent), Step::Start);
@@ -178,7 +187,10 @@ mod ttl_tests {
         assert_eq!(next_of(&running, Looked::NotYet), Step::FollowJob { job_id: "job-1".into() });
         let done = DynamoRestoreStatus { phase: Some(RestorePhase::Completed), observed_generation: Some(1), ..Default::default() };
         assert_eq!(next_of(&done, Looked::NotYet), Step::Done { rewrite: false });
-        assert_eq!(next(&done, Some(2), "t", "r", Looked::NotYet), Step::Done { rewrite: true });
+        assert_eq!(next(&done, Some(2), "t", "r", Looked::NotYet, false), Step::Done { rewrite: true });
+        // dryRun went to false: the completed restore goes back to its table for the copy.
+        assert_eq!(next(&done, Some(2), "t", "r", Looked::NotYet, true), Step::ReadTarget);
+        assert!(finished_at(&done, true).is_none());
     }
 
     #[test]

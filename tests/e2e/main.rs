@@ -4,6 +4,7 @@
 mod aws_backup;
 mod backup;
 mod chart;
+mod copyback;
 mod crash;
 mod crds;
 mod drill;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     trials.extend(backup::trials(&env));
     trials.extend(aws_backup::trials(&env));
     trials.extend(restore::trials(&env));
+    trials.extend(copyback::trials(&env));
     trials.extend(policy::trials(&env));
     trials.extend(drill::trials(&env));
     trials.extend(selector::trials(&env));

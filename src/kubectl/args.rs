@@ -31,7 +31,9 @@ pub(super) struct Global {
     /// Every namespace (status, list).
     #[arg(short = 'A', long = "all-namespaces", global = true)]
     pub(super) all_namespaces: bool,
-    /// Output format.
+    /// Output format. `table` fits the terminal's width (COLUMNS, else the terminal's size):
+    /// the least important columns are left out and long text is cut with "..."; into a pipe
+    /// or a file nothing is left out. `wide` shows every column, whole.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub(super) output: Format,
     /// The kubeconfig context to use.
@@ -42,8 +44,16 @@ pub(super) struct Global {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum Format {
     Table,
+    Wide,
     Json,
     Yaml,
+}
+
+impl Format {
+    /// Whether the answer is for a person (table or wide) rather than a script.
+    pub(super) fn is_human(self) -> bool {
+        matches!(self, Format::Table | Format::Wide)
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -28,13 +28,9 @@ use clap::{CommandFactory, Parser};
 
 pub use args::Plugin;
 pub use failure::Failure;
-pub use render::{BackupLine, EventLine, TableLine, backup_lines, describe_text, list_table, status_lines, status_table};
+pub use render::{BackupLine, EventLine, Layout, TableLine, backup_lines, describe_text, list_table, status_lines, status_table};
 
-use self::{
-    args::{Command, Format},
-    client::connect,
-    output::print_structured,
-};
+use self::{args::Command, client::connect, output::print_structured};
 
 pub fn main() -> ExitCode {
     let plugin = Plugin::parse();
@@ -68,7 +64,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
         Command::Version => {
             let version = serde_json::json!({"plugin": env!("CARGO_PKG_VERSION"), "api": "dynamobackup.io/v1alpha1"});
             match plugin.global.output {
-                Format::Table => println!("kubectl-dynamobackup {} (dynamobackup.io/v1alpha1)", env!("CARGO_PKG_VERSION")),
+                format if format.is_human() => println!("kubectl-dynamobackup {} (dynamobackup.io/v1alpha1)", env!("CARGO_PKG_VERSION")),
                 format => print_structured(format, &version)?,
             }
             Ok(())

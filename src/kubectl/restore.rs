@@ -66,7 +66,7 @@ pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure>
     if args.wait {
         wait_ready(&api, &name, "DynamoRestore", args.timeout).await?;
     }
-    if ctx.global.output != Format::Table {
+    if !ctx.global.output.is_human() {
         print_structured(ctx.global.output, &restore)?;
     }
     Ok(())

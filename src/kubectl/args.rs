@@ -78,6 +78,10 @@ pub(super) enum Command {
     },
     /// Restore into a NEW table: from a moment of the PITR window, the latest one, or a backup.
     Restore(RestoreArgs),
+    /// Draw what a table can be restored to, on one time axis: the PITR window as a bar, every
+    /// backup (DynamoDB and AWS Backup, and the regions holding copies) as a mark, and the
+    /// incident (--at). Fits the terminal; -o json|yaml prints the window and the backups.
+    Points(PointsArgs),
     /// Status and events of an object, for a person: backup/NAME, restore/NAME or policy/NAME.
     Describe {
         /// KIND/NAME, KIND one of backup, restore, policy (or their kubectl names).
@@ -153,6 +157,24 @@ pub(super) struct DrillArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     pub(super) timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct PointsArgs {
+    /// The table (name or ARN).
+    pub(super) table: String,
+    /// The incident, marked on the axis: RFC 3339, a local time with --tz, or relative
+    /// ("15m ago"). The legend says whether it is inside the PITR window and names the last
+    /// backup before it.
+    #[arg(long)]
+    pub(super) at: Option<String>,
+    /// The time zone of --at and of the drawing's times (default: this machine's).
+    #[arg(long)]
+    pub(super) tz: Option<String>,
+    /// How far back the axis goes (e.g. 6h, 2d; default: to the oldest backup or the start
+    /// of the PITR window, whichever is older).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(super) since: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -11,7 +11,7 @@ use super::{
     failure::{Failure, api_failed, refused},
     names::{derived_name, stamp},
     output::print_structured,
-    render,
+    render::{self, PitrWindow, pitr_window},
     wait::wait_ready,
 };
 use crate::{
@@ -21,31 +21,6 @@ use crate::{
     },
     plan::when::{check_in_window, parse_moment, tz_name},
 };
-
-/// The PITR window of a table as a policy of the namespace last read it.
-struct Window {
-    /// PITR as the policy read it: ENABLED, DISABLED...
-    state: String,
-    earliest: Option<Timestamp>,
-    latest: Option<Timestamp>,
-    /// The policy that read it.
-    policy: String,
-}
-
-/// The PITR window a policy of the namespace last read for `table`, if one reports it.
-fn window_of(policies: &[DynamoBackupPolicy], table: &str) -> Option<Window> {
-    policies.iter().find_map(|p| {
-        let status = p.status.as_ref()?;
-        let line = status.tables.iter().find(|t| render::table_name(&t.name) == table)?;
-        let pitr = line.point_in_time_recovery.as_ref()?;
-        Some(Window {
-            state: pitr.status.clone(),
-            earliest: pitr.earliest_restorable_time.as_ref().map(|t| t.0),
-            latest: pitr.latest_restorable_time.as_ref().map(|t| t.0),
-            policy: p.name_any(),
-        })
-    })
-}
 
 /// `restore`: builds the DynamoRestore, then prints it (`--dry-run`) or creates it and, with
 /// `--wait`, follows it until it is Ready.
@@ -89,8 +64,8 @@ async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<Re
         return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
     };
     let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
-    let window = window_of(&policies, render::table_name(&table));
-    if let Some(Window { state, policy, .. }) = &window
+    let window = pitr_window(&policies, render::table_name(&table));
+    if let Some(PitrWindow { status: state, policy, .. }) = &window
         && state != "ENABLED"
     {
         return Err(refused(format!(
@@ -116,7 +91,7 @@ async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<Re
 
 /// The moment `--to` names, read in `--tz` (default: this machine's time zone), said back to the
 /// user, and checked against the window where a policy reports it.
-fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&Window>, now: Timestamp) -> Result<Timestamp, Failure> {
+fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&PitrWindow>, now: Timestamp) -> Result<Timestamp, Failure> {
     let tz = match tz {
         Some(name) => TimeZone::get(name).map_err(|e| refused(format!("--tz {name:?}: {e}")))?,
         None => TimeZone::system(),
@@ -124,7 +99,7 @@ fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&
     let at = parse_moment(text, &tz, now).map_err(refused)?;
     eprintln!("restoring {table} as of {at} ({} in {})", at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), tz_name(&tz));
     match window {
-        Some(window) => check_in_window(table, at, window.earliest, window.latest).map_err(refused)?,
+        Some(window) => check_in_window(table, at, window.earliest_restorable_time, window.latest_restorable_time).map_err(refused)?,
         None => eprintln!("no policy of {} reports the PITR window of {table}; the operator checks it", where_(ctx)),
     }
     Ok(at)

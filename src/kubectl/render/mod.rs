@@ -4,6 +4,7 @@
 
 mod describe;
 mod grid;
+mod points;
 
 use std::collections::BTreeMap;
 
@@ -19,16 +20,20 @@ use crate::{
 pub use self::{
     describe::{EventLine, describe_text},
     grid::{Cell, Column, Layout, grid},
+    points::{Canvas, DEFAULT_WIDTH, PitrWindow, RestorePoints, pitr_window, points_text, restore_points},
 };
 #[cfg(test)]
 pub use grid::widest_line;
 
-/// Red for what needs a person, yellow for what is under way; nothing without a terminal.
+/// Red for what needs a person, yellow for what is under way, green for what can be restored,
+/// cyan for a backup; nothing without a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
     Plain,
     Warn,
     Bad,
+    Good,
+    Info,
 }
 
 pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
@@ -36,6 +41,8 @@ pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
         Tone::Plain => return text.to_owned(),
         Tone::Warn => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Yellow.into())),
         Tone::Bad => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold(),
+        Tone::Good => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Green.into())),
+        Tone::Info => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into())).bold(),
     };
     if colour { format!("{}{text}{}", style.render(), style.render_reset()) } else { text.to_owned() }
 }

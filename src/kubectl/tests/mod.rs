@@ -1,6 +1,9 @@
 //! Golden tests of the plugin's human output: fixed objects and a fixed `now`, compared with the
-//! files of `tests/golden/`. `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew; read
-//! the diff before committing it.
+//! files of `tests/golden/`. A test fails when its output drifts from its file;
+//! `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew: read the diff before committing
+//! it. `points` has its own file of tests.
+
+mod points;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -19,15 +22,15 @@ use crate::api::{
     DynamoBackupSpec, DynamoBackupStatus, LastBackup, OnPolicyDelete, PitrStatus, PointInTimeRecoverySpec, PolicyTableStatus, labels,
 };
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     at("2026-01-15T10:30:00Z")
 }
 
-fn golden(name: &str, actual: &str) {
+pub(super) fn golden(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -38,7 +41,7 @@ fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)");
 }
 
-fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
+pub(super) fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
     Condition {
         type_: type_.into(),
         status: status.into(),
@@ -49,7 +52,7 @@ fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
     }
 }
 
-fn policy() -> DynamoBackupPolicy {
+pub(super) fn policy() -> DynamoBackupPolicy {
     let mut p = DynamoBackupPolicy::new(
         "userprofiles",
         DynamoBackupPolicySpec {
@@ -107,7 +110,7 @@ fn policy() -> DynamoBackupPolicy {
     p
 }
 
-fn backup(name: &str, table: &str, phase: BackupPhase, created: &str, trigger: &str) -> DynamoBackup {
+pub(super) fn backup(name: &str, table: &str, phase: BackupPhase, created: &str, trigger: &str) -> DynamoBackup {
     let mut b = DynamoBackup::new(name, DynamoBackupSpec::for_table(table));
     b.metadata.namespace = Some("shop".into());
     b.metadata.labels = Some(BTreeMap::from([(labels::TRIGGER.to_owned(), trigger.to_owned())]));
@@ -181,7 +184,7 @@ fn colour_only_when_asked() {
 }
 
 /// The terminal widths the tables are checked at: nothing wraps at any of them, colour or not.
-const WIDTHS: [usize; 3] = [80, 100, 120];
+pub(super) const WIDTHS: [usize; 3] = [80, 100, 120];
 
 #[test]
 fn status_fits_the_terminal() {

@@ -4,7 +4,7 @@
 //!
 //! Here: `main` and the dispatch of a command; the connection to the apiserver is `client`. The
 //! command line is in `args`, the exit codes in `failure`; each command has its file (`show`
-//! for status, list and describe; `backup`; `restore`; `points`; `drill`; `pin`; `suspend`), `--wait`
+//! for status, list and describe; `backup`; `restore`; `recover` (with `keys`, its --keys file); `points`; `drill`; `pin`; `suspend`), `--wait`
 //! is in `wait`, the names the plugin derives in `names`, and what it prints in `output` and
 //! `render`.
 
@@ -13,10 +13,12 @@ mod backup;
 mod client;
 mod drill;
 mod failure;
+mod keys;
 mod names;
 mod output;
 mod pin;
 mod points;
+mod recover;
 mod render;
 mod restore;
 mod show;
@@ -77,6 +79,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
                 Command::List { table } => show::list(&ctx, table.as_deref()).await,
                 Command::Backup(args) => backup::backup(&ctx, args).await,
                 Command::Restore(args) => restore::restore(&ctx, args).await,
+                Command::Recover(args) => recover::recover(&ctx, args).await,
                 Command::Points(args) => points::points(&ctx, args).await,
                 Command::Describe { object } => show::describe(&ctx, &object).await,
                 Command::Pin { backup } => pin::pin(&ctx, &backup, true).await,

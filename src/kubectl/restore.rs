@@ -28,7 +28,7 @@ pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure>
     let now = Timestamp::now();
     let source = match &args.from_backup {
         Some(backup) => backup_source(backup),
-        None => pitr_source(ctx, &args, now).await?,
+        None => pitr_source(ctx, args.table.as_deref(), args.to.as_deref(), args.tz.as_deref(), now).await?,
     };
     let restore = restore_object(&args, source, &ctx.namespace, now);
     if args.dry_run {
@@ -48,7 +48,7 @@ pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure>
 }
 
 /// The source `--from-backup` names: a DynamoBackup of the namespace.
-fn backup_source(backup: &str) -> RestoreSource {
+pub(super) fn backup_source(backup: &str) -> RestoreSource {
     RestoreSource {
         backup_ref: Some(LocalObjectReference { name: backup.to_owned() }),
         backup_arn: None,
@@ -57,10 +57,16 @@ fn backup_source(backup: &str) -> RestoreSource {
     }
 }
 
-/// The source `--to` or `--latest` names: the PITR window of the source table. Refused when a
-/// policy reports its PITR off, or the moment outside the window.
-async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<RestoreSource, Failure> {
-    let Some(table) = args.table.clone() else {
+/// The source `--to` (or, without it, `--latest`) names: the PITR window of the source table.
+/// Refused when a policy reports its PITR off, or the moment outside the window.
+pub(super) async fn pitr_source(
+    ctx: &Ctx,
+    table: Option<&str>,
+    to: Option<&str>,
+    tz: Option<&str>,
+    now: Timestamp,
+) -> Result<RestoreSource, Failure> {
+    let Some(table) = table.map(str::to_owned) else {
         return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
     };
     let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
@@ -73,8 +79,8 @@ async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<Re
              restore a backup instead (kubectl dynamobackup list {table})"
         )));
     }
-    let at = match &args.to {
-        Some(text) => Some(moment(ctx, &table, text, args.tz.as_deref(), window.as_ref(), now)?),
+    let at = match to {
+        Some(text) => Some(moment(ctx, &table, text, tz, window.as_ref(), now)?),
         None => None,
     };
     Ok(RestoreSource {
@@ -129,7 +135,7 @@ fn restore_object(args: &RestoreArgs, source: RestoreSource, namespace: &str, no
 }
 
 /// `--dry-run`: the DynamoRestore as a manifest to commit, without status; YAML unless `-o json`.
-fn print_manifest(output: Format, restore: &DynamoRestore) -> Result<(), Failure> {
+pub(super) fn print_manifest(output: Format, restore: &DynamoRestore) -> Result<(), Failure> {
     let mut manifest = serde_json::to_value(restore).map_err(|e| Failure { code: 1, message: e.to_string() })?;
     if let Some(map) = manifest.as_object_mut() {
         map.remove("status");

@@ -2,6 +2,7 @@
 //! so the human output is tested against golden files (tests in `kubectl/tests.rs`). Here:
 //! `status` and `list`; tables are laid out by `grid`, `describe` is in `describe`.
 
+mod copyback;
 mod describe;
 mod grid;
 mod points;
@@ -18,6 +19,7 @@ use crate::{
 };
 
 pub use self::{
+    copyback::{Reading, copy_back_progress, copy_back_summary, items_per_second},
     describe::{EventLine, describe_text},
     grid::{Cell, Column, Layout, grid},
     points::{Canvas, DEFAULT_WIDTH, PitrWindow, RestorePoints, pitr_window, points_text, restore_points},

@@ -166,8 +166,10 @@ fn label(t: Timestamp, axis: &Axis, tz: &TimeZone) -> String {
         "%Y-%m-%d"
     } else if span > SignedDuration::from_hours(20) {
         "%m-%d %H:%M"
-    } else {
+    } else if span > SignedDuration::from_mins(30) {
         "%H:%M"
+    } else {
+        "%H:%M:%S"
     };
     zoned.strftime(format).to_string()
 }
@@ -220,8 +222,8 @@ pub fn points_text(points: &RestorePoints, canvas: &Canvas) -> String {
     let label_width = regions.iter().map(|r| r.chars().count()).chain([4, 6]).max().unwrap_or(6).min(14);
     let cells = width - label_width - 1;
     let axis = axis(points, canvas, cells);
-    let title = format!("{}: what it can be restored to (times in {})", points.table, crate::plan::when::tz_name(&canvas.tz));
-    let mut out = format!("{}\n\n", fit(&title, width));
+    let title = format!("what it can be restored to (times in {})", crate::plan::when::tz_name(&canvas.tz));
+    let mut out = format!("{}\n{}\n\n", fit(&points.table, width), fit(&title, width));
     out.push_str(&time_labels(&axis, &canvas.tz, label_width));
     out.push_str(&pitr_lane(points, &axis).render(label_width, canvas.colour));
     out.push('\n');

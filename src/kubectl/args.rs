@@ -176,10 +176,10 @@ pub(super) struct RecoverArgs {
     pub(super) table: String,
     /// A moment before the incident, in TABLE's PITR window: RFC 3339, a local time with --tz
     /// ("2026-01-15 10:14:59", or 10:14:59 for today), or relative ("15m ago").
-    #[arg(long)]
+    #[arg(long, value_name = "TIME")]
     pub(super) to: Option<String>,
     /// The time zone of --to without an offset (default: this machine's).
-    #[arg(long, conflicts_with = "backup")]
+    #[arg(long, value_name = "ZONE", conflicts_with = "backup")]
     pub(super) tz: Option<String>,
     /// A DynamoBackup of TABLE in the namespace, taken before the incident, instead of --to.
     #[arg(long, value_name = "NAME")]
@@ -224,14 +224,14 @@ pub(super) struct PointsArgs {
     /// The incident, marked on the axis: RFC 3339, a local time with --tz, or relative
     /// ("15m ago"). The legend says whether it is inside the PITR window and names the last
     /// backup before it.
-    #[arg(long)]
+    #[arg(long, value_name = "TIME")]
     pub(super) at: Option<String>,
     /// The time zone of --at and of the drawing's times (default: this machine's).
     #[arg(long)]
     pub(super) tz: Option<String>,
     /// How far back the axis goes (e.g. 6h, 2d; default: to the oldest backup or the start
     /// of the PITR window, whichever is older).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(super) since: Option<Duration>,
 }
 

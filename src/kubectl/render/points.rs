@@ -301,10 +301,13 @@ fn pitr_lane(points: &RestorePoints, axis: &Axis) -> Lane {
     let (Some(earliest), Some(latest)) = (window.earliest_restorable_time, window.latest_restorable_time) else {
         return text_lane(lane, "(on; the window is not reported yet)");
     };
-    let from = axis.cell(earliest.max(axis.from)).unwrap_or(0);
-    let Some(to) = axis.cell(latest.min(axis.to)) else {
+    // A window off the axis, or reported upside down, draws nothing rather than a wrong bar.
+    let (Some(from), Some(to)) = (axis.cell(earliest.max(axis.from)), axis.cell(latest.min(axis.to))) else {
         return lane;
     };
+    if from > to {
+        return lane;
+    }
     for cell in &mut lane.cells[from..=to] {
         *cell = ('=', Tone::Good);
     }

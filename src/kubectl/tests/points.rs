@@ -113,3 +113,14 @@ fn points_as_data() {
     assert_eq!(vaulted["copies"][0], "eu-central-1");
     assert_eq!(data["at"], "2026-01-15T09:14:59Z");
 }
+
+#[test]
+fn points_survives_a_window_reported_upside_down() {
+    let mut p = points(None);
+    if let Some(w) = p.window.as_mut() {
+        std::mem::swap(&mut w.earliest_restorable_time, &mut w.latest_restorable_time);
+    }
+    let drawn = points_text(&p, &canvas(80, None, "UTC"));
+    let lane = drawn.lines().find(|l| *l == "PITR" || l.starts_with("PITR ")).unwrap_or_default();
+    assert_eq!(lane.trim(), "PITR", "no bar for a window that makes no sense: {drawn}");
+}

@@ -31,7 +31,9 @@ pub(super) struct Global {
     /// Every namespace (status, list).
     #[arg(short = 'A', long = "all-namespaces", global = true)]
     pub(super) all_namespaces: bool,
-    /// Output format.
+    /// Output format. `table` fits the terminal's width (COLUMNS, else the terminal's size):
+    /// the least important columns are left out and long text is cut with "..."; into a pipe
+    /// or a file nothing is left out. `wide` shows every column, whole.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub(super) output: Format,
     /// The kubeconfig context to use.
@@ -42,8 +44,16 @@ pub(super) struct Global {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum Format {
     Table,
+    Wide,
     Json,
     Yaml,
+}
+
+impl Format {
+    /// Whether the answer is for a person (table or wide) rather than a script.
+    pub(super) fn is_human(self) -> bool {
+        matches!(self, Format::Table | Format::Wide)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,6 +78,19 @@ pub(super) enum Command {
     },
     /// Restore into a NEW table: from a moment of the PITR window, the latest one, or a backup.
     Restore(RestoreArgs),
+    /// Copy lost items back into the live table, from a moment before the incident.
+    ///
+    /// Creates a DynamoRestore of TABLE (from --to TIME in its PITR window, or --backup NAME)
+    /// into a new table, with spec.copyBack writing into TABLE: --missing-items copies every key
+    /// TABLE lacks (never overwriting, never deleting); --keys FILE overwrites exactly the keys
+    /// listed. Start with --dry-run to see what would be written.
+    Recover(RecoverArgs),
+    /// Draw what a table can be restored to, on one time axis.
+    ///
+    /// The PITR window as a bar, every backup (DynamoDB and AWS Backup, and the regions holding
+    /// copies) as a mark, and the incident (--at). Fits the terminal (80 columns into a pipe);
+    /// -o json|yaml prints the window and the backups instead.
+    Points(PointsArgs),
     /// Status and events of an object, for a person: backup/NAME, restore/NAME or policy/NAME.
     Describe {
         /// KIND/NAME, KIND one of backup, restore, policy (or their kubectl names).
@@ -143,6 +166,73 @@ pub(super) struct DrillArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     pub(super) timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["to", "backup"])))]
+#[command(group(clap::ArgGroup::new("items").required(true).args(["missing_items", "keys"])))]
+pub(super) struct RecoverArgs {
+    /// The live table that lost items (name or ARN); the copy-back writes into it.
+    pub(super) table: String,
+    /// A moment before the incident, in TABLE's PITR window: RFC 3339, a local time with --tz
+    /// ("2026-01-15 10:14:59", or 10:14:59 for today), or relative ("15m ago").
+    #[arg(long, value_name = "TIME")]
+    pub(super) to: Option<String>,
+    /// The time zone of --to without an offset (default: this machine's).
+    #[arg(long, value_name = "ZONE", conflicts_with = "backup")]
+    pub(super) tz: Option<String>,
+    /// A DynamoBackup of TABLE in the namespace, taken before the incident, instead of --to.
+    #[arg(long, value_name = "NAME")]
+    pub(super) backup: Option<String>,
+    /// Copy every item whose key TABLE lacks now, each on condition that the key is still
+    /// absent: nothing existing is overwritten, nothing is deleted.
+    #[arg(long = "missing-items")]
+    pub(super) missing_items: bool,
+    /// Copy exactly these keys, overwriting what TABLE holds for them now. FILE is a JSON
+    /// array of keys in DynamoDB JSON ([{"id":{"S":"user-7"}}]) or one key per line; - reads
+    /// standard input. A bad file is refused (exit 3, naming the line) before anything is
+    /// created. At most 1000 keys.
+    #[arg(long, value_name = "FILE")]
+    pub(super) keys: Option<String>,
+    /// Compare only: the operator reports what it would write (counts and a sample of keys)
+    /// and writes nothing; patch spec.copyBack.dryRun to false to write. (Unlike restore
+    /// --dry-run, the DynamoRestore IS created; --manifest prints it instead.)
+    #[arg(long = "dry-run")]
+    pub(super) dry_run: bool,
+    /// Print the DynamoRestore (YAML, or -o json) instead of creating it: commit it for GitOps.
+    #[arg(long)]
+    pub(super) manifest: bool,
+    /// The new table the moment is restored into (default: TABLE-recover-TIME); it must not exist.
+    #[arg(long, value_name = "NEW_TABLE")]
+    pub(super) target: Option<String>,
+    /// The DynamoRestore's name (default: derived from TABLE and the time).
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Follow the copy-back: a progress line (items compared, missing, written, items/s) until
+    /// it is done, then a summary and a sample of the missing keys. Exit 4 when it fails.
+    #[arg(long)]
+    pub(super) wait: bool,
+    /// How long --wait waits (exit 5 after it).
+    #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+    pub(super) timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct PointsArgs {
+    /// The table (name or ARN).
+    pub(super) table: String,
+    /// The incident, marked on the axis: RFC 3339, a local time with --tz, or relative
+    /// ("15m ago"). The legend says whether it is inside the PITR window and names the last
+    /// backup before it.
+    #[arg(long, value_name = "TIME")]
+    pub(super) at: Option<String>,
+    /// The time zone of --at and of the drawing's times (default: this machine's).
+    #[arg(long)]
+    pub(super) tz: Option<String>,
+    /// How far back the axis goes (e.g. 6h, 2d; default: to the oldest backup or the start
+    /// of the PITR window, whichever is older).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(super) since: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use kube::{Api, ResourceExt, api::PostParams};
 
 use super::{
-    args::{BackupArgs, DeletePolicy, Format},
+    args::{BackupArgs, DeletePolicy},
     client::{Ctx, list_all, where_},
     failure::{Failure, api_failed, refused},
     names::{derived_name, stamp},
@@ -53,7 +53,7 @@ pub(super) async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<(), Failure> {
             wait_ready(&api, &b.name_any(), "DynamoBackup", args.timeout).await?;
         }
     }
-    if ctx.global.output != Format::Table {
+    if !ctx.global.output.is_human() {
         print_structured(ctx.global.output, &made)?;
     }
     Ok(())

@@ -10,7 +10,7 @@ use kube::{
 };
 
 use super::{
-    args::{DrillArgs, Format},
+    args::DrillArgs,
     client::{Ctx, where_},
     failure::{Failure, api_failed, refused},
     names::stamp,
@@ -49,7 +49,7 @@ pub(super) async fn drill(ctx: &Ctx, args: DrillArgs) -> Result<(), Failure> {
     if args.wait {
         wait_verdicts(&api, &made, args.timeout).await?;
     }
-    if ctx.global.output != Format::Table {
+    if !ctx.global.output.is_human() {
         print_structured(ctx.global.output, &made)?;
     }
     Ok(())

@@ -4,7 +4,7 @@
 //!
 //! Here: `main` and the dispatch of a command; the connection to the apiserver is `client`. The
 //! command line is in `args`, the exit codes in `failure`; each command has its file (`show`
-//! for status, list and describe; `backup`; `restore`; `drill`; `pin`; `suspend`), `--wait`
+//! for status, list and describe; `backup`; `restore`; `recover` (with `keys`, its --keys file); `points`; `drill`; `pin`; `suspend`), `--wait`
 //! is in `wait`, the names the plugin derives in `names`, and what it prints in `output` and
 //! `render`.
 
@@ -13,9 +13,12 @@ mod backup;
 mod client;
 mod drill;
 mod failure;
+mod keys;
 mod names;
 mod output;
 mod pin;
+mod points;
+mod recover;
 mod render;
 mod restore;
 mod show;
@@ -28,13 +31,9 @@ use clap::{CommandFactory, Parser};
 
 pub use args::Plugin;
 pub use failure::Failure;
-pub use render::{BackupLine, EventLine, TableLine, backup_lines, describe_text, list_table, status_lines, status_table};
+pub use render::{BackupLine, EventLine, Layout, TableLine, backup_lines, describe_text, list_table, status_lines, status_table};
 
-use self::{
-    args::{Command, Format},
-    client::connect,
-    output::print_structured,
-};
+use self::{args::Command, client::connect, output::print_structured};
 
 pub fn main() -> ExitCode {
     let plugin = Plugin::parse();
@@ -68,7 +67,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
         Command::Version => {
             let version = serde_json::json!({"plugin": env!("CARGO_PKG_VERSION"), "api": "dynamobackup.io/v1alpha1"});
             match plugin.global.output {
-                Format::Table => println!("kubectl-dynamobackup {} (dynamobackup.io/v1alpha1)", env!("CARGO_PKG_VERSION")),
+                format if format.is_human() => println!("kubectl-dynamobackup {} (dynamobackup.io/v1alpha1)", env!("CARGO_PKG_VERSION")),
                 format => print_structured(format, &version)?,
             }
             Ok(())
@@ -80,6 +79,8 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
                 Command::List { table } => show::list(&ctx, table.as_deref()).await,
                 Command::Backup(args) => backup::backup(&ctx, args).await,
                 Command::Restore(args) => restore::restore(&ctx, args).await,
+                Command::Recover(args) => recover::recover(&ctx, args).await,
+                Command::Points(args) => points::points(&ctx, args).await,
                 Command::Describe { object } => show::describe(&ctx, &object).await,
                 Command::Pin { backup } => pin::pin(&ctx, &backup, true).await,
                 Command::Unpin { backup } => pin::pin(&ctx, &backup, false).await,

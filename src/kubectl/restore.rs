@@ -11,7 +11,7 @@ use super::{
     failure::{Failure, api_failed, refused},
     names::{derived_name, stamp},
     output::print_structured,
-    render,
+    render::{self, PitrWindow, pitr_window},
     wait::wait_ready,
 };
 use crate::{
@@ -22,38 +22,13 @@ use crate::{
     plan::when::{check_in_window, parse_moment, tz_name},
 };
 
-/// The PITR window of a table as a policy of the namespace last read it.
-struct Window {
-    /// PITR as the policy read it: ENABLED, DISABLED...
-    state: String,
-    earliest: Option<Timestamp>,
-    latest: Option<Timestamp>,
-    /// The policy that read it.
-    policy: String,
-}
-
-/// The PITR window a policy of the namespace last read for `table`, if one reports it.
-fn window_of(policies: &[DynamoBackupPolicy], table: &str) -> Option<Window> {
-    policies.iter().find_map(|p| {
-        let status = p.status.as_ref()?;
-        let line = status.tables.iter().find(|t| render::table_name(&t.name) == table)?;
-        let pitr = line.point_in_time_recovery.as_ref()?;
-        Some(Window {
-            state: pitr.status.clone(),
-            earliest: pitr.earliest_restorable_time.as_ref().map(|t| t.0),
-            latest: pitr.latest_restorable_time.as_ref().map(|t| t.0),
-            policy: p.name_any(),
-        })
-    })
-}
-
 /// `restore`: builds the DynamoRestore, then prints it (`--dry-run`) or creates it and, with
 /// `--wait`, follows it until it is Ready.
 pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure> {
     let now = Timestamp::now();
     let source = match &args.from_backup {
         Some(backup) => backup_source(backup),
-        None => pitr_source(ctx, &args, now).await?,
+        None => pitr_source(ctx, args.table.as_deref(), args.to.as_deref(), args.tz.as_deref(), now).await?,
     };
     let restore = restore_object(&args, source, &ctx.namespace, now);
     if args.dry_run {
@@ -66,14 +41,14 @@ pub(super) async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result<(), Failure>
     if args.wait {
         wait_ready(&api, &name, "DynamoRestore", args.timeout).await?;
     }
-    if ctx.global.output != Format::Table {
+    if !ctx.global.output.is_human() {
         print_structured(ctx.global.output, &restore)?;
     }
     Ok(())
 }
 
 /// The source `--from-backup` names: a DynamoBackup of the namespace.
-fn backup_source(backup: &str) -> RestoreSource {
+pub(super) fn backup_source(backup: &str) -> RestoreSource {
     RestoreSource {
         backup_ref: Some(LocalObjectReference { name: backup.to_owned() }),
         backup_arn: None,
@@ -82,15 +57,21 @@ fn backup_source(backup: &str) -> RestoreSource {
     }
 }
 
-/// The source `--to` or `--latest` names: the PITR window of the source table. Refused when a
-/// policy reports its PITR off, or the moment outside the window.
-async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<RestoreSource, Failure> {
-    let Some(table) = args.table.clone() else {
+/// The source `--to` (or, without it, `--latest`) names: the PITR window of the source table.
+/// Refused when a policy reports its PITR off, or the moment outside the window.
+pub(super) async fn pitr_source(
+    ctx: &Ctx,
+    table: Option<&str>,
+    to: Option<&str>,
+    tz: Option<&str>,
+    now: Timestamp,
+) -> Result<RestoreSource, Failure> {
+    let Some(table) = table.map(str::to_owned) else {
         return Err(Failure { code: 2, message: "name the source table: restore TABLE --to TIME | --latest".into() });
     };
     let policies = list_all(&ctx.api::<DynamoBackupPolicy>(), "DynamoBackupPolicies").await?;
-    let window = window_of(&policies, render::table_name(&table));
-    if let Some(Window { state, policy, .. }) = &window
+    let window = pitr_window(&policies, render::table_name(&table));
+    if let Some(PitrWindow { status: state, policy, .. }) = &window
         && state != "ENABLED"
     {
         return Err(refused(format!(
@@ -98,8 +79,8 @@ async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<Re
              restore a backup instead (kubectl dynamobackup list {table})"
         )));
     }
-    let at = match &args.to {
-        Some(text) => Some(moment(ctx, &table, text, args.tz.as_deref(), window.as_ref(), now)?),
+    let at = match to {
+        Some(text) => Some(moment(ctx, &table, text, tz, window.as_ref(), now)?),
         None => None,
     };
     Ok(RestoreSource {
@@ -116,7 +97,7 @@ async fn pitr_source(ctx: &Ctx, args: &RestoreArgs, now: Timestamp) -> Result<Re
 
 /// The moment `--to` names, read in `--tz` (default: this machine's time zone), said back to the
 /// user, and checked against the window where a policy reports it.
-fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&Window>, now: Timestamp) -> Result<Timestamp, Failure> {
+fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&PitrWindow>, now: Timestamp) -> Result<Timestamp, Failure> {
     let tz = match tz {
         Some(name) => TimeZone::get(name).map_err(|e| refused(format!("--tz {name:?}: {e}")))?,
         None => TimeZone::system(),
@@ -124,7 +105,7 @@ fn moment(ctx: &Ctx, table: &str, text: &str, tz: Option<&str>, window: Option<&
     let at = parse_moment(text, &tz, now).map_err(refused)?;
     eprintln!("restoring {table} as of {at} ({} in {})", at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), tz_name(&tz));
     match window {
-        Some(window) => check_in_window(table, at, window.earliest, window.latest).map_err(refused)?,
+        Some(window) => check_in_window(table, at, window.earliest_restorable_time, window.latest_restorable_time).map_err(refused)?,
         None => eprintln!("no policy of {} reports the PITR window of {table}; the operator checks it", where_(ctx)),
     }
     Ok(at)
@@ -154,7 +135,7 @@ fn restore_object(args: &RestoreArgs, source: RestoreSource, namespace: &str, no
 }
 
 /// `--dry-run`: the DynamoRestore as a manifest to commit, without status; YAML unless `-o json`.
-fn print_manifest(output: Format, restore: &DynamoRestore) -> Result<(), Failure> {
+pub(super) fn print_manifest(output: Format, restore: &DynamoRestore) -> Result<(), Failure> {
     let mut manifest = serde_json::to_value(restore).map_err(|e| Failure { code: 1, message: e.to_string() })?;
     if let Some(map) = manifest.as_object_mut() {
         map.remove("status");

@@ -7,10 +7,9 @@ use kube::{Api, Resource, api::ListParams};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    args::Format,
     client::{Ctx, list_all, where_},
     failure::{Failure, api_failed, refused},
-    output::{colour, print_structured},
+    output::{layout, print_structured},
     render::{EventLine, backup_lines, describe_text, list_table, status_lines, status_table},
 };
 use crate::api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore};
@@ -29,7 +28,7 @@ pub(super) async fn status(ctx: &Ctx, target: Option<&str>, unprotected: bool) -
         return Err(refused(format!("no policy or DynamoBackup names {target:?} in {}", where_(ctx))));
     }
     match ctx.global.output {
-        Format::Table => print!("{}", status_table(&lines, Timestamp::now(), ctx.global.all_namespaces, colour())),
+        format if format.is_human() => print!("{}", status_table(&lines, Timestamp::now(), ctx.global.all_namespaces, layout(format))),
         format => print_structured(format, &lines)?,
     }
     Ok(())
@@ -40,7 +39,7 @@ pub(super) async fn list(ctx: &Ctx, table: Option<&str>) -> Result<(), Failure> 
     let backups = list_all(&ctx.list_api::<DynamoBackup>(), "DynamoBackups").await?;
     let lines = backup_lines(&backups, table);
     match ctx.global.output {
-        Format::Table => print!("{}", list_table(&lines, Timestamp::now(), ctx.global.all_namespaces, colour())),
+        format if format.is_human() => print!("{}", list_table(&lines, Timestamp::now(), ctx.global.all_namespaces, layout(format))),
         format => print_structured(format, &lines)?,
     }
     Ok(())
@@ -64,11 +63,11 @@ pub(super) async fn describe(ctx: &Ctx, object: &str) -> Result<(), Failure> {
         }
         other => return Err(Failure { code: 2, message: format!("unknown kind {other:?}: use backup, restore or policy") }),
     };
-    if ctx.global.output != Format::Table {
+    if !ctx.global.output.is_human() {
         return print_structured(ctx.global.output, &value);
     }
     let lines = events_of(ctx, kind, name).await;
-    print!("{}", describe_text(kind, &value, &lines, Timestamp::now(), colour()));
+    print!("{}", describe_text(kind, &value, &lines, Timestamp::now(), layout(ctx.global.output)));
     Ok(())
 }
 

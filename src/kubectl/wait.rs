@@ -10,7 +10,7 @@ use super::failure::{Failure, api_failed};
 
 /// Where an object stands, from its status: Ready, Stalled, or on its way (its phase, and what
 /// its Reconciling condition says).
-enum Standing {
+pub(super) enum Standing {
     Ready { message: String },
     Stalled { reason: String, message: String },
     OnItsWay(String),
@@ -58,7 +58,7 @@ where
 }
 
 /// A spinner on standard error when it is a terminal; hidden elsewhere.
-fn spinner() -> indicatif::ProgressBar {
+pub(super) fn spinner() -> indicatif::ProgressBar {
     let spinner = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() {
         spinner.enable_steady_tick(Duration::from_millis(120));
@@ -70,7 +70,7 @@ fn spinner() -> indicatif::ProgressBar {
 
 /// Where the object (as JSON) stands: its Ready or Stalled condition when one is True, else its
 /// phase (Pending without one) and the message of a True Reconciling condition.
-fn standing(value: &serde_json::Value) -> Standing {
+pub(super) fn standing(value: &serde_json::Value) -> Standing {
     let conditions = value["status"]["conditions"].as_array().cloned().unwrap_or_default();
     let is = |type_: &str| conditions.iter().find(|c| c["type"] == type_ && c["status"] == "True").cloned();
     let text = |c: &serde_json::Value, field: &str| c[field].as_str().unwrap_or_default().to_owned();

@@ -3,7 +3,7 @@
 
 use std::{path::Path, process::Command, sync::Arc, time::Duration};
 
-use dynamo_backup_operator::api::{DrillResult, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels};
+use dynamo_backup_operator::api::{CopyBackItems, DrillResult, DynamoBackup, DynamoBackupPolicy, DynamoRestore, labels};
 use kube::{
     Api,
     api::{Patch, PatchParams, PostParams},
@@ -21,7 +21,12 @@ use crate::{
 };
 
 pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
-    vec![env.trial("plugin_walks_an_incident_through_kubectl", incident), env.trial("plugin_every_command_has_help", help)]
+    vec![
+        env.trial("plugin_walks_an_incident_through_kubectl", incident),
+        env.trial("plugin_every_command_has_help", help),
+        env.trial("plugin_points_draws_the_window_and_the_backups", points),
+        env.trial("plugin_recover_creates_a_copy_back_restore", recover),
+    ]
 }
 
 pub(crate) struct Out {
@@ -184,8 +189,22 @@ async fn incident(ctx: TestCtx) -> Result<(), String> {
 }
 
 async fn help(ctx: TestCtx) -> Result<(), String> {
-    let commands =
-        ["status", "backup", "list", "restore", "describe", "pin", "unpin", "suspend", "resume", "drill", "completion", "version"];
+    let commands = [
+        "status",
+        "backup",
+        "list",
+        "restore",
+        "recover",
+        "points",
+        "describe",
+        "pin",
+        "unpin",
+        "suspend",
+        "resume",
+        "drill",
+        "completion",
+        "version",
+    ];
     let top = kubectl(&ctx, &["--help"])?;
     ok(&top)?;
     for command in commands {
@@ -202,4 +221,102 @@ async fn help(ctx: TestCtx) -> Result<(), String> {
     ensure(version.stdout.contains(env!("CARGO_PKG_VERSION")), || version.stdout.clone())?;
     let usage = kubectl(&ctx, &["restore", "T", "--as", "N"])?;
     ensure(usage.code == Some(2), || format!("a missing source is a usage error: {:?}", usage.code))
+}
+
+/// `points`: a table with a policy (PITR on) and two snapshots, drawn on one axis.
+async fn points(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Points");
+    create_table(&ctx.dynamo(), &table, &[("u-1", "ada")]).await?;
+    let _op = ctx.start_operator(&[])?;
+    let policies: Api<DynamoBackupPolicy> = ctx.api();
+    policies.create(&PostParams::default(), &policy("points", &[&table])).await.map_err(|e| e.to_string())?;
+    let latest = eventually("the policy to report the PITR window", WAIT, || {
+        let policies = policies.clone();
+        async move { policies.get("points").await.ok()?.status?.tables.first()?.point_in_time_recovery.clone()?.latest_restorable_time }
+    })
+    .await?;
+    for name in ["points-first", "points-second"] {
+        ok(&kubectl(&ctx, &["backup", &table, "--name", name, "--wait"])?)?;
+    }
+
+    let drawn = kubectl(&ctx, &["points", &table, "--at", &latest.0.to_string(), "--tz", "UTC"])?;
+    ok(&drawn)?;
+    let text = &drawn.stdout;
+    ensure(text.starts_with(&format!("{table}\nwhat it can be restored to (times in UTC)")), || text.clone())?;
+    let lane = |label: &str| text.lines().find(|l| l.starts_with(label)).map(str::to_owned);
+    ensure(lane("PITR").is_some_and(|l| l.contains('|') || l.contains(']')), || format!("no PITR window drawn:\n{text}"))?;
+    ensure(text.lines().any(|l| !l.starts_with("PITR") && l.contains('D') && !l.contains("DynamoDB")), || {
+        format!("no backup marks:\n{text}")
+    })?;
+    ensure(text.contains("backups: 2 restorable") && text.contains("inside the PITR window"), || text.clone())?;
+    ensure(text.lines().all(|l| l.chars().count() <= 80), || format!("wider than 80 columns into a pipe:\n{text}"))?;
+
+    let data = kubectl(&ctx, &["points", &table, "-o", "json"])?;
+    ok(&data)?;
+    let parsed: serde_json::Value = serde_json::from_str(&data.stdout).map_err(|e| format!("points -o json: {e}"))?;
+    ensure(parsed["window"]["status"] == "ENABLED", || data.stdout.clone())?;
+    let names: Vec<&str> = parsed["backups"].as_array().map(|a| a.iter().filter_map(|b| b["name"].as_str()).collect()).unwrap_or_default();
+    ensure(names == ["points-first", "points-second"], || data.stdout.clone())?;
+
+    let nothing = kubectl(&ctx, &["points", &ctx.table("NoSuchTable")])?;
+    ensure(nothing.code == Some(3) && nothing.stderr.contains("no policy reports"), || nothing.stderr.clone())
+}
+
+/// `recover`: the DynamoRestore it creates carries the copy-back the flags ask for; a bad keys
+/// file is refused before anything is created. No operator runs: what the controller does
+/// with spec.copyBack is tested with the controller.
+async fn recover(ctx: TestCtx) -> Result<(), String> {
+    let table = ctx.table("Profiles");
+    let restores: Api<DynamoRestore> = ctx.api();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let bad = dir.path().join("bad-keys.json");
+    std::fs::write(&bad, "{\"id\":{\"S\":\"user-7\"}}\n{\"id\":\"user-8\"}\n").map_err(|e| e.to_string())?;
+    let good = dir.path().join("keys.json");
+    std::fs::write(&good, "[{\"id\":{\"S\":\"user-7\"}}, {\"id\":{\"S\":\"user-8\"}}]").map_err(|e| e.to_string())?;
+    let path = |p: &std::path::Path| p.display().to_string();
+
+    let refused = kubectl(&ctx, &["recover", &table, "--to", "5m ago", "--keys", &path(&bad)])?;
+    ensure(refused.code == Some(3) && refused.stderr.contains("line 2"), || format!("{:?}: {}", refused.code, refused.stderr))?;
+    let usage = kubectl(&ctx, &["recover", &table, "--to", "5m ago"])?;
+    ensure(usage.code == Some(2), || format!("recover without --missing-items or --keys is a usage error: {:?}", usage.code))?;
+    ensure(restores.list(&Default::default()).await.map_err(|e| e.to_string())?.items.is_empty(), || "a restore was created".into())?;
+
+    // Missing items from a moment, compared only.
+    let to = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(5)).round(jiff::Unit::Second).map_err(|e| e.to_string())?;
+    let missing = kubectl(&ctx, &["recover", &table, "--to", &to.to_string(), "--missing-items", "--dry-run", "--name", "fix-missing"])?;
+    ok(&missing)?;
+    let made = restores.get("fix-missing").await.map_err(|e| e.to_string())?;
+    let pit = made.spec.source.point_in_time.clone().ok_or("no pointInTime source")?;
+    ensure(pit.table_name == table && pit.restore_time.map(|t| t.0) == Some(to), || format!("{:?}", made.spec.source))?;
+    ensure(made.spec.target_table_name.starts_with(&format!("{table}-recover-")), || made.spec.target_table_name.clone())?;
+    let copy = made.spec.copy_back.clone().ok_or("no copyBack")?;
+    ensure(
+        copy.into.as_deref() == Some(table.as_str()) && copy.items == CopyBackItems::Missing && copy.dry_run && copy.keys.is_none(),
+        || format!("{copy:?}"),
+    )?;
+
+    // Listed keys from a snapshot of the table, into a named table; the manifest alone first.
+    let mut before = DynamoBackup::new("profiles-before", dynamo_backup_operator::api::DynamoBackupSpec::for_table(&table));
+    before.metadata.namespace = Some(ctx.namespace.clone());
+    ctx.api::<DynamoBackup>().create(&PostParams::default(), &before).await.map_err(|e| e.to_string())?;
+    let fixed = ctx.table("Fixed");
+    let args = ["recover", &table, "--backup", "profiles-before", "--keys", &path(&good), "--target", &fixed, "--name", "fix-keys"];
+    let manifest = kubectl(&ctx, &[&args[..], &["--manifest"]].concat())?;
+    ok(&manifest)?;
+    ensure(manifest.stdout.contains("kind: DynamoRestore") && manifest.stdout.contains("copyBack"), || manifest.stdout.clone())?;
+    ensure(restores.get_opt("fix-keys").await.map_err(|e| e.to_string())?.is_none(), || "--manifest created it".into())?;
+    ok(&kubectl(&ctx, &args)?)?;
+    let made = restores.get("fix-keys").await.map_err(|e| e.to_string())?;
+    ensure(
+        made.spec.source.backup_ref.as_ref().is_some_and(|b| b.name == "profiles-before") && made.spec.target_table_name == fixed,
+        || format!("{:?}", made.spec),
+    )?;
+    let copy = made.spec.copy_back.clone().ok_or("no copyBack")?;
+    let ids: Vec<String> = copy.keys.iter().flatten().filter_map(|k| k.get("id")?.get("S").cloned()).collect();
+    ensure(copy.items == CopyBackItems::Listed && !copy.dry_run && ids == ["user-7", "user-8"], || format!("{copy:?}"))?;
+
+    // A snapshot of another table is refused.
+    let other = kubectl(&ctx, &["recover", &ctx.table("Other"), "--backup", "profiles-before", "--missing-items"])?;
+    ensure(other.code == Some(3) && other.stderr.contains("is of table"), || other.stderr.clone())?;
+    ensure(restores.list(&Default::default()).await.map_err(|e| e.to_string())?.items.len() == 2, || "a third restore was created".into())
 }

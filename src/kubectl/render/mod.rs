@@ -1,24 +1,41 @@
 //! What the plugin prints, from objects already read: pure functions of the objects and `now`,
-//! so the human output is tested against golden files (tests in `kubectl/tests.rs`).
+//! so the human output is tested against golden files (tests in `kubectl/tests.rs`). Here:
+//! `status` and `list`; tables are laid out by `grid`, `describe` is in `describe`.
+
+mod copyback;
+mod describe;
+mod grid;
+mod points;
 
 use std::collections::BTreeMap;
 
-use comfy_table::{CellAlignment, ColumnConstraint, Table, presets::NOTHING};
 use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::{
-    api::{BackupPhase, DynamoBackup, DynamoBackupPolicy, PolicyTableStatus, labels},
+    api::{BackupPhase, CopyState, DynamoBackup, DynamoBackupPolicy, PolicyTableStatus, labels},
     plan::conditions::stalled,
 };
 
-/// Red for what needs a person, yellow for what is under way; nothing without a terminal.
+pub use self::{
+    copyback::{Reading, copy_back_progress, copy_back_summary, items_per_second},
+    describe::{EventLine, describe_text},
+    grid::{Cell, Column, Layout, grid},
+    points::{Canvas, DEFAULT_WIDTH, PitrWindow, RestorePoints, pitr_window, points_text, restore_points},
+};
+#[cfg(test)]
+pub use grid::widest_line;
+
+/// Red for what needs a person, yellow for what is under way, green for what can be restored,
+/// cyan for a backup; nothing without a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
     Plain,
     Warn,
     Bad,
+    Good,
+    Info,
 }
 
 pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
@@ -26,26 +43,10 @@ pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
         Tone::Plain => return text.to_owned(),
         Tone::Warn => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Yellow.into())),
         Tone::Bad => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold(),
+        Tone::Good => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Green.into())),
+        Tone::Info => anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into())).bold(),
     };
     if colour { format!("{}{text}{}", style.render(), style.render_reset()) } else { text.to_owned() }
-}
-
-/// Columns aligned as kubectl aligns them: left, three spaces apart, no borders.
-pub fn columns(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut table = Table::new();
-    table.load_preset(NOTHING);
-    table.set_header(headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    for row in rows {
-        table.add_row(row);
-    }
-    for column in table.column_iter_mut() {
-        column.set_padding((0, 3));
-        column.set_cell_alignment(CellAlignment::Left);
-        column.set_constraint(ColumnConstraint::ContentWidth);
-    }
-    let mut out: String = table.lines().map(|l| l.trim_end().to_owned()).collect::<Vec<_>>().join("\n");
-    out.push('\n');
-    out
 }
 
 /// An age as kubectl prints it: 45s, 12m, 3h, 2d.
@@ -218,47 +219,66 @@ impl TableLine {
     }
 }
 
-pub fn status_table(lines: &[TableLine], now: Timestamp, all_namespaces: bool, colour: bool) -> String {
+/// The columns of `status`: the table, its PITR and what needs a person stay; as the room
+/// shrinks, the last backup's name goes first, then the count of backups, the next slot, the
+/// policies, the window, and the last backup's age.
+const STATUS_COLUMNS: [Column; 10] = [
+    Column::fixed("NAMESPACE"),
+    Column::fixed("TABLE"),
+    Column::fixed("PITR"),
+    Column::droppable("WINDOW", 5),
+    Column::droppable("LAST-BACKUP", 1),
+    Column::droppable("AGE", 6),
+    Column::droppable("NEXT", 3),
+    Column::droppable("POLICIES", 4),
+    Column::droppable("BACKUPS", 2),
+    Column::elastic("ATTENTION"),
+];
+
+pub fn status_table(lines: &[TableLine], now: Timestamp, all_namespaces: bool, layout: Layout) -> String {
     if lines.is_empty() {
         return "No protected or backed-up tables found.\n".into();
     }
-    let mut headers = vec!["TABLE", "PITR", "WINDOW", "LAST-BACKUP", "AGE", "NEXT", "POLICIES", "BACKUPS", "ATTENTION"];
-    if all_namespaces {
-        headers.insert(0, "NAMESPACE");
-    }
-    let rows = lines
+    let rows: Vec<Vec<Cell>> = lines
         .iter()
         .map(|l| {
             let pitr = match (l.pitr.as_deref(), l.recovery_period_in_days) {
-                (Some("ENABLED"), Some(days)) => format!("on ({days}d)"),
-                (Some("ENABLED"), None) => "on".into(),
-                (Some(other), _) => paint(&other.to_lowercase(), Tone::Bad, colour),
-                (None, _) if l.policies.is_empty() => paint("-", Tone::Bad, colour),
-                (None, _) => "unknown".into(),
+                (Some("ENABLED"), Some(days)) => Cell::plain(format!("on ({days}d)")),
+                (Some("ENABLED"), None) => Cell::plain("on"),
+                (Some(other), _) => Cell::toned(other.to_lowercase(), Tone::Bad),
+                (None, _) if l.policies.is_empty() => Cell::toned("-", Tone::Bad),
+                (None, _) => Cell::plain("unknown"),
             };
             let window = match (l.earliest_restorable_time, l.latest_restorable_time) {
                 (Some(from), Some(to)) => format!("{} .. {}", short_time(from), short_time(to)),
                 _ => "-".into(),
             };
-            let attention = if l.attention.is_empty() { String::new() } else { paint(&l.attention.join("; "), Tone::Bad, colour) };
-            let mut row = vec![
-                l.table.clone(),
+            vec![
+                Cell::plain(l.namespace.clone()),
+                Cell::plain(l.table.clone()),
                 pitr,
-                window,
-                l.last_backup.clone().unwrap_or_else(|| "-".into()),
-                l.last_backup_time.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
-                l.next_schedule_time.map(|t| format!("in {}", age(now, t))).unwrap_or_else(|| "-".into()),
-                if l.policies.is_empty() { "-".into() } else { l.policies.join(",") },
-                l.available_backups.to_string(),
-                attention,
-            ];
-            if all_namespaces {
-                row.insert(0, l.namespace.clone());
-            }
-            row
+                Cell::plain(window),
+                Cell::plain(l.last_backup.clone().unwrap_or_else(|| "-".into())),
+                Cell::plain(l.last_backup_time.map(|t| age(t, now)).unwrap_or_else(|| "-".into())),
+                Cell::plain(l.next_schedule_time.map(|t| format!("in {}", age(now, t))).unwrap_or_else(|| "-".into())),
+                Cell::plain(if l.policies.is_empty() { "-".into() } else { l.policies.join(",") }),
+                Cell::plain(l.available_backups.to_string()),
+                Cell::toned(l.attention.join("; "), Tone::Bad),
+            ]
         })
         .collect();
-    columns(&headers, rows)
+    without_namespace(&STATUS_COLUMNS, rows, all_namespaces, layout)
+}
+
+/// The table of `rows`, their first column (NAMESPACE) left out unless every namespace is shown.
+fn without_namespace(columns: &[Column], mut rows: Vec<Vec<Cell>>, all_namespaces: bool, layout: Layout) -> String {
+    if all_namespaces {
+        return grid(columns, &rows, layout);
+    }
+    for row in &mut rows {
+        row.remove(0);
+    }
+    grid(&columns[1..], &rows, layout)
 }
 
 fn short_time(t: Timestamp) -> String {
@@ -279,6 +299,8 @@ pub struct BackupLine {
     pub trigger: String,
     pub pinned: bool,
     pub policy: Option<String>,
+    /// The regions holding a completed copy (AWS Backup `copyTo`).
+    pub copies: Vec<String>,
 }
 
 /// The DynamoBackups (of `table`, if given), newest first.
@@ -300,6 +322,7 @@ pub fn backup_lines(backups: &[DynamoBackup], table: Option<&str>) -> Vec<Backup
                 trigger: labels.get(labels::TRIGGER).cloned().unwrap_or_else(|| "-".into()),
                 pinned: labels.get(labels::PINNED).is_some_and(|v| v == "true"),
                 policy: labels.get(labels::POLICY).cloned(),
+                copies: status.copies.iter().filter(|c| c.state == CopyState::Completed).map(|c| c.region.clone()).collect(),
             }
         })
         .collect();
@@ -307,15 +330,28 @@ pub fn backup_lines(backups: &[DynamoBackup], table: Option<&str>) -> Vec<Backup
     lines
 }
 
-pub fn list_table(lines: &[BackupLine], now: Timestamp, all_namespaces: bool, colour: bool) -> String {
+/// The columns of `list`: the name, table and phase stay; as the room shrinks, the trigger
+/// goes first, then the policy, the method, the size, the pin, and the age. `-o wide` adds
+/// the regions holding copies (AWS Backup).
+const LIST_COLUMNS: [Column; 11] = [
+    Column::fixed("NAMESPACE"),
+    Column::fixed("NAME"),
+    Column::fixed("TABLE"),
+    Column::droppable("METHOD", 3),
+    Column::fixed("PHASE"),
+    Column::droppable("SIZE", 4),
+    Column::droppable("CREATED", 6),
+    Column::droppable("TRIGGER", 1),
+    Column::droppable("PINNED", 5),
+    Column::droppable("POLICY", 2),
+    Column::wide("COPIES"),
+];
+
+pub fn list_table(lines: &[BackupLine], now: Timestamp, all_namespaces: bool, layout: Layout) -> String {
     if lines.is_empty() {
         return "No DynamoBackups found.\n".into();
     }
-    let mut headers = vec!["NAME", "TABLE", "METHOD", "PHASE", "SIZE", "CREATED", "TRIGGER", "PINNED", "POLICY"];
-    if all_namespaces {
-        headers.insert(0, "NAMESPACE");
-    }
-    let rows = lines
+    let rows: Vec<Vec<Cell>> = lines
         .iter()
         .map(|l| {
             let tone = match l.phase.as_str() {
@@ -323,120 +359,20 @@ pub fn list_table(lines: &[BackupLine], now: Timestamp, all_namespaces: bool, co
                 "Available" => Tone::Plain,
                 _ => Tone::Warn,
             };
-            let mut row = vec![
-                l.name.clone(),
-                l.table.clone(),
-                l.method.clone(),
-                paint(&l.phase, tone, colour),
-                size(l.size_bytes),
-                l.created_at.map(|t| format!("{} ago", age(t, now))).unwrap_or_else(|| "-".into()),
-                l.trigger.clone(),
-                if l.pinned { "yes".into() } else { "-".into() },
-                l.policy.clone().unwrap_or_else(|| "-".into()),
-            ];
-            if all_namespaces {
-                row.insert(0, l.namespace.clone());
-            }
-            row
-        })
-        .collect();
-    columns(&headers, rows)
-}
-
-/// An event of an object, for `describe`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EventLine {
-    pub at: Option<Timestamp>,
-    pub warning: bool,
-    pub reason: String,
-    pub message: String,
-}
-
-/// `describe`: the object's conditions, its status fields and its events, for a person.
-pub fn describe_text(kind: &str, object: &serde_json::Value, events: &[EventLine], now: Timestamp, colour: bool) -> String {
-    let meta = &object["metadata"];
-    let status = &object["status"];
-    let mut out = String::new();
-    let field = |out: &mut String, name: &str, value: &str| out.push_str(&format!("{:<13}{value}\n", format!("{name}:")));
-    field(&mut out, "Name", meta["name"].as_str().unwrap_or_default());
-    field(&mut out, "Namespace", meta["namespace"].as_str().unwrap_or_default());
-    field(&mut out, "Kind", kind);
-    if let Some(phase) = status["phase"].as_str() {
-        field(&mut out, "Phase", phase);
-    }
-    describe_conditions(&mut out, status, colour);
-    describe_status_fields(&mut out, status);
-    describe_events(&mut out, events, now, colour);
-    out
-}
-
-/// `text`'s lines, indented by two spaces.
-fn indented(out: &mut String, text: &str) {
-    for line in text.lines() {
-        out.push_str(&format!("  {line}\n"));
-    }
-}
-
-/// `Conditions:` and a row per condition, the stalled in red and the reconciling in yellow.
-fn describe_conditions(out: &mut String, status: &serde_json::Value, colour: bool) {
-    out.push_str("Conditions:\n");
-    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
-    if conditions.is_empty() {
-        out.push_str("  (none yet: the operator has not reported on it)\n");
-        return;
-    }
-    let rows = conditions
-        .iter()
-        .map(|c| {
-            let (type_, state) = (c["type"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default());
-            let tone = match (type_, state) {
-                ("Stalled", "True") => Tone::Bad,
-                ("Reconciling", "True") => Tone::Warn,
-                _ => Tone::Plain,
-            };
             vec![
-                paint(type_, tone, colour),
-                state.to_owned(),
-                c["reason"].as_str().unwrap_or_default().to_owned(),
-                c["message"].as_str().unwrap_or_default().to_owned(),
+                Cell::plain(l.namespace.clone()),
+                Cell::plain(l.name.clone()),
+                Cell::plain(l.table.clone()),
+                Cell::plain(l.method.clone()),
+                Cell::toned(l.phase.clone(), tone),
+                Cell::plain(size(l.size_bytes)),
+                Cell::plain(l.created_at.map(|t| format!("{} ago", age(t, now))).unwrap_or_else(|| "-".into())),
+                Cell::plain(l.trigger.clone()),
+                Cell::plain(if l.pinned { "yes" } else { "-" }),
+                Cell::plain(l.policy.clone().unwrap_or_else(|| "-".into())),
+                Cell::plain(if l.copies.is_empty() { "-".into() } else { l.copies.join(",") }),
             ]
         })
         .collect();
-    indented(out, &columns(&["TYPE", "STATUS", "REASON", "MESSAGE"], rows));
-}
-
-/// `Status:` and the status fields but the conditions, the phase and the observed generation,
-/// as YAML; nothing when there are none.
-fn describe_status_fields(out: &mut String, status: &serde_json::Value) {
-    let mut rest = status.clone();
-    if let Some(map) = rest.as_object_mut() {
-        for key in ["conditions", "phase", "observedGeneration"] {
-            map.remove(key);
-        }
-    }
-    if rest.as_object().is_some_and(|m| !m.is_empty()) {
-        out.push_str("Status:\n");
-        indented(out, &serde_yaml_ng::to_string(&rest).unwrap_or_default());
-    }
-}
-
-/// `Events:` and a row per event, the warnings in red.
-fn describe_events(out: &mut String, events: &[EventLine], now: Timestamp, colour: bool) {
-    out.push_str("Events:\n");
-    if events.is_empty() {
-        out.push_str("  (none)\n");
-        return;
-    }
-    let rows = events
-        .iter()
-        .map(|e| {
-            vec![
-                e.at.map(|t| age(t, now)).unwrap_or_else(|| "-".into()),
-                if e.warning { paint("Warning", Tone::Bad, colour) } else { "Normal".into() },
-                e.reason.clone(),
-                e.message.clone(),
-            ]
-        })
-        .collect();
-    indented(out, &columns(&["AGE", "TYPE", "REASON", "MESSAGE"], rows));
+    without_namespace(&LIST_COLUMNS, rows, all_namespaces, layout)
 }

@@ -1,6 +1,9 @@
 //! Golden tests of the plugin's human output: fixed objects and a fixed `now`, compared with the
-//! files of `tests/golden/`. `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew; read
-//! the diff before committing it.
+//! files of `tests/golden/`. A test fails when its output drifts from its file;
+//! `UPDATE_GOLDEN=1 cargo test --lib kubectl` writes them anew: read the diff before committing
+//! it. `points` has its own file of tests.
+
+mod points;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -12,22 +15,22 @@ use super::{
     Plugin,
     args::Command,
     names::derived_name,
-    render::{EventLine, backup_lines, describe_text, list_table, status_lines, status_table},
+    render::{EventLine, Layout, backup_lines, describe_text, list_table, status_lines, status_table, widest_line},
 };
 use crate::api::{
     BackupPhase, BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, DynamoBackupPolicyStatus,
     DynamoBackupSpec, DynamoBackupStatus, LastBackup, OnPolicyDelete, PitrStatus, PointInTimeRecoverySpec, PolicyTableStatus, labels,
 };
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     at("2026-01-15T10:30:00Z")
 }
 
-fn golden(name: &str, actual: &str) {
+pub(super) fn golden(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -38,7 +41,7 @@ fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)");
 }
 
-fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
+pub(super) fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
     Condition {
         type_: type_.into(),
         status: status.into(),
@@ -49,7 +52,7 @@ fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
     }
 }
 
-fn policy() -> DynamoBackupPolicy {
+pub(super) fn policy() -> DynamoBackupPolicy {
     let mut p = DynamoBackupPolicy::new(
         "userprofiles",
         DynamoBackupPolicySpec {
@@ -107,7 +110,7 @@ fn policy() -> DynamoBackupPolicy {
     p
 }
 
-fn backup(name: &str, table: &str, phase: BackupPhase, created: &str, trigger: &str) -> DynamoBackup {
+pub(super) fn backup(name: &str, table: &str, phase: BackupPhase, created: &str, trigger: &str) -> DynamoBackup {
     let mut b = DynamoBackup::new(name, DynamoBackupSpec::for_table(table));
     b.metadata.namespace = Some("shop".into());
     b.metadata.labels = Some(BTreeMap::from([(labels::TRIGGER.to_owned(), trigger.to_owned())]));
@@ -134,8 +137,8 @@ fn backups() -> Vec<DynamoBackup> {
 #[test]
 fn status_output() {
     let lines = status_lines(&[policy()], &backups(), None);
-    golden("status.txt", &status_table(&lines, now(), false, false));
-    golden("status-all-namespaces.txt", &status_table(&lines, now(), true, false));
+    golden("status.txt", &status_table(&lines, now(), false, Layout::unbounded()));
+    golden("status-all-namespaces.txt", &status_table(&lines, now(), true, Layout::unbounded()));
     let only = status_lines(&[policy()], &backups(), Some("UserProfiles"));
     assert_eq!(only.len(), 1);
     let by_policy = status_lines(&[policy()], &backups(), Some("userprofiles"));
@@ -154,7 +157,7 @@ fn status_flags_what_needs_a_person() {
 
 #[test]
 fn list_output() {
-    golden("list.txt", &list_table(&backup_lines(&backups(), None), now(), false, false));
+    golden("list.txt", &list_table(&backup_lines(&backups(), None), now(), false, Layout::unbounded()));
     assert_eq!(backup_lines(&backups(), Some("Orders")).len(), 1);
 }
 
@@ -168,14 +171,52 @@ fn describe_output() {
         reason: "TableNotFound".into(),
         message: "table \"Orderz\" does not exist in us-east-1".into(),
     }];
-    golden("describe-backup.txt", &describe_text("DynamoBackup", &value, &events, now(), false));
+    golden("describe-backup.txt", &describe_text("DynamoBackup", &value, &events, now(), Layout::unbounded()));
+    let narrow = describe_text("DynamoBackup", &value, &events, now(), Layout { width: Some(80), ..Layout::unbounded() });
+    assert!(widest_line(&narrow) <= 80, "{narrow}");
 }
 
 #[test]
 fn colour_only_when_asked() {
     let lines = status_lines(&[policy()], &backups(), None);
-    assert!(!status_table(&lines, now(), false, false).contains('\u{1b}'));
-    assert!(status_table(&lines, now(), false, true).contains('\u{1b}'));
+    assert!(!status_table(&lines, now(), false, Layout::unbounded()).contains('\u{1b}'));
+    assert!(status_table(&lines, now(), false, Layout { colour: true, ..Layout::unbounded() }).contains('\u{1b}'));
+}
+
+/// The terminal widths the tables are checked at: nothing wraps at any of them, colour or not.
+pub(super) const WIDTHS: [usize; 3] = [80, 100, 120];
+
+#[test]
+fn status_fits_the_terminal() {
+    let lines = status_lines(&[policy()], &backups(), None);
+    for width in WIDTHS {
+        for all_namespaces in [false, true] {
+            for colour in [false, true] {
+                let layout = Layout { width: Some(width), wide: false, colour };
+                let text = status_table(&lines, now(), all_namespaces, layout);
+                assert!(widest_line(&text) <= width, "status wraps at {width} columns:\n{text}");
+                assert!(text.contains("UserProfiles") && text.contains("on (35d)") && text.contains("PITR is off"), "{text}");
+            }
+        }
+        golden(&format!("status-{width}.txt"), &status_table(&lines, now(), false, Layout { width: Some(width), ..Layout::unbounded() }));
+    }
+    let wide = status_table(&lines, now(), false, Layout { width: Some(80), wide: true, colour: false });
+    assert_eq!(wide, status_table(&lines, now(), false, Layout::unbounded()), "-o wide shows every column, whole");
+}
+
+#[test]
+fn list_fits_the_terminal() {
+    let lines = backup_lines(&backups(), None);
+    for width in WIDTHS {
+        for all_namespaces in [false, true] {
+            let text = list_table(&lines, now(), all_namespaces, Layout { width: Some(width), ..Layout::unbounded() });
+            assert!(widest_line(&text) <= width, "list wraps at {width} columns:\n{text}");
+            assert!(text.contains("orders-before-v42") && text.contains("Failed"), "{text}");
+        }
+        golden(&format!("list-{width}.txt"), &list_table(&lines, now(), false, Layout { width: Some(width), ..Layout::unbounded() }));
+    }
+    let wide = list_table(&lines, now(), false, Layout { width: Some(80), wide: true, colour: false });
+    assert!(wide.contains("COPIES") && wide.contains("POLICY"), "{wide}");
 }
 
 #[test]

@@ -68,6 +68,7 @@ start_moto() {
   PIDS+=($!)
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   for _ in $(seq 1 120); do
     curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB/moto-api/" && return 0

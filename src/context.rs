@@ -33,6 +33,8 @@ pub struct Context {
     pub dynamo: Arc<dyn DynamoPort>,
     /// AWS Backup: recovery points of AWSBackup snapshots, their copies and restores.
     pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
+    /// Application Auto Scaling: the scalable targets and policies a restored table gets.
+    pub auto_scaling: Arc<dyn crate::autoscaling::AutoScalingPort>,
     pub metrics: Arc<Metrics>,
     pub tenancy: Tenancy,
     pub recorder: EventRecorder,
@@ -67,6 +69,7 @@ pub struct Parts {
     pub cluster: Arc<dyn Cluster>,
     pub dynamo: Arc<dyn DynamoPort>,
     pub aws_backup: Arc<dyn crate::awsbackup::AwsBackupPort>,
+    pub auto_scaling: Arc<dyn crate::autoscaling::AutoScalingPort>,
     pub workloads: Arc<dyn Workloads>,
     pub metrics: Arc<Metrics>,
     pub tenancy: Tenancy,
@@ -88,7 +91,20 @@ impl Context {
     /// The Context of one process: the shared caches over the DynamoDB port, each waking the
     /// reconciles its observations concern.
     pub fn assemble(parts: Parts) -> Arc<Context> {
-        let Parts { client, cluster, dynamo, aws_backup, workloads, metrics, tenancy, namespaces, default_region, concurrency, .. } = parts;
+        let Parts {
+            client,
+            cluster,
+            dynamo,
+            aws_backup,
+            auto_scaling,
+            workloads,
+            metrics,
+            tenancy,
+            namespaces,
+            default_region,
+            concurrency,
+            ..
+        } = parts;
         let wake_backups: Arc<Wakers<DynamoBackup>> = Arc::new(Wakers::default());
         let wake_policies: Arc<Wakers<DynamoBackupPolicy>> = Arc::new(Wakers::default());
         let inventory = {
@@ -125,6 +141,7 @@ impl Context {
             cluster,
             dynamo,
             aws_backup,
+            auto_scaling,
             inventory,
             wake_backups,
             wake_policies,

@@ -5,6 +5,7 @@
 //! apply, events, metrics).
 
 pub mod api;
+pub mod autoscaling;
 pub mod aws;
 pub mod awsbackup;
 pub mod caches;

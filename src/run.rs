@@ -8,6 +8,7 @@ use tracing::{error, info, warn};
 use crate::aws::{Pacer, RegionalClients};
 use crate::{
     api::GROUP,
+    autoscaling::{AutoScalingPort, AwsAutoScaling},
     awsbackup::{AwsBackup, AwsBackupPort},
     cli::RunArgs,
     context::{Context, Parts},
@@ -122,12 +123,14 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
+    let auto_scaling: Arc<dyn AutoScalingPort> = Arc::new(AwsAutoScaling::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
     let ctx = Context::assemble(Parts {
         client: client.clone(),
         cluster: Arc::new(crate::cluster::Kube(client.clone())),
         dynamo,
         aws_backup,
+        auto_scaling,
         workloads: Arc::new(crate::caches::WorkloadCache::new(client)),
         metrics,
         tenancy,

@@ -268,3 +268,43 @@ pub enum Put {
     /// Not written: it was only to be written where its key was absent, and the key is present.
     Present,
 }
+
+/// An Application Auto Scaling scalable target of a DynamoDB table or global secondary index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalableTarget {
+    /// `table/NAME` or `table/NAME/index/INDEX`.
+    pub resource_id: String,
+    /// Such as `dynamodb:table:ReadCapacityUnits` or `dynamodb:index:WriteCapacityUnits`.
+    pub dimension: String,
+    pub min_capacity: i32,
+    pub max_capacity: i32,
+    /// The role Application Auto Scaling scales with (for DynamoDB, normally its service-linked
+    /// role).
+    pub role_arn: Option<String>,
+    /// (dynamic scale-in, dynamic scale-out, scheduled scaling) suspended, when it says.
+    pub suspended: Option<(Option<bool>, Option<bool>, Option<bool>)>,
+}
+
+/// A scaling policy of a scalable target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalingPolicy {
+    pub name: String,
+    pub resource_id: String,
+    pub dimension: String,
+    /// TargetTrackingScaling, StepScaling, PredictiveScaling.
+    pub policy_type: String,
+    /// The configuration of a TargetTrackingScaling policy.
+    pub target_tracking: Option<TargetTracking>,
+}
+
+/// A target-tracking policy's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetTracking {
+    pub target_value: f64,
+    /// Such as `DynamoDBReadCapacityUtilization`; None for a customized metric.
+    pub predefined_metric: Option<String>,
+    pub resource_label: Option<String>,
+    pub scale_in_cooldown: Option<i32>,
+    pub scale_out_cooldown: Option<i32>,
+    pub disable_scale_in: Option<bool>,
+}

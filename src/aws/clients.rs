@@ -1,6 +1,6 @@
 //! One SDK client per region (and tenant role), all built from the SDK's default chain: credentials (env, IRSA,
-//! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB` or
-//! `AWS_ENDPOINT_URL_BACKUP`, then `AWS_ENDPOINT_URL`). A tenant's role (tenancy file, `roleArn`)
+//! EKS Pod Identity, profiles) and the endpoint (`AWS_ENDPOINT_URL_DYNAMODB`,
+//! `AWS_ENDPOINT_URL_BACKUP` or `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, then `AWS_ENDPOINT_URL`). A tenant's role (tenancy file, `roleArn`)
 //! is assumed with STS on top of those credentials.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
@@ -37,6 +37,7 @@ macro_rules! regional_client {
 
 regional_client!(aws_sdk_dynamodb);
 regional_client!(aws_sdk_backup);
+regional_client!(aws_sdk_applicationautoscaling);
 
 /// A call that has not answered by then is treated as a transient failure.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);

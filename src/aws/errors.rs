@@ -1,4 +1,4 @@
-//! Every failed AWS call (DynamoDB, AWS Backup) is one of three classes, which decide what a
+//! Every failed AWS call (DynamoDB, AWS Backup, Application Auto Scaling) is one of three classes, which decide what a
 //! reconcile does next, and names the service that failed.
 
 use std::time::Duration;
@@ -80,6 +80,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
 pub enum Service {
     DynamoDB,
     AwsBackup,
+    ApplicationAutoScaling,
 }
 
 impl Service {
@@ -87,6 +88,7 @@ impl Service {
         match self {
             Service::DynamoDB => "DynamoDB",
             Service::AwsBackup => "AWS Backup",
+            Service::ApplicationAutoScaling => "Application Auto Scaling",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The AWS seam every service adapter shares: SDK clients per region and role, client-side
 //! pacing of each operation's documented limit, one paced-and-counted call, and errors that name
-//! their service and class. The adapters (`crate::dynamo`, `crate::awsbackup`) build on it; it
+//! their service and class. The adapters (`crate::dynamo`, `crate::awsbackup`, `crate::autoscaling`) build on it; it
 //! knows neither the decisions in `plan` nor the metrics (an observer is wired in).
 
 mod call;
@@ -11,4 +11,4 @@ mod pacing;
 pub use call::{CallObserver, Caller, to_error};
 pub use clients::{RegionalClient, RegionalClients};
 pub use errors::{AwsError, AwsResult, ErrorClass, Service, classify};
-pub use pacing::{AWS_BACKUP_LIMITS, DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};
+pub use pacing::{AUTO_SCALING_LIMITS, AWS_BACKUP_LIMITS, DOCUMENTED_LIMITS, Lane, Pacer, parse_rate_limit};

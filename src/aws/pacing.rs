@@ -47,6 +47,13 @@ pub const AWS_BACKUP_LIMITS: [(&str, u32); 7] = [
     ("DescribeRestoreJob", 10),
 ];
 
+/// Application Auto Scaling's operations a restore makes (its after-restore step
+/// `autoScaling`). Its quotas page lists counts (targets, policies, scheduled actions) but no
+/// API rates, and the API throttles per account and region across every service it scales, so
+/// the pace stays at a few calls a second; `--aws-rate-limits` sets the account's own.
+pub const AUTO_SCALING_LIMITS: [(&str, u32); 4] =
+    [("DescribeScalableTargets", 4), ("DescribeScalingPolicies", 4), ("RegisterScalableTarget", 2), ("PutScalingPolicy", 2)];
+
 /// Who waits for a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
@@ -81,6 +88,7 @@ impl Pacer {
         let mut rates: HashMap<String, NonZeroU32> = DOCUMENTED_LIMITS
             .iter()
             .chain(&AWS_BACKUP_LIMITS)
+            .chain(&AUTO_SCALING_LIMITS)
             .filter_map(|(op, rate)| Some(((*op).to_owned(), NonZeroU32::new(*rate)?)))
             .collect();
         rates.extend(overrides.iter().cloned());
@@ -156,6 +164,7 @@ mod tests {
         assert_eq!(pacer.rate("ListBackups").map(NonZeroU32::get), Some(5));
         assert_eq!(pacer.rate("DescribeContinuousBackups").map(NonZeroU32::get), Some(10));
         assert_eq!(pacer.rate("DescribeTable"), None);
+        assert_eq!(pacer.rate("RegisterScalableTarget").map(NonZeroU32::get), Some(2));
         assert_eq!(pacer.rate("RestoreTableToPointInTime"), None);
         let raised = Pacer::new(&[parse_rate_limit("ListBackups=200").unwrap(), parse_rate_limit("DescribeTable = 7").unwrap()]);
         assert_eq!(raised.rate("ListBackups").map(NonZeroU32::get), Some(200));

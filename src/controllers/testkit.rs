@@ -1,5 +1,5 @@
-//! The in-memory tier of the controller tests: a "world" of an in-memory cluster, DynamoDB and
-//! AWS Backup, and one operator process (a Context) over them, whose reconciles a test runs one
+//! The in-memory tier of the controller tests: a "world" of an in-memory cluster, DynamoDB,
+//! AWS Backup and Application Auto Scaling, and one operator process (a Context) over them, whose reconciles a test runs one
 //! at a time, as the watches would, in milliseconds. `restart` gives a new process over the
 //! same world (empty caches, nothing remembered), as after a crash.
 
@@ -23,6 +23,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::error::Error;
 use crate::{
     api::{DynamoBackup, DynamoBackupPolicy, DynamoRestore, facts::Scope},
+    autoscaling::memory::MemoryAutoScaling,
     awsbackup::memory::MemoryAwsBackup,
     caches::{Child, ChildCache, Digests, memory::MemoryWorkloads, slim},
     cluster::memory::MemoryCluster,
@@ -76,6 +77,7 @@ pub struct World {
     pub cluster: Arc<MemoryCluster>,
     pub dynamo: Arc<MemoryDynamo>,
     pub aws_backup: Arc<MemoryAwsBackup>,
+    pub auto_scaling: Arc<MemoryAutoScaling>,
     pub ctx: Arc<Context>,
     /// Counts every call the cluster, DynamoDB and AWS Backup answer; armed, it stages a crash.
     pub tripwire: Tripwire,
@@ -88,6 +90,13 @@ pub struct World {
     restores: Mutex<Fed<DynamoRestore>>,
     woken_backups: Mutex<UnboundedReceiver<ObjectRef<DynamoBackup>>>,
     woken_policies: Mutex<UnboundedReceiver<ObjectRef<DynamoBackupPolicy>>>,
+}
+
+/// The in-memory AWS services a world's processes share.
+struct Aws {
+    dynamo: Arc<MemoryDynamo>,
+    aws_backup: Arc<MemoryAwsBackup>,
+    auto_scaling: Arc<MemoryAutoScaling>,
 }
 
 /// A client that answers nothing: the in-memory tier reaches the apiserver only through the
@@ -119,24 +128,27 @@ impl World {
         let tripwire = Tripwire::default();
         let dynamo = MemoryDynamo::wired(tripwire.clone());
         let aws_backup = MemoryAwsBackup::new(dynamo.clone(), tripwire.clone());
+        let auto_scaling = Arc::new(MemoryAutoScaling::wired(tripwire.clone()));
         let workloads = Arc::new(MemoryWorkloads::default());
-        Self::over(Arc::new(MemoryCluster::wired(tripwire.clone())), dynamo, aws_backup, workloads, tenancy, tripwire, clock)
+        let cluster = Arc::new(MemoryCluster::wired(tripwire.clone()));
+        Self::over(cluster, Aws { dynamo, aws_backup, auto_scaling }, workloads, tenancy, tripwire, clock)
     }
 
     fn over(
         cluster: Arc<MemoryCluster>,
-        dynamo: Arc<MemoryDynamo>,
-        aws_backup: Arc<MemoryAwsBackup>,
+        aws: Aws,
         workloads: Arc<MemoryWorkloads>,
         tenancy: Tenancy,
         tripwire: Tripwire,
         clock: Clock,
     ) -> Self {
+        let Aws { dynamo, aws_backup, auto_scaling } = aws;
         let ctx = Context::assemble(Parts {
             client: unreachable_client(),
             cluster: cluster.clone(),
             dynamo: dynamo.clone(),
             aws_backup: aws_backup.clone(),
+            auto_scaling: auto_scaling.clone(),
             workloads: workloads.clone(),
             metrics: Arc::new(Metrics::default()),
             tenancy: tenancy.clone(),
@@ -153,15 +165,28 @@ impl World {
         let restores = Mutex::new(Fed::new(&ctx.restores));
         let woken_backups = Mutex::new(ctx.wake_backups.subscribe(None));
         let woken_policies = Mutex::new(ctx.wake_policies.subscribe(None));
-        Self { cluster, dynamo, aws_backup, ctx, tenancy, tripwire, workloads, clock, backups, restores, woken_backups, woken_policies }
+        Self {
+            cluster,
+            dynamo,
+            aws_backup,
+            auto_scaling,
+            ctx,
+            tenancy,
+            tripwire,
+            workloads,
+            clock,
+            backups,
+            restores,
+            woken_backups,
+            woken_policies,
+        }
     }
 
     /// A new operator process over the same cluster and AWS: caches start empty.
     pub fn restart(&self) -> Self {
         let (tenancy, tripwire, clock) = (self.tenancy.clone(), self.tripwire.clone(), self.clock.clone());
-        let (cluster, dynamo, aws_backup, workloads) =
-            (self.cluster.clone(), self.dynamo.clone(), self.aws_backup.clone(), self.workloads.clone());
-        Self::over(cluster, dynamo, aws_backup, workloads, tenancy, tripwire, clock)
+        let aws = Aws { dynamo: self.dynamo.clone(), aws_backup: self.aws_backup.clone(), auto_scaling: self.auto_scaling.clone() };
+        Self::over(self.cluster.clone(), aws, self.workloads.clone(), tenancy, tripwire, clock)
     }
 
     /// The watches catch up with the cluster.

@@ -471,6 +471,28 @@ impl DynamoPort for AwsDynamo {
         let req = self.client(scope).await.get_item().table_name(table).set_key(Some(to_attributes(key))).send();
         Ok(self.caller.call(scope, "GetItem", Lane::Now, req).await?.item().is_some())
     }
+
+    async fn enable_stream(&self, scope: &Scope, table: &str, view_type: &str) -> AwsResult<()> {
+        const OP: &str = "UpdateTable";
+        let spec = t::StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(t::StreamViewType::from(view_type))
+            .build()
+            .map_err(|e| build_error(OP, e))?;
+        let req = self.client(scope).await.update_table().table_name(table).stream_specification(spec).send();
+        self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
+    }
+
+    async fn resource_policy(&self, scope: &Scope, resource_arn: &str) -> AwsResult<Option<String>> {
+        let req = self.client(scope).await.get_resource_policy().resource_arn(resource_arn).send();
+        let out = absent_as_none(self.caller.call(scope, "GetResourcePolicy", Lane::Now, req).await, "PolicyNotFoundException")?;
+        Ok(out.and_then(|out| out.policy().map(str::to_owned)).filter(|p| !p.is_empty()))
+    }
+
+    async fn put_resource_policy(&self, scope: &Scope, resource_arn: &str, policy: &str) -> AwsResult<()> {
+        let req = self.client(scope).await.put_resource_policy().resource_arn(resource_arn).policy(policy).send();
+        self.caller.call(scope, "PutResourcePolicy", Lane::Now, req).await.map(|_| ())
+    }
 }
 
 fn to_attributes(key: &ItemKey) -> std::collections::HashMap<String, t::AttributeValue> {

@@ -74,4 +74,13 @@ pub trait DynamoPort: Send + Sync {
 
     /// Whether `table` holds an item with this primary key.
     async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool>;
+
+    /// Turns the table's stream on with this view type (UpdateTable StreamSpecification).
+    async fn enable_stream(&self, scope: &Scope, table: &str, view_type: &str) -> AwsResult<()>;
+
+    /// The resource-based policy of a table (by ARN); None when it has none.
+    async fn resource_policy(&self, scope: &Scope, resource_arn: &str) -> AwsResult<Option<String>>;
+
+    /// Puts (or replaces) the resource-based policy of a table (by ARN).
+    async fn put_resource_policy(&self, scope: &Scope, resource_arn: &str, policy: &str) -> AwsResult<()>;
 }

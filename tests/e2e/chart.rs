@@ -119,6 +119,7 @@ aws:
   endpointUrl: http://dynamodb.example.internal:8000
   stsEndpointUrl: http://sts.example.internal:8000
   backupEndpointUrl: http://backup.example.internal:8000
+  autoScalingEndpointUrl: http://autoscaling.example.internal:8000
   rateLimits:
     ListBackups: 2
     CreateBackup: 25
@@ -220,6 +221,7 @@ async fn default_values(ctx: TestCtx) -> Result<(), String> {
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_STS",
         "AWS_ENDPOINT_URL_BACKUP",
+        "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
         "AWS_RATE_LIMITS",
         "TENANCY_FILE",
     ] {
@@ -264,6 +266,7 @@ async fn custom_values(ctx: TestCtx) -> Result<(), String> {
         ("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb.example.internal:8000"),
         ("AWS_ENDPOINT_URL_STS", "http://sts.example.internal:8000"),
         ("AWS_ENDPOINT_URL_BACKUP", "http://backup.example.internal:8000"),
+        ("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", "http://autoscaling.example.internal:8000"),
         ("AWS_RATE_LIMITS", "CreateBackup=25,ListBackups=2"),
         ("LOG_FORMAT", "json"),
         ("RUST_LOG", "info,dynamo_backup_operator=debug"),

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real operator binary against a real kube-apiserver + etcd and moto's
 //! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
 
+mod after_restore;
 mod aws_backup;
 mod backup;
 mod chart;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
     trials.extend(aws_backup::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(copyback::trials(&env));
+    trials.extend(after_restore::trials(&env));
     trials.extend(policy::trials(&env));
     trials.extend(drill::trials(&env));
     trials.extend(selector::trials(&env));

@@ -192,9 +192,11 @@ async fn orders_snapshot(ctx: TestCtx) -> Result<(), String> {
     ensure(status.target_table_arn.as_deref().is_some_and(|a| a.ends_with(&format!("table/{restored}"))), || "targetTableArn".into())?;
     ensure(status.target_table_id == reported_id, || format!("targetTableId {:?}, DynamoDB says {reported_id:?}", status.target_table_id))?;
     ensure(status.item_count == Some(3) && status.completed_at.is_some() && status.started_at.is_some(), || "counts and times".into())?;
-    ensure(status.after_restore_done == vec!["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive"], || {
-        format!("{:?}", status.after_restore_done)
-    })?;
+    ensure(
+        status.after_restore_done
+            == vec!["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive", "streams", "autoScaling", "resourcePolicy"],
+        || format!("{:?}", status.after_restore_done),
+    )?;
 
     let target_arn = status.target_table_arn.clone().unwrap_or_default();
     let tags = db.list_tags_of_resource().resource_arn(&target_arn).send().await.map_err(|e| e.to_string())?;

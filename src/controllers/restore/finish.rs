@@ -43,6 +43,10 @@ pub async fn follow(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope,
             w.write(&Standing::Reconciling { reason: "Restoring".into(), message }).await?;
             return Ok(Action::requeue(poll));
         }
+        Progress::Updating { message, poll } => {
+            w.write(&Standing::Reconciling { reason: "Finalizing".into(), message }).await?;
+            return Ok(Action::requeue(poll));
+        }
         // DynamoDB's record of the exact moment restored, also for "latest". A backup's
         // moment is its creation time, recorded when the restore started.
         Progress::Finalize { restore_time } => w.status.restore_time = restore_time.map(Time).or(w.status.restore_time.take()),

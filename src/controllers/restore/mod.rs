@@ -8,6 +8,8 @@
 //! `finish` (to ACTIVE and Completed), `after` (the after-restore steps), `verify` (the checks).
 
 mod after;
+#[cfg(test)]
+mod after_tests;
 mod copyback;
 #[cfg(test)]
 mod copyback_tests;

@@ -116,7 +116,7 @@ async fn a_point_in_time_restore_carries_over_what_dynamodb_does_not() {
     let r = world.settle_restore("r").await.expect("kept");
     assert_eq!(phase(&r), Some(RestorePhase::Completed), "{:?}", r.status);
     let done = r.status.expect("status").after_restore_done;
-    assert_eq!(done, ["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive"]);
+    assert_eq!(done, ["tags", "pointInTimeRecovery", "deletionProtection", "timeToLive", "streams", "autoScaling", "resourcePolicy"]);
     let tags = world.dynamo.tags(DEFAULT_REGION, "Orders-restored").expect("table");
     assert_eq!(tags.get("team").map(String::as_str), Some("shop"));
     assert_eq!(tags.get("restored").map(String::as_str), Some("true"));

@@ -75,6 +75,8 @@ struct State {
     serial: u64,
     /// Every item a PutItem wrote, with its table, in order.
     written: Vec<(String, Item)>,
+    /// Resource-based policies by table ARN.
+    resource_policies: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -470,6 +472,9 @@ impl DynamoPort for MemoryDynamo {
             if let Some(lsis) = &overrides.local_indexes {
                 table.local_indexes = lsis.clone();
             }
+            if let Some(mode) = &overrides.billing_mode {
+                table.billing_mode = Some(mode.clone());
+            }
             let reads = s.restore_creating_reads;
             let state = TableState {
                 table: table.clone(),
@@ -622,6 +627,80 @@ impl DynamoPort for MemoryDynamo {
     async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool> {
         let region = region_of(scope);
         self.call("GetItem", Lane::Now, |s| Ok(find_table(s, &region, table, "GetItem")?.items.get(key).is_some())).await
+    }
+
+    async fn enable_stream(&self, scope: &Scope, table: &str, view_type: &str) -> AwsResult<()> {
+        let region = region_of(scope);
+        self.call("UpdateTable", Lane::Now, |s| {
+            let t = find_table(s, &region, table, "UpdateTable")?;
+            if t.table.stream_view_type.is_some() {
+                return Err(error("UpdateTable", "ValidationException", format!("Table already has an enabled stream: {table}")));
+            }
+            t.table.stream_view_type = Some(view_type.to_owned());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn resource_policy(&self, scope: &Scope, resource_arn: &str) -> AwsResult<Option<String>> {
+        let region = region_of(scope);
+        self.call("GetResourcePolicy", Lane::Now, |s| {
+            let (name, region) = name_and_region(resource_arn, &region);
+            find_table(s, &region, &name, "GetResourcePolicy")?;
+            Ok(s.resource_policies.get(resource_arn).cloned())
+        })
+        .await
+    }
+
+    async fn put_resource_policy(&self, scope: &Scope, resource_arn: &str, policy: &str) -> AwsResult<()> {
+        let region = region_of(scope);
+        self.call("PutResourcePolicy", Lane::Now, |s| {
+            let (name, region) = name_and_region(resource_arn, &region);
+            find_table(s, &region, &name, "PutResourcePolicy")?;
+            s.resource_policies.insert(resource_arn.to_owned(), policy.to_owned());
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// What the after-restore tests set up and look at beyond the port.
+impl MemoryDynamo {
+    /// Turns a table's stream on (or off) behind the operator's back.
+    pub fn set_stream_now(&self, region: &str, name: &str, view_type: Option<&str>) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
+            t.table.stream_view_type = view_type.map(str::to_owned);
+        }
+    }
+
+    /// Makes a table PROVISIONED (or PAY_PER_REQUEST) behind the operator's back.
+    pub fn set_billing_now(&self, region: &str, name: &str, mode: &str) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
+            t.table.billing_mode = Some(mode.to_owned());
+        }
+    }
+
+    /// Gives a table a global secondary index behind the operator's back.
+    pub fn add_index_now(&self, region: &str, name: &str, index: &str) {
+        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
+            t.table.global_indexes.push(crate::api::facts::IndexDef {
+                name: index.to_owned(),
+                key_schema: vec![("id".to_owned(), KeyRole::Hash)],
+                projection_type: Some("ALL".into()),
+                non_key_attributes: Vec::new(),
+                throughput: Some((5, 5)),
+            });
+        }
+    }
+
+    /// Puts a resource-based policy on a table (by ARN) behind the operator's back.
+    pub fn put_policy_now(&self, arn: &str, policy: &str) {
+        self.lock().resource_policies.insert(arn.to_owned(), policy.to_owned());
+    }
+
+    /// The resource-based policy of a table, by ARN.
+    pub fn policy(&self, arn: &str) -> Option<String> {
+        self.lock().resource_policies.get(arn).cloned()
     }
 }
 

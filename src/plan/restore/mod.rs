@@ -1,9 +1,11 @@
 //! The lifecycle of a DynamoRestore, as decisions: what to do next from what status records and
 //! what the target table is (`next`), how far a table of ours has come (`progress`), and when a
 //! finished restore goes (`expires_in`). Its parts: where the data comes from (`source`), whose
-//! the target table is (`target`), the steps after the table is ACTIVE (`after`).
+//! the target table is (`target`), the steps after the table is ACTIVE (`after`) and what they
+//! carry over from the source (`carry`).
 
 pub mod after;
+pub mod carry;
 pub mod source;
 pub mod target;
 
@@ -101,12 +103,20 @@ pub fn next(
 pub enum Progress {
     /// DynamoDB is still making it: say so, and look again after `poll`.
     Restoring { message: String, poll: Duration },
+    /// Restored, but UPDATING while the after-restore steps run (turning its stream on makes it
+    /// so for a while): the next steps wait until it is ACTIVE again, the phase stays Finalizing.
+    Updating { message: String, poll: Duration },
     /// ACTIVE: the after-restore steps and checks come next. `restore_time`: DynamoDB's record
     /// of the moment restored (a point in time, also "latest").
     Finalize { restore_time: Option<Timestamp> },
 }
 
 pub fn progress(status: &DynamoRestoreStatus, table: &Table, point_in_time: bool, now: Timestamp) -> Progress {
+    let restored = !table.restore.as_ref().is_some_and(|r| r.in_progress);
+    if table.status == "UPDATING" && restored && status.phase == Some(RestorePhase::Finalizing) {
+        let message = format!("table {} is UPDATING after an after-restore step; the next steps wait until it is ACTIVE", table.name);
+        return Progress::Updating { message, poll: UPDATING_POLL };
+    }
     if !table.is_active() {
         let since = status.started_at.as_ref().map_or(now, |t| t.0);
         let elapsed = Duration::try_from(now.duration_since(since)).unwrap_or_default();
@@ -116,6 +126,9 @@ pub fn progress(status: &DynamoRestoreStatus, table: &Table, point_in_time: bool
     let restore_time = if point_in_time { table.restore.as_ref().and_then(|r| r.restored_at) } else { None };
     Progress::Finalize { restore_time }
 }
+
+/// How often a table UPDATING between after-restore steps is looked at again.
+const UPDATING_POLL: Duration = Duration::from_secs(5);
 
 /// When a restore finished, for `ttlAfterFinished`: Completed (and its copy-back done), or Failed
 /// since its Stalled condition. None while it is under way.
@@ -202,6 +215,13 @@ mod ttl_tests {
         let at = table("id-1", "ACTIVE").restore.and_then(|r| r.restored_at);
         assert_eq!(progress(&status, &table("id-1", "ACTIVE"), true, now), Progress::Finalize { restore_time: at });
         assert_eq!(progress(&status, &table("id-1", "ACTIVE"), false, now), Progress::Finalize { restore_time: None });
+        let mut updating = table("id-1", "UPDATING");
+        if let Some(r) = updating.restore.as_mut() {
+            r.in_progress = false;
+        }
+        assert!(matches!(progress(&status, &updating, false, now), Progress::Restoring { .. }), "not yet seen ACTIVE");
+        let finalizing = DynamoRestoreStatus { phase: Some(RestorePhase::Finalizing), ..status.clone() };
+        assert!(matches!(progress(&finalizing, &updating, false, now), Progress::Updating { .. }), "a step made it UPDATING");
     }
 
     #[test]

@@ -70,6 +70,18 @@ impl Moto {
         aws_sdk_backup::Client::from_conf(config)
     }
 
+    /// An Application Auto Scaling client (moto's, on the same port).
+    pub fn autoscaling_client(&self) -> aws_sdk_applicationautoscaling::Client {
+        use aws_sdk_applicationautoscaling::config as c;
+        let config = c::Builder::new()
+            .behavior_version(c::BehaviorVersion::latest())
+            .region(c::Region::new(REGION))
+            .endpoint_url(&self.url)
+            .credentials_provider(c::Credentials::new("testing", "testing", None, None, "e2e"))
+            .build();
+        aws_sdk_applicationautoscaling::Client::from_conf(config)
+    }
+
     /// Sets the AWS Backup emulator's faults (replacing those set before): a JSON object such as
     /// `{"denyPassRole": [ROLE], "failCopiesTo": [VAULT_ARN]}`.
     pub async fn aws_backup_faults(&self, faults: serde_json::Value) -> Result<(), String> {
@@ -88,6 +100,7 @@ impl Moto {
         vec![
             ("AWS_ENDPOINT_URL_DYNAMODB", self.url.clone()),
             ("AWS_ENDPOINT_URL_BACKUP", self.url.clone()),
+            ("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", self.url.clone()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", REGION.into()),

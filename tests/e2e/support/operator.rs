@@ -46,6 +46,8 @@ impl Operator {
         cmd.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
         // AWS Backup on the same endpoint: the proxy counts and faults its calls too.
         cmd.env("AWS_ENDPOINT_URL_BACKUP", endpoint);
+        // Application Auto Scaling (a restore's autoScaling step) is moto's too.
+        cmd.env("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", endpoint);
         // moto serves STS on the same port: a tenant's roleArn is assumed there.
         cmd.env("AWS_ENDPOINT_URL_STS", endpoint);
         let process = Process::spawn("operator", cmd, &env.dir.join(log_name))?;

@@ -85,6 +85,13 @@ pub(super) enum Command {
     /// TABLE lacks (never overwriting, never deleting); --keys FILE overwrites exactly the keys
     /// listed. Start with --dry-run to see what would be written.
     Recover(RecoverArgs),
+    /// Write what a copy-back's dry run found: set spec.copyBack.dryRun to false on the
+    /// DynamoRestore (the one change its schema allows) and, with --wait, follow the writes.
+    ///
+    /// The operator compares again (the live table has moved on since the dry run) and writes
+    /// the keys the live table lacks, each on condition that it is still absent. GitOps teams
+    /// commit dryRun: false instead.
+    WriteBack(WriteBackArgs),
     /// Draw what a table can be restored to, on one time axis.
     ///
     /// The PITR window as a bar, every backup (DynamoDB and AWS Backup, and the regions holding
@@ -210,6 +217,19 @@ pub(super) struct RecoverArgs {
     pub(super) name: Option<String>,
     /// Follow the copy-back: a progress line (items compared, missing, written, items/s) until
     /// it is done, then a summary and a sample of the missing keys. Exit 4 when it fails.
+    #[arg(long)]
+    pub(super) wait: bool,
+    /// How long --wait waits (exit 5 after it).
+    #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+    pub(super) timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct WriteBackArgs {
+    /// The DynamoRestore whose copy-back ran as a dry run.
+    pub(super) restore: String,
+    /// Follow the copy-back: a progress line until it is done, then the summary. Exit 4 when
+    /// it fails.
     #[arg(long)]
     pub(super) wait: bool,
     /// How long --wait waits (exit 5 after it).

@@ -80,6 +80,7 @@ async fn run(plugin: Plugin) -> Result<(), Failure> {
                 Command::Backup(args) => backup::backup(&ctx, args).await,
                 Command::Restore(args) => restore::restore(&ctx, args).await,
                 Command::Recover(args) => recover::recover(&ctx, args).await,
+                Command::WriteBack(args) => recover::write_back(&ctx, args).await,
                 Command::Points(args) => points::points(&ctx, args).await,
                 Command::Describe { object } => show::describe(&ctx, &object).await,
                 Command::Pin { backup } => pin::pin(&ctx, &backup, true).await,

@@ -5,10 +5,13 @@
 use std::{io::Read, time::Duration};
 
 use jiff::Timestamp;
-use kube::{Api, ResourceExt, api::PostParams};
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams, PostParams},
+};
 
 use super::{
-    args::RecoverArgs,
+    args::{RecoverArgs, WriteBackArgs},
     client::{Ctx, where_},
     failure::{Failure, api_failed, refused},
     keys::parse_keys,
@@ -50,7 +53,7 @@ pub(super) async fn recover(ctx: &Ctx, args: RecoverArgs) -> Result<(), Failure>
     let what = if args.dry_run { "compares, writing nothing (dry run)" } else { "writes the missing items" };
     eprintln!("dynamorestore/{name} created: {table} as it was, restored into a new table {target}; then copy-back {what} into {table}");
     if args.wait {
-        wait_copy_back(&api, &name, &table, args.timeout).await?;
+        wait_copy_back(&api, &name, &table, args.dry_run, args.timeout).await?;
     } else {
         eprintln!("follow it: kubectl dynamobackup describe restore/{name}");
     }
@@ -129,22 +132,56 @@ fn recover_object(
     restore
 }
 
-/// Follows the restore and then its copy-back: a line per change (items/s between two
-/// readings), the summary once done (exit 0), exit 4 when it stalls or fails, 5 after `timeout`.
-async fn wait_copy_back(api: &Api<DynamoRestore>, name: &str, into: &str, timeout: Duration) -> Result<(), Failure> {
+/// `write-back RESTORE`: `dryRun` to false on a copy-back that ran as a dry run, then (`--wait`)
+/// the writing run followed to its summary. A restore without copy-back is refused (exit 3).
+pub(super) async fn write_back(ctx: &Ctx, args: WriteBackArgs) -> Result<(), Failure> {
+    let api: Api<DynamoRestore> = ctx.api();
+    let name = &args.restore;
+    let restore = match api.get_opt(name).await.map_err(|e| api_failed(&format!("reading DynamoRestore {name}"), e))? {
+        Some(restore) => restore,
+        None => return Err(refused(format!("DynamoRestore {name} not found{}", where_(ctx)))),
+    };
+    let Some(copy_back) = &restore.spec.copy_back else {
+        return Err(refused(format!("DynamoRestore {name} has no spec.copyBack: it restores a table and writes nothing back")));
+    };
+    let into = copy_back.into.clone().unwrap_or_else(|| "the source table".to_owned());
+    if copy_back.dry_run {
+        let patch = serde_json::json!({"spec": {"copyBack": {"dryRun": false}}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| api_failed(&format!("setting spec.copyBack.dryRun of DynamoRestore {name} to false"), e))?;
+        eprintln!("dynamorestore/{name}: spec.copyBack.dryRun is false: the operator compares again and writes into {into}");
+    } else {
+        eprintln!("dynamorestore/{name} already writes (spec.copyBack.dryRun is false)");
+    }
+    if args.wait {
+        wait_copy_back(&api, name, &into, false, args.timeout).await?;
+    } else {
+        eprintln!("follow it: kubectl dynamobackup describe restore/{name}");
+    }
+    Ok(())
+}
+
+/// Follows the restore and then its copy-back run for `dry_run` (a status of the other run is
+/// not this one's: the writing run after a dry run starts from nothing): a line per change
+/// (items/s between two readings), the summary once done (exit 0), exit 4 when it stalls or
+/// fails, 5 after `timeout`.
+async fn wait_copy_back(api: &Api<DynamoRestore>, name: &str, into: &str, dry_run: bool, timeout: Duration) -> Result<(), Failure> {
     let spinner = spinner();
     let deadline = tokio::time::Instant::now() + timeout;
     let (mut last, mut before): (String, Option<Reading>) = (String::new(), None);
     loop {
         let restore = api.get(name).await.map_err(|e| api_failed(&format!("reading DynamoRestore {name}"), e))?;
-        let copy_back = restore.status.as_ref().and_then(|s| s.copy_back.clone());
+        let copy_back = restore.status.as_ref().and_then(|s| s.copy_back.clone()).filter(|c| c.dry_run == dry_run);
+        let seen = restore.status.as_ref().and_then(|s| s.observed_generation) == restore.metadata.generation;
         let value = serde_json::to_value(&restore).unwrap_or_default();
         let failed = copied_back_failure(&value);
-        let copied = value["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "CopiedBack" && c["status"] == "True"));
+        let copied = seen
+            && value["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "CopiedBack" && c["status"] == "True"));
         let now = match (&copy_back, standing(&value)) {
-            (_, Standing::Stalled { reason, message }) => {
+            (_, Standing::Stalled { reason, message }) if seen => {
                 spinner.finish_and_clear();
                 return Err(Failure { code: 4, message: format!("DynamoRestore {name} is Stalled ({reason}): {message}") });
             }
@@ -170,8 +207,9 @@ async fn wait_copy_back(api: &Api<DynamoRestore>, name: &str, into: &str, timeou
                 before = Some(reading);
                 line
             }
+            (None, _) if !seen => "waiting for the operator to see the change".to_owned(),
             (None, Standing::OnItsWay(now)) => format!("restoring: {now}"),
-            (None, Standing::Ready { .. }) => "restored; the copy-back has not started".to_owned(),
+            (None, _) => "restored; the copy-back has not started".to_owned(),
         };
         if now != last {
             if spinner.is_hidden() {

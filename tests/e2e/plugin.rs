@@ -16,7 +16,7 @@ use crate::{
     support::{
         Env, TestCtx, ensure,
         process::eventually,
-        tables::{create_table, items, table_exists},
+        tables::{create_table, delete, items, put, table_exists, wait_condition},
     },
 };
 
@@ -26,6 +26,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("plugin_every_command_has_help", help),
         env.trial("plugin_points_draws_the_window_and_the_backups", points),
         env.trial("plugin_recover_creates_a_copy_back_restore", recover),
+        env.trial("plugin_recover_and_write_back_repair_the_live_table", recover_and_write_back),
     ]
 }
 
@@ -319,4 +320,52 @@ async fn recover(ctx: TestCtx) -> Result<(), String> {
     let other = kubectl(&ctx, &["recover", &ctx.table("Other"), "--backup", "profiles-before", "--missing-items"])?;
     ensure(other.code == Some(3) && other.stderr.contains("is of table"), || other.stderr.clone())?;
     ensure(restores.list(&Default::default()).await.map_err(|e| e.to_string())?.items.len() == 2, || "a third restore was created".into())
+}
+
+/// The incident through kubectl with the operator at work: `recover --dry-run --wait` reports
+/// what is missing and writes nothing; `write-back --wait` writes it, the application's new
+/// and changed items untouched.
+async fn recover_and_write_back(ctx: TestCtx) -> Result<(), String> {
+    let _op = ctx.start_operator(&[])?;
+    let table = ctx.table("Users");
+    let rows: Vec<(String, String)> = (0..40).map(|i| (format!("u-{i:02}"), format!("user {i}"))).collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    create_table(&ctx.dynamo(), &table, &rows).await?;
+    let before = items(&ctx.dynamo(), &table).await?;
+    ok(&kubectl(&ctx, &["backup", &table, "--name", "users-before", "--wait"])?)?;
+    for i in 0..10 {
+        delete(&ctx.dynamo(), &table, &format!("u-{i:02}")).await?;
+    }
+    put(&ctx.dynamo(), &table, "u-99", "new user").await?;
+    put(&ctx.dynamo(), &table, "u-20", "changed").await?;
+    let after_bug = items(&ctx.dynamo(), &table).await?;
+
+    let args =
+        ["recover", &table, "--backup", "users-before", "--missing-items", "--dry-run", "--name", "repair", "--wait", "--timeout", "3m"];
+    let dry = kubectl(&ctx, &args)?;
+    println!("{}", dry.stdout);
+    ok(&dry)?;
+    ensure(dry.stdout.contains("compared (a dry run: nothing was written)") && dry.stdout.contains("write-back repair"), || {
+        dry.stdout.clone()
+    })?;
+    ensure(dry.stdout.lines().any(|l| l.trim_start().starts_with("missing") && l.contains(" 10 ")), || dry.stdout.clone())?;
+    ensure(items(&ctx.dynamo(), &table).await? == after_bug, || "the dry run wrote".into())?;
+
+    let written = kubectl(&ctx, &["write-back", "repair", "--wait", "--timeout", "3m"])?;
+    println!("{}", written.stdout);
+    ok(&written)?;
+    ensure(
+        written.stdout.contains("completed") && written.stdout.lines().any(|l| l.trim_start().starts_with("written") && l.contains(" 10")),
+        || written.stdout.clone(),
+    )?;
+    let now = items(&ctx.dynamo(), &table).await?;
+    for (id, item) in &before {
+        let expected = if id == "u-20" { "changed" } else { item.as_str() };
+        ensure(now.get(id).map(String::as_str) == Some(expected), || format!("{id}: {:?}", now.get(id)))?;
+    }
+    ensure(now.get("u-99").map(String::as_str) == Some("new user"), || "the new user is gone".into())?;
+    let restores: Api<DynamoRestore> = ctx.api();
+    wait_condition(&restores, "repair", "Ready", WAIT, crate::restore::conditions).await?;
+    let again = kubectl(&ctx, &["write-back", "nothing-here"])?;
+    ensure(again.code == Some(3), || format!("write-back of a missing restore: {:?} {}", again.code, again.stderr))
 }

@@ -83,7 +83,8 @@ pub fn copy_back_summary(status: &CopyBackStatus, restore: &str, into: &str) -> 
         format!("{:.1}", status.consumed_read_capacity),
         status.consumed_write_capacity
     ));
-    if let Some(message) = &status.message {
+    // The operator's message repeats the table above, but for a failure, which it explains.
+    if let Some(message) = status.message.as_ref().filter(|_| status.phase == Some(CopyBackPhase::Failed)) {
         out.push_str(&format!("  {message}\n"));
     }
     if !status.sample_missing.is_empty() {
@@ -100,7 +101,7 @@ pub fn copy_back_summary(status: &CopyBackStatus, restore: &str, into: &str) -> 
     }
     if status.dry_run && status.phase == Some(CopyBackPhase::Completed) && status.missing > 0 {
         out.push_str(&format!(
-            "to write them: kubectl patch dynamorestore {restore} --type merge -p '{{\"spec\":{{\"copyBack\":{{\"dryRun\":false}}}}}}'\n"
+            "to write them: kubectl dynamobackup write-back {restore} --wait (GitOps: commit spec.copyBack.dryRun: false)\n"
         ));
     }
     out
@@ -153,7 +154,10 @@ mod tests {
         };
         let text = copy_back_summary(&status, "userprofiles-recover-20260115-093012", "UserProfiles");
         super::super::super::tests::golden("copy-back-dry-run.txt", &text);
-        assert!(text.contains("4m 12s") && text.contains("user-42") && text.contains("\"dryRun\":false"), "{text}");
+        assert!(
+            text.contains("4m 12s") && text.contains("user-42") && text.contains("write-back userprofiles-recover-20260115-093012 --wait"),
+            "{text}"
+        );
     }
 
     #[test]

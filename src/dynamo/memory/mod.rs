@@ -1,5 +1,7 @@
 //! An in-memory DynamoDB for the state-machine tests: tables (with PITR, tags, TTL, deletion
-//! protection and item keys), backups, and restores into new tables, in one account, by region.
+//! protection, streams, resource policies and whole items), backups (with their items as they
+//! were), and restores into new tables (`restore`), in one account, by region. What a test sets
+//! and reads beside the port is in `setup`.
 //! Backups stay CREATING and restored tables CREATING for as many reads as a test asks, then
 //! move on, as they do in AWS. Faults come on demand, per operation: throttling, any error code,
 //! and a call that takes effect and never answers (the caller is cut off, as by a crash). Every
@@ -14,6 +16,8 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 mod items;
+mod restore;
+mod setup;
 
 use items::Items;
 
@@ -126,126 +130,6 @@ impl MemoryDynamo {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// An ACTIVE table with `items` items (keys `id` = 0..items) and PITR on or off.
-    pub fn add_table(&self, region: &str, name: &str, pitr: bool, items: usize) {
-        let now = Timestamp::now();
-        let rows = Items::numbered(items);
-        let table = Table {
-            name: name.to_owned(),
-            arn: Some(table_arn(region, name)),
-            id: Some(format!("id-{name}")),
-            status: "ACTIVE".into(),
-            item_count: Some(items as i64),
-            size_bytes: Some(items as i64 * 100),
-            created_at: Some(now),
-            global_indexes: Vec::new(),
-            local_indexes: Vec::new(),
-            restore: None,
-            deletion_protection: Some(false),
-            key_schema: vec![("id".to_owned(), KeyRole::Hash)],
-            billing_mode: Some("PAY_PER_REQUEST".into()),
-            stream_view_type: None,
-        };
-        let pitr = pitr_state(pitr, now);
-        let state = TableState { table, pitr, tags: Tags::new(), ttl: None, items: rows, creating_reads: 0 };
-        self.lock().tables.insert((region.to_owned(), name.to_owned()), state);
-    }
-
-    /// A table someone else's restore made (AWS Backup's): ACTIVE, with `source`'s items.
-    pub fn add_copy(&self, region: &str, name: &str, source: &str) {
-        let items = self.lock().tables.values().find(|t| t.table.name == source).map_or(0, |t| t.items.len());
-        self.add_table(region, name, false, items);
-    }
-
-    /// Writes an item into a table now, as the application would (no call counted).
-    pub fn put_now(&self, region: &str, table: &str, item: Item) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), table.to_owned())) {
-            t.items.put(item);
-        }
-    }
-
-    /// Deletes the items numbered `ids` (keys `id`) from a table now, as a bug would.
-    pub fn delete_now(&self, region: &str, table: &str, ids: impl IntoIterator<Item = usize>) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), table.to_owned())) {
-            ids.into_iter().for_each(|i| t.items.delete(&items::numbered_key(i)));
-        }
-    }
-
-    /// The items PutItem wrote into `table`, in order (a key written twice shows twice).
-    pub fn written(&self, table: &str) -> Vec<Item> {
-        self.lock().written.iter().filter(|(t, _)| t == table).map(|(_, i)| i.clone()).collect()
-    }
-
-    /// A table's items, in scan order.
-    pub fn items(&self, region: &str, table: &str) -> Vec<Item> {
-        self.lock().tables.get(&(region.to_owned(), table.to_owned())).map(|t| t.items.all().to_vec()).unwrap_or_default()
-    }
-
-    /// Backups made from now on stay CREATING for `reads` reads (DescribeBackup, ListBackups).
-    pub fn backups_take(&self, reads: u32) {
-        self.lock().backup_creating_reads = reads;
-    }
-
-    /// Tables restored from now on stay CREATING for `reads` DescribeTable calls.
-    pub fn restores_take(&self, reads: u32) {
-        self.lock().restore_creating_reads = reads;
-    }
-
-    /// The next call of `operation` meets `fault` (queued after earlier ones).
-    pub fn inject(&self, operation: &'static str, fault: Fault) {
-        self.lock().faults.entry(operation).or_default().push_back(fault);
-    }
-
-    /// A backup as if made outside the operator (or before this test), in `region`.
-    pub fn add_backup(&self, region: &str, backup: Backup) {
-        self.lock().backups.insert(backup.arn.clone(), BackupEntry { backup, region: region.to_owned(), creating_reads: 0, items: None });
-    }
-
-    /// Tags a table behind the operator's back.
-    pub fn tag_now(&self, region: &str, name: &str, tags: &Tags) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
-            t.tags.extend(tags.clone());
-        }
-    }
-
-    /// Deletes a table behind the operator's back.
-    pub fn delete_table_now(&self, region: &str, name: &str) {
-        self.lock().tables.remove(&(region.to_owned(), name.to_owned()));
-    }
-
-    /// Deletes a backup behind the operator's back.
-    pub fn remove_backup(&self, arn: &str) {
-        self.lock().backups.remove(arn);
-    }
-
-    pub fn backups(&self) -> Vec<Backup> {
-        self.lock().backups.values().map(|e| e.backup.clone()).collect()
-    }
-
-    pub fn table(&self, region: &str, name: &str) -> Option<Table> {
-        self.lock().tables.get(&(region.to_owned(), name.to_owned())).map(|t| t.table.clone())
-    }
-
-    pub fn table_names(&self) -> Vec<String> {
-        self.lock().tables.keys().map(|(_, name)| name.clone()).collect()
-    }
-
-    pub fn pitr(&self, region: &str, name: &str) -> Option<Pitr> {
-        self.lock().tables.get(&(region.to_owned(), name.to_owned())).map(|t| t.pitr.clone())
-    }
-
-    pub fn tags(&self, region: &str, name: &str) -> Option<Tags> {
-        self.lock().tables.get(&(region.to_owned(), name.to_owned())).map(|t| t.tags.clone())
-    }
-
-    pub fn calls(&self) -> Vec<(&'static str, Lane)> {
-        self.lock().calls.clone()
-    }
-
-    pub fn count(&self, operation: &str) -> usize {
-        self.lock().calls.iter().filter(|(op, _)| *op == operation).count()
     }
 
     /// Counts the call and takes its fault, if one is queued. A refusal is returned at once.
@@ -404,90 +288,7 @@ impl DynamoPort for MemoryDynamo {
             RestoreFrom::Backup { .. } => "RestoreTableFromBackup",
             RestoreFrom::PointInTime { .. } => "RestoreTableToPointInTime",
         };
-        self.call(operation, Lane::Now, |s| {
-            if s.tables.contains_key(&(region.clone(), target.to_owned())) {
-                return Err(error(operation, "TableAlreadyExistsException", format!("Table already exists: {target}")));
-            }
-            let (source, keys, summary) = match from {
-                RestoreFrom::Backup { arn } => {
-                    let entry =
-                        s.backups.get(arn).ok_or_else(|| error(operation, "BackupNotFoundException", format!("{arn} not found")))?;
-                    if entry.backup.state != BackupState::Available {
-                        return Err(error(operation, "BackupInUseException", format!("backup {arn} is not available yet")));
-                    }
-                    let src = entry.backup.source.clone().unwrap_or_default();
-                    let current = || s.tables.get(&(entry.region.clone(), src.table_name.clone())).map(|t| t.items.clone());
-                    let keys = entry.items.clone().or_else(current).unwrap_or_default();
-                    let summary = RestoreSummary {
-                        source_backup_arn: Some(arn.clone()),
-                        source_table_arn: src.table_arn.clone(),
-                        restored_at: Some(Timestamp::now()),
-                        in_progress: true,
-                    };
-                    (src.table_name, keys, summary)
-                }
-                RestoreFrom::PointInTime { source_table, at } => {
-                    let (name, source_region) = name_and_region(source_table, &region);
-                    let t = s
-                        .tables
-                        .get(&(source_region, name.clone()))
-                        .ok_or_else(|| error(operation, "SourceTableNotFoundException", format!("Source table not found: {name}")))?;
-                    if !t.pitr.enabled {
-                        return Err(error(operation, "PointInTimeRecoveryUnavailableException", format!("PITR is off for {name}")));
-                    }
-                    if let (Some(at), Some(earliest), Some(latest)) = (at, t.pitr.earliest, t.pitr.latest)
-                        && (*at < earliest || *at > latest)
-                    {
-                        return Err(error(operation, "InvalidRestoreTimeException", format!("{at} is outside {earliest}..{latest}")));
-                    }
-                    let summary = RestoreSummary {
-                        source_backup_arn: None,
-                        source_table_arn: t.table.arn.clone(),
-                        restored_at: Some(at.unwrap_or_else(Timestamp::now)),
-                        in_progress: true,
-                    };
-                    (name, t.items.clone(), summary)
-                }
-            };
-            let base = s.tables.values().find(|t| t.table.name == source).map(|t| t.table.clone());
-            let mut table = Table {
-                name: target.to_owned(),
-                arn: Some(table_arn(&region, target)),
-                id: Some(format!("id-{target}")),
-                status: "CREATING".into(),
-                item_count: Some(keys.len() as i64),
-                size_bytes: Some(keys.len() as i64 * 100),
-                created_at: Some(Timestamp::now()),
-                global_indexes: base.as_ref().map(|b| b.global_indexes.clone()).unwrap_or_default(),
-                local_indexes: base.as_ref().map(|b| b.local_indexes.clone()).unwrap_or_default(),
-                restore: Some(summary),
-                deletion_protection: Some(false),
-                key_schema: base.as_ref().map(|b| b.key_schema.clone()).unwrap_or_default(),
-                billing_mode: base.as_ref().and_then(|b| b.billing_mode.clone()),
-                stream_view_type: None,
-            };
-            if let Some(gsis) = &overrides.global_indexes {
-                table.global_indexes = gsis.clone();
-            }
-            if let Some(lsis) = &overrides.local_indexes {
-                table.local_indexes = lsis.clone();
-            }
-            if let Some(mode) = &overrides.billing_mode {
-                table.billing_mode = Some(mode.clone());
-            }
-            let reads = s.restore_creating_reads;
-            let state = TableState {
-                table: table.clone(),
-                pitr: pitr_state(false, Timestamp::now()),
-                tags: Tags::new(),
-                ttl: None,
-                items: keys,
-                creating_reads: reads,
-            };
-            s.tables.insert((region, target.to_owned()), state);
-            Ok(table)
-        })
-        .await
+        self.call(operation, Lane::Now, |s| restore::restore_into(s, &region, from, target, overrides, operation)).await
     }
 
     async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> AwsResult<Pitr> {
@@ -661,46 +462,6 @@ impl DynamoPort for MemoryDynamo {
             Ok(())
         })
         .await
-    }
-}
-
-/// What the after-restore tests set up and look at beyond the port.
-impl MemoryDynamo {
-    /// Turns a table's stream on (or off) behind the operator's back.
-    pub fn set_stream_now(&self, region: &str, name: &str, view_type: Option<&str>) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
-            t.table.stream_view_type = view_type.map(str::to_owned);
-        }
-    }
-
-    /// Makes a table PROVISIONED (or PAY_PER_REQUEST) behind the operator's back.
-    pub fn set_billing_now(&self, region: &str, name: &str, mode: &str) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
-            t.table.billing_mode = Some(mode.to_owned());
-        }
-    }
-
-    /// Gives a table a global secondary index behind the operator's back.
-    pub fn add_index_now(&self, region: &str, name: &str, index: &str) {
-        if let Some(t) = self.lock().tables.get_mut(&(region.to_owned(), name.to_owned())) {
-            t.table.global_indexes.push(crate::api::facts::IndexDef {
-                name: index.to_owned(),
-                key_schema: vec![("id".to_owned(), KeyRole::Hash)],
-                projection_type: Some("ALL".into()),
-                non_key_attributes: Vec::new(),
-                throughput: Some((5, 5)),
-            });
-        }
-    }
-
-    /// Puts a resource-based policy on a table (by ARN) behind the operator's back.
-    pub fn put_policy_now(&self, arn: &str, policy: &str) {
-        self.lock().resource_policies.insert(arn.to_owned(), policy.to_owned());
-    }
-
-    /// The resource-based policy of a table, by ARN.
-    pub fn policy(&self, arn: &str) -> Option<String> {
-        self.lock().resource_policies.get(arn).cloned()
     }
 }
 

@@ -421,7 +421,7 @@ pub struct DynamoRestoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_count: Option<i64>,
     /// The after-restore steps done so far (tags, pointInTimeRecovery, deletionProtection,
-    /// timeToLive, streams, resourcePolicy, autoScaling).
+    /// timeToLive, streams, autoScaling, resourcePolicy), in the order they run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub after_restore_done: Vec<String>,

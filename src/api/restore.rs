@@ -37,6 +37,9 @@ use super::{
     validation = Rule::new("!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.afterRestore) && has(self.afterRestore.deletionProtection) && self.afterRestore.deletionProtection)")
         .message("spec.deletionPolicy Delete cannot drop a table that spec.afterRestore.deletionProtection protects; choose one")
         .field_path(".deletionPolicy"),
+    validation = Rule::new("!has(self.copyBack) || !has(self.copyBack.into) || self.copyBack.into != self.targetTableName")
+        .message("spec.copyBack.into names the restored table itself: name the live table to write into")
+        .field_path(".copyBack.into"),
     validation = Rule::new("has(self.copyBack) == has(oldSelf.copyBack)")
         .message("spec.copyBack cannot be added or removed after creation; make a new DynamoRestore")
         .field_path(".copyBack"),

@@ -51,6 +51,12 @@ pub fn check(spec: &DynamoRestoreSpec, request: &RestoreRequest, region: &str) -
         ),
         None => None,
     };
+    if copy.into.as_deref() == Some(spec.target_table_name.as_str()) {
+        return Err(refused(format!(
+            "spec.copyBack.into names the restored table {} itself: name the live table to write into",
+            spec.target_table_name
+        )));
+    }
     if copy.items == CopyBackItems::Listed && keys.as_ref().is_none_or(Vec::is_empty) {
         return Err(refused("spec.copyBack.items Listed overwrites exactly spec.copyBack.keys, and there are none: list them".into()));
     }
@@ -235,7 +241,7 @@ pub fn summary(status: &CopyBackStatus, items: CopyBackItems) -> String {
             CopyBackItems::Listed => "set spec.copyBack.dryRun: false to overwrite the listed ones",
         };
         return format!(
-            "dry run: of {} items compared, {} are missing from {into} and {} differ; nothing written{listed}. {fix}",
+            "dry run: {} items compared, {} missing from {into}, {} differing; nothing written{listed}. {fix}",
             status.scanned, status.missing, status.differing
         );
     }

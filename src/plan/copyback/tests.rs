@@ -69,6 +69,9 @@ fn the_source_table_of_another_region_is_refused_unless_into_is_named() {
     let mut named = s.clone();
     named.copy_back = Some(CopyBackSpec { into: Some("UserProfiles".into()), ..copy(CopyBackItems::Missing, None) });
     assert!(check(&named, &request, "eu-west-1").is_ok());
+    let mut itself = s.clone();
+    itself.copy_back = Some(CopyBackSpec { into: Some(s.target_table_name.clone()), ..copy(CopyBackItems::Missing, None) });
+    assert_eq!(check(&itself, &request, "eu-west-1").unwrap_err().reason, REFUSED, "the restored table is not the live one");
 }
 
 #[test]
@@ -173,7 +176,7 @@ fn the_summary_says_what_to_do_next() {
         ..Default::default()
     };
     let text = summary(&status, CopyBackItems::Missing);
-    assert!(text.contains("300 are missing from UserProfiles and 20 differ"), "{text}");
+    assert!(text.contains("1000 items compared, 300 missing from UserProfiles, 20 differing"), "{text}");
     assert!(text.contains("dryRun: false"), "{text}");
     let done = CopyBackStatus { dry_run: false, written: 298, skipped: 2, ..status };
     let text = summary(&done, CopyBackItems::Missing);

@@ -112,6 +112,27 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// Asks STS once, in the background, which account the operator's own credentials belong to:
+/// its calls made without a tenant role are paced in that account's buckets from then on (until
+/// then, in buckets of their own). Start-up never waits for it.
+fn own_account(sts: RegionalClients<aws_sdk_sts::Client>, pacer: Pacer) {
+    tokio::spawn(async move {
+        match sts.client(None, None).await.get_caller_identity().send().await {
+            Ok(identity) => match identity.account() {
+                Some(account) => {
+                    pacer.set_own_account(account);
+                    info!(account, "own AWS account: its calls are paced in its limits");
+                }
+                None => warn!("STS GetCallerIdentity named no account: own calls are paced per region"),
+            },
+            Err(err) => {
+                let err = aws_sdk_sts::error::DisplayErrorContext(err);
+                warn!(error = %err, "STS GetCallerIdentity failed: own calls are paced per region");
+            }
+        }
+    });
+}
+
 /// The process's Context: the AWS adapters on the SDK's default chain, paced, their calls
 /// counted in `metrics`.
 async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, tenancy: Tenancy) -> Arc<Context> {
@@ -122,6 +143,7 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
+    own_account(clients.sibling(), pacer.clone());
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let auto_scaling: Arc<dyn AutoScalingPort> = Arc::new(AwsAutoScaling::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));

@@ -45,7 +45,8 @@ impl Caller {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.pacer.wait(scope.region.as_deref().or(self.default_region.as_deref()), operation, lane).await;
+        let region = scope.region.as_deref().or(self.default_region.as_deref());
+        self.pacer.wait(scope.role_arn.as_deref(), region, operation, lane).await;
         let result = request.await.map_err(|err| to_error(self.service, operation, err));
         let outcome = match &result {
             Ok(_) => "ok",

@@ -38,6 +38,7 @@ macro_rules! regional_client {
 regional_client!(aws_sdk_dynamodb);
 regional_client!(aws_sdk_backup);
 regional_client!(aws_sdk_applicationautoscaling);
+regional_client!(aws_sdk_sts);
 
 /// A call that has not answered by then is treated as a transient failure.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);

@@ -6,7 +6,9 @@
 mod call;
 mod clients;
 mod errors;
+pub mod held;
 mod pacing;
+mod turns;
 
 pub use call::{CallObserver, Caller, to_error};
 pub use clients::{RegionalClient, RegionalClients};

@@ -11,14 +11,13 @@
 use std::{
     collections::HashMap,
     num::NonZeroU32,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::{sync::oneshot, time::Instant};
+
+use super::{held, turns::Turns};
 
 /// Each operation's documented maximum, per second, per account and region (from the
 /// DynamoDB API reference of each operation).
@@ -63,12 +62,21 @@ pub enum Lane {
     Background,
 }
 
+/// One operation's pace in one account and region.
 struct Bucket {
-    limiter: DefaultDirectRateLimiter,
-    /// `Now` calls waiting for a slot of this bucket.
-    waiting: AtomicUsize,
-    /// How long a background call sleeps before it looks again: one slot.
+    /// The time between two calls: evenly spaced, no burst, so no one-second window ever holds
+    /// more than the rate.
     slot: Duration,
+    state: Mutex<BucketState>,
+}
+
+struct BucketState {
+    /// When the next call may go.
+    next: Instant,
+    /// Calls waiting for their turn, woken in turn order (`Turns`).
+    turns: Turns<oneshot::Sender<()>>,
+    /// A task hands out the turns while calls wait.
+    dispatching: bool,
 }
 
 /// The pace of every limited operation; cheap to clone (one shared state).
@@ -76,10 +84,14 @@ struct Bucket {
 pub struct Pacer {
     rates: Arc<HashMap<String, NonZeroU32>>,
     buckets: Arc<Mutex<Buckets>>,
+    /// The account of the operator's own credentials (STS GetCallerIdentity at start): the
+    /// account of every call made without a tenant role.
+    own_account: Arc<OnceLock<String>>,
 }
 
-/// One bucket per (region, operation).
-type Buckets = HashMap<(Option<String>, String), Arc<Bucket>>;
+/// One bucket per (account, region, operation): DynamoDB and AWS Backup count their limits per
+/// account and region.
+type Buckets = HashMap<(Option<String>, Option<String>, String), Arc<Bucket>>;
 
 impl Pacer {
     /// The documented limits, with `overrides` (operation, per second) taking their place or
@@ -92,7 +104,7 @@ impl Pacer {
             .filter_map(|(op, rate)| Some(((*op).to_owned(), NonZeroU32::new(*rate)?)))
             .collect();
         rates.extend(overrides.iter().cloned());
-        Self { rates: Arc::new(rates), buckets: Arc::default() }
+        Self { rates: Arc::new(rates), buckets: Arc::default(), own_account: Arc::default() }
     }
 
     /// The pace of `operation`, if it has one.
@@ -100,43 +112,80 @@ impl Pacer {
         self.rates.get(operation).copied()
     }
 
-    fn bucket(&self, region: Option<&str>, operation: &str) -> Option<Arc<Bucket>> {
+    /// The account of the operator's own credentials, once STS has said it.
+    pub fn set_own_account(&self, account: &str) {
+        let _ = self.own_account.set(account.to_owned());
+    }
+
+    /// The account a call is counted in: its role's (the ARN names it), else the operator's own.
+    pub fn account_of(&self, role_arn: Option<&str>) -> Option<String> {
+        match role_arn {
+            Some(arn) => arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned),
+            None => self.own_account.get().cloned(),
+        }
+    }
+
+    fn bucket(&self, account: Option<&str>, region: Option<&str>, operation: &str) -> Option<Arc<Bucket>> {
         let rate = self.rate(operation)?;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry((region.map(str::to_owned), operation.to_owned())).or_insert_with(|| {
-            // Evenly spaced, no burst: no one-second window ever holds more than the rate.
-            let slot = Duration::from_secs(1) / rate.get();
-            let quota = Quota::with_period(slot).unwrap_or_else(|| Quota::per_second(rate)).allow_burst(NonZeroU32::MIN);
-            Arc::new(Bucket { limiter: RateLimiter::direct(quota), waiting: AtomicUsize::new(0), slot })
+        let key = (account.map(str::to_owned), region.map(str::to_owned), operation.to_owned());
+        let bucket = buckets.entry(key).or_insert_with(|| {
+            let state = BucketState { next: Instant::now(), turns: Turns::default(), dispatching: false };
+            Arc::new(Bucket { slot: Duration::from_secs(1) / rate.get(), state: Mutex::new(state) })
         });
         Some(bucket.clone())
     }
 
-    /// Waits until one more call of `operation` in `region` fits the pace.
-    pub async fn wait(&self, region: Option<&str>, operation: &str, lane: Lane) {
-        let Some(bucket) = self.bucket(region, operation) else { return };
-        match lane {
-            Lane::Now => {
-                bucket.waiting.fetch_add(1, Ordering::SeqCst);
-                let _done = Waiting(&bucket.waiting);
-                bucket.limiter.until_ready().await;
+    /// Waits until one more call of `operation` fits the pace of its account (`role_arn`'s, or
+    /// the operator's own) and `region`. While it waits, the reconcile gives its slot back
+    /// (`held`), and its turn comes round-robin across the namespaces waiting.
+    pub async fn wait(&self, role_arn: Option<&str>, region: Option<&str>, operation: &str, lane: Lane) {
+        let account = self.account_of(role_arn);
+        let Some(bucket) = self.bucket(account.as_deref(), region, operation) else { return };
+        let turn = {
+            let mut state = bucket.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if state.turns.is_empty() && state.next <= now {
+                state.next = now + bucket.slot;
+                return;
             }
-            Lane::Background => loop {
-                if bucket.waiting.load(Ordering::SeqCst) == 0 && bucket.limiter.check().is_ok() {
-                    return;
-                }
-                tokio::time::sleep(bucket.slot).await;
-            },
-        }
+            let (tx, rx) = oneshot::channel();
+            state.turns.push(lane, &held::tenant(), tx);
+            if !state.dispatching {
+                state.dispatching = true;
+                tokio::spawn(dispatch(bucket.clone()));
+            }
+            rx
+        };
+        let given_back = held::give_back();
+        // The dispatcher never drops a waiter without a turn; a closed channel means the
+        // process is stopping: go on, as the caller would after its turn.
+        let _ = turn.await;
+        held::take_again(given_back).await;
     }
 }
 
-/// Counts a `Now` caller out when it stops waiting, also when its future is dropped.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+/// Hands out one bucket's turns, one a slot, while calls wait; a waiter that gave up (its
+/// reconcile dropped) passes its turn to the next at once.
+async fn dispatch(bucket: Arc<Bucket>) {
+    loop {
+        let next = bucket.state.lock().unwrap_or_else(|p| p.into_inner()).next;
+        tokio::time::sleep_until(next).await;
+        let mut state = bucket.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match state.turns.pop() {
+                None => {
+                    state.dispatching = false;
+                    return;
+                }
+                Some((_, waiter)) => {
+                    if waiter.send(()).is_ok() {
+                        state.next = Instant::now().max(state.next) + bucket.slot;
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -153,8 +202,6 @@ pub fn parse_rate_limit(text: &str) -> Result<(String, NonZeroU32), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
 
     #[test]
@@ -178,33 +225,84 @@ mod tests {
         assert!(parse_rate_limit("List Backups=3").unwrap_err().contains("operation name"));
     }
 
-    // governor keeps real time, so these run in real time, on fast paces.
-    #[tokio::test]
+    const TENANT_A: &str = "arn:aws:iam::111111111111:role/backups";
+    const TENANT_B: &str = "arn:aws:iam::222222222222:role/backups";
+
+    // Paced on tokio's clock: paused, the slots pass at once and exactly.
+    #[tokio::test(start_paused = true)]
     async fn calls_are_spaced_evenly_without_a_burst() {
         let pacer = Pacer::new(&[parse_rate_limit("ListBackups=50").unwrap()]);
         let started = Instant::now();
         for _ in 0..6 {
-            pacer.wait(None, "ListBackups", Lane::Now).await;
+            pacer.wait(None, None, "ListBackups", Lane::Now).await;
         }
         // 50 per second, the first at once: the sixth waits five slots of 20 ms.
-        assert!(started.elapsed() >= Duration::from_millis(95), "{:?}", started.elapsed());
-        // Regions are counted apart, and unpaced operations never wait.
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        // Regions and accounts are counted apart, and unpaced operations never wait.
         let before = Instant::now();
-        pacer.wait(Some("eu-central-1"), "ListBackups", Lane::Now).await;
-        pacer.wait(None, "DescribeTable", Lane::Now).await;
-        assert!(before.elapsed() < Duration::from_millis(15));
+        pacer.wait(None, Some("eu-central-1"), "ListBackups", Lane::Now).await;
+        pacer.wait(Some(TENANT_A), None, "ListBackups", Lane::Now).await;
+        pacer.wait(None, None, "DescribeTable", Lane::Now).await;
+        assert_eq!(before.elapsed(), Duration::ZERO);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn each_account_has_its_own_pace() {
+        let pacer = Pacer::new(&[]);
+        pacer.set_own_account("123456789012");
+        assert_eq!(pacer.account_of(None).as_deref(), Some("123456789012"));
+        assert_eq!(pacer.account_of(Some(TENANT_B)).as_deref(), Some("222222222222"));
+        // 50 CreateBackups in each of three accounts take one second, not three.
+        let started = Instant::now();
+        let calls = [None, Some(TENANT_A), Some(TENANT_B)].into_iter().flat_map(|role| (0..50).map(move |_| role)).map(|role| {
+            let pacer = pacer.clone();
+            async move { pacer.wait(role, None, "CreateBackup", Lane::Now).await }
+        });
+        futures::future::join_all(calls).await;
+        assert!(started.elapsed() <= Duration::from_secs(1), "{:?}", started.elapsed());
+        // A role of the operator's own account shares its pace.
+        pacer.wait(Some("arn:aws:iam::123456789012:role/shop"), None, "CreateBackup", Lane::Now).await;
+        assert!(started.elapsed() > Duration::from_millis(980), "{:?}", started.elapsed());
+    }
+
+    /// One namespace's burst of 200 calls, then another namespace's 3: the 3 are served within
+    /// a few turns, not after the burst.
+    #[tokio::test(start_paused = true)]
+    async fn namespaces_take_turns_in_a_bucket() {
+        let pacer = Pacer::new(&[parse_rate_limit("DeleteBackup=10").unwrap()]);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let call = |tenant: &'static str| {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tokio::spawn(held::holding(tenant, None, async move {
+                pacer.wait(None, None, "DeleteBackup", Lane::Now).await;
+                order.lock().unwrap().push(tenant);
+            }))
+        };
+        let burst: Vec<_> = (0..200).map(|_| call("a")).collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let late: Vec<_> = (0..3).map(|_| call("b")).collect();
+        for task in late {
+            task.await.unwrap();
+        }
+        let served = order.lock().unwrap().clone();
+        let last_b = served.iter().rposition(|t| *t == "b").unwrap();
+        assert!(last_b < 12, "b's third call was served {}th: {served:?}", last_b + 1);
+        for task in burst {
+            task.await.unwrap();
+        }
+        assert_eq!(order.lock().unwrap().len(), 203);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn background_calls_yield_to_waiting_calls() {
         let pacer = Pacer::new(&[parse_rate_limit("DescribeContinuousBackups=40").unwrap()]);
         let order = Arc::new(Mutex::new(Vec::new()));
         // Use up the first slot, so every later call has to wait.
-        pacer.wait(None, "DescribeContinuousBackups", Lane::Now).await;
+        pacer.wait(None, None, "DescribeContinuousBackups", Lane::Now).await;
         let background = {
             let (pacer, order) = (pacer.clone(), order.clone());
             tokio::spawn(async move {
-                pacer.wait(None, "DescribeContinuousBackups", Lane::Background).await;
+                pacer.wait(None, None, "DescribeContinuousBackups", Lane::Background).await;
                 order.lock().unwrap().push("background");
             })
         };
@@ -213,7 +311,7 @@ mod tests {
             .map(|_| {
                 let (pacer, order) = (pacer.clone(), order.clone());
                 tokio::spawn(async move {
-                    pacer.wait(None, "DescribeContinuousBackups", Lane::Now).await;
+                    pacer.wait(None, None, "DescribeContinuousBackups", Lane::Now).await;
                     order.lock().unwrap().push("now");
                 })
             })
@@ -223,5 +321,24 @@ mod tests {
         }
         background.await.unwrap();
         assert_eq!(*order.lock().unwrap(), vec!["now", "now", "now", "background"]);
+    }
+
+    /// A call that waits for its pace gives its reconcile's slot back: with one slot, a
+    /// reconcile that needs no paced call runs while another waits for DeleteBackup's pace.
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_call_does_not_hold_its_slot() {
+        let pacer = Pacer::new(&[parse_rate_limit("DeleteBackup=1").unwrap()]);
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        pacer.wait(None, None, "DeleteBackup", Lane::Now).await;
+        let waiting = {
+            let (pacer, slots) = (pacer.clone(), slots.clone());
+            tokio::spawn(held::holding("a", Some(slots), async move { pacer.wait(None, None, "DeleteBackup", Lane::Now).await }))
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let started = Instant::now();
+        held::holding("b", Some(slots.clone()), async {}).await;
+        assert!(started.elapsed() < Duration::from_millis(100), "the other reconcile waited {:?}", started.elapsed());
+        waiting.await.unwrap();
+        assert_eq!(slots.available_permits(), 1);
     }
 }

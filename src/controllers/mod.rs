@@ -209,8 +209,13 @@ where
         // Which events start a reconcile is the kind's choice (`Watched::triggers`).
         let stream = K::triggers(events, reader.clone(), &ctx);
         let reconcile = reconcile.clone();
+        // `--concurrency` reconciles work at once. The slots are ours rather than the
+        // controller's: a reconcile whose AWS call waits for its operation's pace gives its slot
+        // back meanwhile (`aws::held`), so waiting never holds up the reconciles that could work.
+        let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(ctx.concurrency.max(1))));
         let measured = move |obj: Arc<K>, ctx: Arc<Context>| {
             let reconcile = reconcile.clone();
+            let slots = slots.clone();
             // Every line logged during this reconcile carries the object and a fresh trace id.
             let span = tracing::info_span!(
                 "reconcile",
@@ -218,7 +223,8 @@ where
                 object = %format!("{}/{}", obj.meta().namespace.as_deref().unwrap_or_default(), obj.meta().name.as_deref().unwrap_or_default()),
                 trace_id = %trace_id(),
             );
-            async move {
+            let tenant = obj.meta().namespace.clone().unwrap_or_default();
+            let work = async move {
                 let started = Instant::now();
                 let labels = KindLabels { kind };
                 ctx.metrics.reconciles.get_or_create(&labels).inc();
@@ -228,12 +234,12 @@ where
                     ctx.failures.reset(obj.as_ref());
                 }
                 result
-            }
-            .instrument(span)
+            };
+            async move { crate::aws::held::holding(&tenant, Some(slots), work).await }.instrument(span)
         };
         let controller = extend(Controller::for_stream(stream, reader), namespace.as_deref(), &ctx);
         controller
-            .with_config(controller::Config::default().concurrency(ctx.concurrency))
+            .with_config(controller::Config::default().concurrency(0))
             .graceful_shutdown_on(stopped(&stop))
             .run(measured, move |obj, err, ctx| error_policy(kind, obj, err, ctx), ctx.clone())
             .for_each(|result| async move {

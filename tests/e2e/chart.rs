@@ -540,8 +540,9 @@ async fn hardening(ctx: TestCtx) -> Result<(), String> {
 /// What kube-linter, kube-score and checkov check of a workload, asserted on the renders of the
 /// default, custom and hardening values (kube-linter itself is not served as a Go module here):
 /// non-root, read-only root filesystem, no privilege escalation, no capabilities, seccomp,
-/// probes, requests and limits, no host namespaces, a pinned image, no wildcard RBAC, no access
-/// to Secrets, a PDB and an anti-affinity with more than one replica.
+/// probes, requests and limits (ephemeral storage too, as kube-score asks), no host namespaces, a
+/// pinned image, no wildcard RBAC, no access to Secrets, a PDB that lets a drain evict an unhealthy
+/// replica and an anti-affinity with more than one replica.
 async fn linter_checks(ctx: TestCtx) -> Result<(), String> {
     let sets = [("default", None), ("custom", Some(custom(&["shop".into()]))), ("hardening", Some(HARDENING.to_owned()))];
     for (name, values) in sets {
@@ -562,7 +563,7 @@ async fn linter_checks(ctx: TestCtx) -> Result<(), String> {
             ensure(sc["seccompProfile"]["type"] == "RuntimeDefault", || problem("seccomp"))?;
             ensure(container["livenessProbe"].is_object() && container["readinessProbe"].is_object(), || problem("probes"))?;
             for key in ["requests", "limits"] {
-                for resource in ["cpu", "memory"] {
+                for resource in ["cpu", "memory", "ephemeral-storage"] {
                     ensure(container["resources"][key][resource].is_string(), || problem(&format!("no {key}.{resource}")))?;
                 }
             }
@@ -575,7 +576,10 @@ async fn linter_checks(ctx: TestCtx) -> Result<(), String> {
         }
         let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
         if replicas > 1 {
-            ensure(!only(&docs, "PodDisruptionBudget").is_empty(), || problem("no PodDisruptionBudget"))?;
+            let pdbs = only(&docs, "PodDisruptionBudget");
+            ensure(!pdbs.is_empty(), || problem("no PodDisruptionBudget"))?;
+            // kube-linter's pdb-unhealthy-pod-eviction-policy.
+            ensure(pdbs.iter().all(|p| p["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"), || problem("unhealthyPodEvictionPolicy"))?;
             ensure(pod["affinity"]["podAntiAffinity"].is_object(), || problem("no anti-affinity"))?;
         }
         println!("{name} values: every check passes");

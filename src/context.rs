@@ -46,6 +46,8 @@ pub struct Context {
     pub failures: Failures,
     /// What a reconcile reads once, as `now`.
     pub clock: Clock,
+    /// Which AWS account a scope's calls go to (its tenant role's, or the operator's own).
+    pub accounts: crate::aws::Accounts,
     /// What ListBackups pages say of the backups the DynamoBackups follow.
     pub inventory: Inventory<ObjectRef<DynamoBackup>>,
     /// Each protected table's existence and PITR, read once per interval for all its policies.
@@ -85,6 +87,7 @@ pub struct Parts {
     /// This replica's name, for events.
     pub instance: Option<String>,
     pub clock: Clock,
+    pub accounts: crate::aws::Accounts,
 }
 
 impl Context {
@@ -117,6 +120,7 @@ impl Context {
         };
         let discovery = {
             let (wake_policies, pitr, tenancy, metrics) = (wake_policies.clone(), pitr.clone(), tenancy.clone(), metrics.clone());
+            let accounts = parts.accounts.clone();
             let default_region = default_region.clone();
             TableDiscovery::new(
                 dynamo.clone(),
@@ -130,7 +134,7 @@ impl Context {
                     let followed = pitr.followed_in(region);
                     let found = crate::plan::selector::unprotected(&listing.tables, &followed, |t| tenancy.anyone_may(t, region));
                     let label = region.or(default_region.as_deref()).unwrap_or("default");
-                    metrics.unprotected.set(label, found);
+                    metrics.unprotected.set(&accounts.label(scope.role_arn.as_deref()), label, found);
                 },
             )
         };
@@ -156,12 +160,18 @@ impl Context {
             concurrency,
             failures: Default::default(),
             clock: parts.clock,
+            accounts: parts.accounts,
         });
         // Which backups should be AVAILABLE is the DynamoBackup cache's to say; the context owns
         // the inventory, so the inventory holds it weakly.
         let held = Arc::downgrade(&ctx);
         ctx.inventory.held_by(move |scope| held.upgrade().map(|ctx| ctx.held_backups(scope)).unwrap_or_default());
         ctx
+    }
+
+    /// The account `scope`'s calls go to, as a label ("" until STS has named the own one).
+    pub fn account_label(&self, scope: &Scope) -> String {
+        self.accounts.label(scope.role_arn.as_deref())
     }
 
     /// Where an object of `namespace` calls AWS: its region and its tenant's role, if any.

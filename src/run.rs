@@ -143,6 +143,7 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
         None => warn!("no default region: every object must name its region or a table ARN"),
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
+    let accounts = pacer.accounts();
     own_account(clients.sibling(), pacer.clone());
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let auto_scaling: Arc<dyn AutoScalingPort> = Arc::new(AwsAutoScaling::new(clients.sibling(), pacer.clone(), metrics.clone()));
@@ -158,6 +159,7 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
         tenancy,
         namespaces: args.watched_namespaces(),
         default_region,
+        accounts,
         concurrency: u16::try_from(args.concurrency.get()).unwrap_or(u16::MAX),
         backup_resync: args.backup_resync_interval,
         pitr_refresh: args.pitr_refresh_interval,

@@ -400,6 +400,9 @@ pub struct PolicyTableStatus {
     /// The table's ARN, as DynamoDB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_arn: Option<String>,
+    /// The AWS account the table is in (its ARN's; the tenant role's or the operator's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The table's point-in-time recovery, as DynamoDB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_in_time_recovery: Option<PitrStatus>,

@@ -3,6 +3,7 @@
 //! their service and class. The adapters (`crate::dynamo`, `crate::awsbackup`, `crate::autoscaling`) build on it; it
 //! knows neither the decisions in `plan` nor the metrics (an observer is wired in).
 
+mod accounts;
 mod call;
 mod clients;
 mod errors;
@@ -10,6 +11,7 @@ pub mod held;
 mod pacing;
 mod turns;
 
+pub use accounts::{Accounts, account_in_arn};
 pub use call::{CallObserver, Caller, to_error};
 pub use clients::{RegionalClient, RegionalClients};
 pub use errors::{AwsError, AwsResult, ErrorClass, Service, classify};

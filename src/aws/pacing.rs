@@ -11,13 +11,13 @@
 use std::{
     collections::HashMap,
     num::NonZeroU32,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use tokio::{sync::oneshot, time::Instant};
 
-use super::{held, turns::Turns};
+use super::{Accounts, held, turns::Turns};
 
 /// Each operation's documented maximum, per second, per account and region (from the
 /// DynamoDB API reference of each operation).
@@ -84,9 +84,9 @@ struct BucketState {
 pub struct Pacer {
     rates: Arc<HashMap<String, NonZeroU32>>,
     buckets: Arc<Mutex<Buckets>>,
-    /// The account of the operator's own credentials (STS GetCallerIdentity at start): the
-    /// account of every call made without a tenant role.
-    own_account: Arc<OnceLock<String>>,
+    /// The account of each call: its tenant role's, or the operator's own (STS GetCallerIdentity
+    /// at start).
+    accounts: Accounts,
 }
 
 /// One bucket per (account, region, operation): DynamoDB and AWS Backup count their limits per
@@ -104,7 +104,7 @@ impl Pacer {
             .filter_map(|(op, rate)| Some(((*op).to_owned(), NonZeroU32::new(*rate)?)))
             .collect();
         rates.extend(overrides.iter().cloned());
-        Self { rates: Arc::new(rates), buckets: Arc::default(), own_account: Arc::default() }
+        Self { rates: Arc::new(rates), buckets: Arc::default(), accounts: Accounts::default() }
     }
 
     /// The pace of `operation`, if it has one.
@@ -114,15 +114,17 @@ impl Pacer {
 
     /// The account of the operator's own credentials, once STS has said it.
     pub fn set_own_account(&self, account: &str) {
-        let _ = self.own_account.set(account.to_owned());
+        self.accounts.set_own(account);
+    }
+
+    /// The accounts the pacer counts calls in, to share with what labels them.
+    pub fn accounts(&self) -> Accounts {
+        self.accounts.clone()
     }
 
     /// The account a call is counted in: its role's (the ARN names it), else the operator's own.
     pub fn account_of(&self, role_arn: Option<&str>) -> Option<String> {
-        match role_arn {
-            Some(arn) => arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned),
-            None => self.own_account.get().cloned(),
-        }
+        self.accounts.of(role_arn)
     }
 
     fn bucket(&self, account: Option<&str>, region: Option<&str>, operation: &str) -> Option<Arc<Bucket>> {

@@ -154,6 +154,7 @@ impl World {
             tenancy: tenancy.clone(),
             namespaces: Vec::new(),
             default_region: Some(crate::dynamo::memory::DEFAULT_REGION.to_owned()),
+            accounts: crate::aws::Accounts::with_own(crate::dynamo::memory::ACCOUNT),
             concurrency: 4,
             backup_resync: Duration::from_secs(3600),
             pitr_refresh: Duration::from_secs(3600),

@@ -57,27 +57,33 @@ impl Collector for LatestRestorable {
 /// The tables of each listed region that no policy protects, from the last listing: a count per
 /// region and reason, and one series per table (at most `UNPROTECTED_LISTED` per region).
 #[derive(Debug, Default)]
-pub struct Unprotected(Mutex<BTreeMap<String, Vec<(String, &'static str)>>>);
+pub struct Unprotected(Mutex<BTreeMap<(String, String), Listed>>);
+
+/// A listing's unprotected tables, each with why.
+type Listed = Vec<(String, &'static str)>;
 
 /// Tables listed one by one per region; the counts cover all of them.
 pub const UNPROTECTED_LISTED: usize = 500;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UnprotectedLabels {
+    account: String,
     region: String,
     reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UnprotectedTableLabels {
+    account: String,
     region: String,
     table: String,
     reason: &'static str,
 }
 
 impl Unprotected {
-    pub fn set(&self, region: &str, tables: Vec<(String, &'static str)>) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(region.to_owned(), tables);
+    /// The last listing of `account`'s tables in `region`.
+    pub fn set(&self, account: &str, region: &str, tables: Vec<(String, &'static str)>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert((account.to_owned(), region.to_owned()), tables);
     }
 }
 
@@ -93,10 +99,11 @@ impl Collector for Unprotected {
             None,
             MetricType::Gauge,
         )?;
-        for (region, tables) in &regions {
+        for ((account, region), tables) in &regions {
             for reason in [crate::plan::selector::NO_POLICY, crate::plan::selector::PITR_OFF] {
                 let n = i64::try_from(tables.iter().filter(|(_, r)| *r == reason).count()).unwrap_or(i64::MAX);
-                counts.encode_family(&UnprotectedLabels { region: region.clone(), reason })?.encode_gauge(&n)?;
+                let labels = UnprotectedLabels { account: account.clone(), region: region.clone(), reason };
+                counts.encode_family(&labels)?.encode_gauge(&n)?;
             }
         }
         let mut each = encoder.encode_descriptor(
@@ -105,9 +112,9 @@ impl Collector for Unprotected {
             None,
             MetricType::Gauge,
         )?;
-        for (region, tables) in &regions {
+        for ((account, region), tables) in &regions {
             for (table, reason) in tables.iter().take(UNPROTECTED_LISTED) {
-                let labels = UnprotectedTableLabels { region: region.clone(), table: table.clone(), reason };
+                let labels = UnprotectedTableLabels { account: account.clone(), region: region.clone(), table: table.clone(), reason };
                 each.encode_family(&labels)?.encode_gauge(&1i64)?;
             }
         }

@@ -37,6 +37,8 @@ pub struct PolicyLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct TableLabels {
+    /// The table's AWS account: two accounts' tables of one name in one region are two series.
+    pub account: String,
     pub region: String,
     pub table: String,
 }

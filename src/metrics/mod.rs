@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn reports_seconds_since_the_latest_restorable_time_at_scrape() {
         let metrics = Metrics::default();
-        let table = TableLabels { region: "eu-west-1".into(), table: "Orders".into() };
+        let table = TableLabels { account: "123456789012".into(), region: "eu-west-1".into(), table: "Orders".into() };
         let latest = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(300);
         metrics.latest_restorable.set(table.clone(), Some(latest));
         let text = metrics.render().expect("encoding to a String cannot fail");

@@ -579,7 +579,9 @@ async fn linter_checks(ctx: TestCtx) -> Result<(), String> {
             let pdbs = only(&docs, "PodDisruptionBudget");
             ensure(!pdbs.is_empty(), || problem("no PodDisruptionBudget"))?;
             // kube-linter's pdb-unhealthy-pod-eviction-policy.
-            ensure(pdbs.iter().all(|p| p["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"), || problem("unhealthyPodEvictionPolicy"))?;
+            ensure(pdbs.iter().all(|p| p["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"), || {
+                problem("unhealthyPodEvictionPolicy")
+            })?;
             ensure(pod["affinity"]["podAntiAffinity"].is_object(), || problem("no anti-affinity"))?;
         }
         println!("{name} values: every check passes");

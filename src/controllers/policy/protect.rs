@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use crate::{
     api::DynamoBackupPolicy,
     api::{BackupPhase, DynamoBackup, LastBackup, PitrStatus, PolicyTableStatus, facts::Scope},
-    aws::ErrorClass,
+    aws::{ErrorClass, account_in_arn},
     controllers::{
         Error,
         common::{StatusWriter, key_of, publish},
@@ -86,9 +86,13 @@ async fn read_facts(
     let (obj, ctx) = (w.obj, w.ctx);
     let region = ctx.region_label(scope.region.as_deref()).to_owned();
     line.table_arn = facts.arn.clone().or(line.table_arn.take());
+    // The table's account: its ARN's, else the account the scope's calls go to.
+    let account = line.table_arn.as_deref().and_then(account_in_arn).map(str::to_owned).unwrap_or_else(|| ctx.account_label(scope));
+    line.account = Some(account.clone()).filter(|a| !a.is_empty());
     line.table_size_bytes = facts.size_bytes.or(line.table_size_bytes);
     if let Some(size) = line.table_size_bytes {
-        ctx.metrics.table_size_bytes.get_or_create(&TableLabels { region: region.clone(), table: table.to_owned() }).set(size);
+        let labels = TableLabels { account: account.clone(), region: region.clone(), table: table.to_owned() };
+        ctx.metrics.table_size_bytes.get_or_create(&labels).set(size);
     }
     let Some(mut pitr) = facts.pitr.clone() else { return Ok(()) };
     let spec = &obj.spec.point_in_time_recovery;
@@ -99,7 +103,7 @@ async fn read_facts(
         publish(&ctx.recorder, obj, false, "PointInTimeRecoveryEnabled", "UpdateContinuousBackups", note).await;
     }
     let latest = pitr.latest.filter(|_| pitr.enabled);
-    ctx.metrics.latest_restorable.set(TableLabels { region, table: table.to_owned() }, latest);
+    ctx.metrics.latest_restorable.set(TableLabels { account, region, table: table.to_owned() }, latest);
     line.point_in_time_recovery = Some(PitrStatus {
         status: if pitr.enabled { "ENABLED" } else { "DISABLED" }.into(),
         recovery_period_in_days: pitr.recovery_period_in_days,

@@ -77,6 +77,8 @@ pub fn size(bytes: Option<i64>) -> String {
 pub struct TableLine {
     pub namespace: String,
     pub table: String,
+    /// The table's AWS account, as a policy or a backup's ARN says ("" when none says).
+    pub account: String,
     /// ENABLED or DISABLED as a policy last read it; None: no policy reports it.
     pub pitr: Option<String>,
     pub recovery_period_in_days: Option<i32>,
@@ -180,6 +182,11 @@ fn add_policy(lines: &mut Lines, p: &DynamoBackupPolicy, table: Option<&str>) {
 /// What a policy last read of the table: its PITR and window, its count of Available backups,
 /// and the newest one.
 fn add_table_status(line: &mut TableLine, t: &PolicyTableStatus) {
+    if line.account.is_empty()
+        && let Some(account) = &t.account
+    {
+        line.account = account.clone();
+    }
     if let Some(pitr) = &t.point_in_time_recovery {
         line.pitr = Some(pitr.status.clone());
         line.recovery_period_in_days = pitr.recovery_period_in_days;
@@ -198,6 +205,11 @@ fn add_table_status(line: &mut TableLine, t: &PolicyTableStatus) {
 /// stalled one.
 fn add_backup(line: &mut TableLine, b: &DynamoBackup) {
     let status = b.status.clone().unwrap_or_default();
+    if line.account.is_empty()
+        && let Some(account) = status.backup_arn.as_deref().or(status.recovery_point_arn.as_deref()).and_then(crate::aws::account_in_arn)
+    {
+        line.account = account.to_owned();
+    }
     if status.phase == Some(BackupPhase::Available) {
         line.available_backups += 1;
         if let Some(at) = status.created_at.as_ref().map(|t| t.0) {
@@ -222,9 +234,10 @@ impl TableLine {
 /// The columns of `status`: the table, its PITR and what needs a person stay; as the room
 /// shrinks, the last backup's name goes first, then the count of backups, the next slot, the
 /// policies, the window, and the last backup's age.
-const STATUS_COLUMNS: [Column; 10] = [
+const STATUS_COLUMNS: [Column; 11] = [
     Column::fixed("NAMESPACE"),
     Column::fixed("TABLE"),
+    Column::droppable("ACCOUNT", 2),
     Column::fixed("PITR"),
     Column::droppable("WINDOW", 5),
     Column::droppable("LAST-BACKUP", 1),
@@ -256,6 +269,7 @@ pub fn status_table(lines: &[TableLine], now: Timestamp, all_namespaces: bool, l
             vec![
                 Cell::plain(l.namespace.clone()),
                 Cell::plain(l.table.clone()),
+                Cell::plain(if l.account.is_empty() { "-".into() } else { l.account.clone() }),
                 pitr,
                 Cell::plain(window),
                 Cell::plain(l.last_backup.clone().unwrap_or_else(|| "-".into())),

@@ -112,25 +112,39 @@ async fn start(args: RunArgs) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// Asks STS once, in the background, which account the operator's own credentials belong to:
-/// its calls made without a tenant role are paced in that account's buckets from then on (until
-/// then, in buckets of their own). Start-up never waits for it.
-fn own_account(sts: RegionalClients<aws_sdk_sts::Client>, pacer: Pacer) {
-    tokio::spawn(async move {
-        match sts.client(None, None).await.get_caller_identity().send().await {
-            Ok(identity) => match identity.account() {
-                Some(account) => {
-                    pacer.set_own_account(account);
-                    info!(account, "own AWS account: its calls are paced in its limits");
+/// Asks STS which account the operator's own credentials belong to: its calls made without a
+/// tenant role are paced and labelled in that account. Start-up waits for the answer at most
+/// `STS_WAIT`, so the first listings are labelled right; a slower or failed answer is asked for
+/// again in the background, and until it comes the own calls are paced in buckets of their own.
+async fn own_account(sts: RegionalClients<aws_sdk_sts::Client>, pacer: Pacer) {
+    const STS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    let ask = {
+        let pacer = pacer.clone();
+        async move {
+            for attempt in 0u32.. {
+                match sts.client(None, None).await.get_caller_identity().send().await {
+                    Ok(identity) => {
+                        if let Some(account) = identity.account() {
+                            pacer.set_own_account(account);
+                            info!(account, "own AWS account: its calls are paced and labelled in it");
+                        } else {
+                            warn!("STS GetCallerIdentity named no account: own calls are paced per region");
+                        }
+                        return;
+                    }
+                    Err(err) => {
+                        let err = aws_sdk_sts::error::DisplayErrorContext(err);
+                        warn!(error = %err, attempt, "STS GetCallerIdentity failed; asking again in a minute");
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    }
                 }
-                None => warn!("STS GetCallerIdentity named no account: own calls are paced per region"),
-            },
-            Err(err) => {
-                let err = aws_sdk_sts::error::DisplayErrorContext(err);
-                warn!(error = %err, "STS GetCallerIdentity failed: own calls are paced per region");
             }
         }
-    });
+    };
+    let mut task = tokio::spawn(ask);
+    if tokio::time::timeout(STS_WAIT, &mut task).await.is_err() {
+        warn!("STS has not named the operator's own account yet; starting without it");
+    }
 }
 
 /// The process's Context: the AWS adapters on the SDK's default chain, paced, their calls
@@ -144,7 +158,7 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
     }
     let pacer = Pacer::new(&args.aws_rate_limits);
     let accounts = pacer.accounts();
-    own_account(clients.sibling(), pacer.clone());
+    own_account(clients.sibling(), pacer.clone()).await;
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let auto_scaling: Arc<dyn AutoScalingPort> = Arc::new(AwsAutoScaling::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));

@@ -74,7 +74,9 @@ async fn metrics_and_logs(ctx: TestCtx) -> Result<(), String> {
     let newest = series(&text, &wanted[1]).ok_or("no last successful backup time")?;
     let now = jiff::Timestamp::now().as_second() as f64;
     ensure((now - 300.0..=now + 1.0).contains(&newest), || format!("last successful backup at {newest}, now {now}"))?;
-    let lag_prefix = format!("dynamo_backup_operator_seconds_since_latest_restorable_time{{region=\"us-east-1\",table=\"{orders}\"}}");
+    let lag_prefix = format!(
+        "dynamo_backup_operator_seconds_since_latest_restorable_time{{account=\"123456789012\",region=\"us-east-1\",table=\"{orders}\"}}"
+    );
     let lag = series(&text, &lag_prefix).ok_or_else(|| format!("no {lag_prefix} in:\n{text}"))?;
     ensure((0.0..3600.0).contains(&lag), || format!("seconds since the latest restorable time: {lag}"))?;
     ensure(series(&text, &wanted[3]) == Some(1.0), || "one restore measured".into())?;

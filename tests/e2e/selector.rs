@@ -186,8 +186,12 @@ async fn cost_and_unprotected(ctx: TestCtx) -> Result<(), String> {
 
     let url = format!("{}/metrics", op.metrics_url);
     let wanted = [
-        format!("dynamo_backup_operator_unprotected_table{{region=\"us-east-1\",table=\"{lonely}\",reason=\"NoPolicy\"}} 1"),
-        format!("dynamo_backup_operator_unprotected_table{{region=\"us-east-1\",table=\"{plain}\",reason=\"PointInTimeRecoveryOff\"}} 1"),
+        format!(
+            "dynamo_backup_operator_unprotected_table{{account=\"123456789012\",region=\"us-east-1\",table=\"{lonely}\",reason=\"NoPolicy\"}} 1"
+        ),
+        format!(
+            "dynamo_backup_operator_unprotected_table{{account=\"123456789012\",region=\"us-east-1\",table=\"{plain}\",reason=\"PointInTimeRecoveryOff\"}} 1"
+        ),
         format!("dynamo_backup_operator_backup_bytes{{namespace=\"{}\",policy=\"costed\",table=\"{orders}\"}} {sizes}", ctx.namespace),
     ];
     let text = eventually("the unprotected and cost series", WAIT, || {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real operator binary against a real kube-apiserver + etcd and moto's
 //! DynamoDB server, all on loopback. `support` starts and stops them; see TESTING in the README.
 
+mod accounts;
 mod after_restore;
 mod aws_backup;
 mod backup;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
     trials.extend(operator::trials(&env));
     trials.extend(backup::trials(&env));
     trials.extend(aws_backup::trials(&env));
+    trials.extend(accounts::trials(&env));
     trials.extend(restore::trials(&env));
     trials.extend(copyback::trials(&env));
     trials.extend(after_restore::trials(&env));

@@ -14,8 +14,13 @@ One WSGI application wraps moto's (`moto.server.DomainDispatcherApplication`, th
 by method and path with the route table of botocore's model of AWS Backup (2018-11-15, the file
 moto's virtualenv ships); the operations listed below are answered here, every other one (vaults,
 plans, Vault Lock configuration, tags...) goes to moto unchanged, as does every other service.
-The region is the credential scope's; the account is moto's (MOTO_ACCOUNT_ID, else moto's
-DEFAULT_ACCOUNT_ID, 123456789012). Answers follow restJson1: JSON bodies, timestamps as epoch
+The region is the credential scope's; the account is the request's, decided as moto decides it
+(BaseResponse.get_current_account): MOTO_ACCOUNT_ID if set, else an x-moto-account-id header, else
+the account whose IAM backend issued the request's access key, else moto's DEFAULT_ACCOUNT_ID
+(123456789012). moto's STS AssumeRole issues keys in the role's account (the role need not
+exist), so credentials of an assumed role act in that role's account, here as in moto. Jobs,
+recovery points and idempotency tokens belong to the account that started or holds them; another
+account's are not found (ResourceNotFoundException). Answers follow restJson1: JSON bodies, timestamps as epoch
 seconds, errors as an HTTP status, an `x-amzn-ErrorType` header and a `{"Code", "Message"}` body.
 
 State lives next to moto's models and works on them directly: vaults and their Vault Lock come
@@ -28,7 +33,8 @@ Operations answered here
 StartBackupJob, DescribeBackupJob, ListBackupJobs, StopBackupJob; StartCopyJob, DescribeCopyJob,
 ListCopyJobs; StartRestoreJob, DescribeRestoreJob, ListRestoreJobs; DescribeRecoveryPoint,
 DeleteRecoveryPoint, ListRecoveryPointsByBackupVault, ListRecoveryPointsByResource,
-GetRecoveryPointRestoreMetadata. DeleteBackupVault is refused here (InvalidRequestException) while
+GetRecoveryPointRestoreMetadata; PutBackupVaultAccessPolicy, GetBackupVaultAccessPolicy,
+DeleteBackupVaultAccessPolicy (moto 5.2.5 has no vault access policies). DeleteBackupVault is refused here (InvalidRequestException) while
 the vault holds recovery points ("A vault can be deleted only if it is empty"); an empty vault's
 deletion goes to moto. moto's vault counter (NumberOfRecoveryPoints of DescribeBackupVault and
 ListBackupVaults) is kept in step with the recovery points.
@@ -50,7 +56,7 @@ every request answered here advances them first too, so an answer is never stale
   recovery point appears then, in the advanced-DynamoDB form
   arn:aws:backup:REGION:ACCOUNT:recovery-point:UUID (returned by StartBackupJob already). Before
   that, DescribeRecoveryPoint answers ResourceNotFoundException.
-* Copy job: the destination vault may be in another region of the same account. A copy
+* Copy job: the destination vault may be in another region, and in another account (below). A copy
   MATERIALIZES the data in the destination region: the source recovery point's DynamoDB backup
   holds a deep copy of the table model (key schema, attribute definitions, indexes, billing mode,
   items); the emulator builds a table object of moto's `Table` class in the destination region
@@ -60,6 +66,27 @@ every request answered here advances them first too, so an answer is never stale
   in that region, through moto's own restore_table_from_backup. A missing destination vault, a
   destination Vault Lock whose retention rules the job's Lifecycle breaks, a source recovery
   point deleted meanwhile, or the failCopiesTo fault turn the job FAILED with a StatusMessage.
+* Copies to another account ("Creating backup copies across AWS accounts"): allowed only within
+  the emulator's organization, whose management account turned cross-account backup on (AWS
+  Backup's global setting isCrossAccountBackupEnabled). The organization is set by
+  AWS_BACKUP_EMULATOR_ORGANIZATION (comma-separated member account IDs; unset or empty: no
+  organization, so no cross-account copy) or POST /_emulator/organization (below). Outside it,
+  StartCopyJob answers InvalidRequestException (code and words are the emulator's; AWS does not
+  document them). The destination vault's access policy must allow the source account
+  backup:CopyIntoBackupVault: an Allow statement with that action whose Principal is "*", the
+  account ID, arn:aws:iam::ACCOUNT:root or the job's role, and whose Condition (if any) uses only
+  aws:PrincipalOrgID (the organization's id, o-a1b2c3d4e5) or aws:PrincipalAccount with
+  StringEquals; a matching Deny wins; no policy refuses. A refused copy, or a destination vault
+  that does not exist, turns the job FAILED (AWS cannot look into the other account when the job
+  starts), with "Access Denied trying to call AWS Backup service", the words AWS's knowledge
+  center quotes. The copy's recovery point, its DynamoDB backup and the vault's counter are the
+  destination account's; the copy job is the source account's only, as in AWS.
+* Vault access policies: stored on moto's vault object; Put refuses a policy that is not a JSON
+  document with a Statement, or has a wildcard in Action ("Vault access policies": AWS Backup
+  access policies do not support one); Get of a vault without one answers
+  ResourceNotFoundException. Nothing but cross-account copies reads them.
+* iam:PassRole: a Start* call naming a role of another account than the request's answers 403
+  AccessDeniedException (a role is passed only within its account).
 * Restore job: Metadata targetTableName (required), ResourceType DynamoDB if given; the request's
   region must be the recovery point's. The table is made at completion with moto's
   restore_table_from_backup; an existing table turns the job FAILED with
@@ -99,7 +126,10 @@ POST /_emulator/faults with a JSON object replaces all faults (missing keys retu
   failBackupJobs: true | [ARN]      backup jobs (of those resources) end FAILED.
   failRestoreJobs: true | [ARN]     restore jobs (from those recovery points) end FAILED.
   missingVaultError: "ResourceNotFoundException" (default) | "AccessDeniedException".
-GET /_emulator/faults shows them; POST /_emulator/reset clears faults and call counts;
+GET /_emulator/faults shows them; POST /_emulator/organization with {"accounts": [ID, ...],
+"crossAccountBackup": true|false (default: true when accounts are given), "id": ORG_ID} replaces
+the organization, GET shows it; POST /_emulator/reset clears faults and call counts and puts the
+organization back to AWS_BACKUP_EMULATOR_ORGANIZATION's;
 GET /_emulator/calls answers {"OperationName": count} for every AWS Backup request received,
 emulated or passed to moto ("Unrecognized" for a path the model does not know);
 GET /_emulator/state lists jobs and recovery points (with their DynamoDB backup ARNs).
@@ -107,8 +137,11 @@ moto's POST /moto-api/reset also forgets every job and recovery point.
 
 What it does not emulate
 ------------------------
-No real IAM (roles are never assumed; only the denyPassRole fault refuses one), no cross-account
-copies or vaults, no KMS (IsEncrypted is true, EncryptionKeyArn is the vault's if moto has one),
+No real IAM (identity policies are never evaluated; only the denyPassRole fault and a role of
+another account refuse a role; a vault access policy is read for cross-account copies only, and
+only the keys above), no AWS Organizations (the organization is the setting above; no
+DescribeGlobalSettings/UpdateGlobalSettings), no KMS (cross-account copies need a customer-managed
+key shared with the destination in AWS; not checked here) (IsEncrypted is true, EncryptionKeyArn is the vault's if moto has one),
 no billing, no backup plans or selections run (moto stores them, nothing executes them), no
 continuous backups / PITR recovery points, no legal holds, no restore testing, no indexes or
 scans, no logically air-gapped vaults, no resource types other than DynamoDB, no events or
@@ -123,15 +156,19 @@ AWS documentation followed (titles)
 AWS Backup API reference: StartBackupJob, DescribeBackupJob, ListBackupJobs, StopBackupJob,
 StartCopyJob, DescribeCopyJob, ListCopyJobs, StartRestoreJob, DescribeRestoreJob,
 ListRestoreJobs, DescribeRecoveryPoint, DeleteRecoveryPoint, ListRecoveryPointsByBackupVault,
+PutBackupVaultAccessPolicy, GetBackupVaultAccessPolicy, DescribeGlobalSettings,
 ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata, DeleteBackupVault,
 PutBackupVaultLockConfiguration, DeleteBackupVaultLockConfiguration, Lifecycle,
 CalculatedLifecycle, Common Errors. AWS Backup Developer Guide: "AWS Backup Vault Lock",
-"Advanced DynamoDB backup", "Restoring an Amazon DynamoDB table". Amazon DynamoDB Developer
+"Creating backup copies across AWS accounts", "Vault access policies",
+"Advanced DynamoDB backup", "Restoring an Amazon DynamoDB table". AWS re:Post knowledge center: "resolve the Access Denied
+error in AWS Backup". Amazon DynamoDB Developer
 Guide: "Using on-demand DynamoDB backup and restore". The shapes, member names and routes are
 those of botocore's model of AWS Backup in moto's virtualenv.
 """
 
 import argparse
+import contextlib
 import copy
 import datetime
 import http
@@ -154,6 +191,7 @@ from moto.dynamodb.exceptions import TableAlreadyExistsException
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Backup as DynamoBackup
 from moto.dynamodb.models.table import Table as DynamoTable
+from moto.iam.models import get_account_id_from
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.utilities.utils import get_partition
 from werkzeug.serving import run_simple
@@ -167,6 +205,7 @@ RESOURCE_TYPE = "DynamoDB"
 TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 CLIENT_ERROR_STATUS = 400
+ORGANIZATION_ID = "o-a1b2c3d4e5"
 FAULT_DEFAULTS = {
     "denyPassRole": [],
     "failCopiesTo": [],
@@ -176,8 +215,44 @@ FAULT_DEFAULTS = {
 }
 
 
-def account_id():
+ACTING = threading.local()
+
+
+def default_account():
     return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+
+
+def account_id():
+    """The account the current request (or job) acts in: see request_account."""
+    return getattr(ACTING, "account", None) or default_account()
+
+
+@contextlib.contextmanager
+def acting_as(account):
+    previous = getattr(ACTING, "account", None)
+    ACTING.account = account
+    try:
+        yield
+    finally:
+        ACTING.account = previous
+
+
+def request_account(environ):
+    """The account of a request, as moto decides it (BaseResponse.get_current_account):
+    MOTO_ACCOUNT_ID if set, else an x-moto-account-id header, else the account whose IAM backend
+    issued the request's access key (STS AssumeRole issues one in the role's account), else
+    moto's default account."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    header = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+    if header:
+        return header
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    key = auth.split("Credential=", 1)[1].split("/", 1)[0].strip() if "Credential=" in auth else None
+    if not key:
+        values = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential")
+        key = values[0].split("/", 1)[0] if values else None
+    return get_account_id_from(key) if key else DEFAULT_ACCOUNT_ID
 
 
 def new_id():
@@ -343,12 +418,12 @@ def parse_timestamp(raw):
 # moto's models
 
 
-def vaults_of(region):
-    return backup_backends[account_id()][region].vaults
+def vaults_of(region, account=None):
+    return backup_backends[account or account_id()][region].vaults
 
 
-def dynamo(region):
-    return dynamodb_backends[account_id()][region]
+def dynamo(region, account=None):
+    return dynamodb_backends[account or account_id()][region]
 
 
 def lifecycle_of(value):
@@ -399,6 +474,83 @@ def vault_lock_violation(vault, lifecycle):
     return None
 
 
+COPY_INTO = "backup:CopyIntoBackupVault"
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def principal_matches(principal, source_account, role):
+    """Whether a statement's Principal covers the source account's copy (its backup role)."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for value in as_list(principal.get("AWS", [])):
+        if value in ("*", source_account, f"arn:aws:iam::{source_account}:root", role):
+            return True
+    return False
+
+
+def conditions_hold(condition, source_account, organization):
+    """The condition keys a vault access policy for copies uses; any other key fails the
+    statement (not emulated)."""
+    for operator, keys in (condition or {}).items():
+        if operator not in ("StringEquals", "ForAnyValue:StringEquals") or not isinstance(keys, dict):
+            return False
+        for key, values in keys.items():
+            if key == "aws:PrincipalOrgID":
+                if organization["id"] not in as_list(values) or source_account not in organization["accounts"]:
+                    return False
+            elif key == "aws:PrincipalAccount":
+                if source_account not in as_list(values):
+                    return False
+            else:
+                return False
+    return True
+
+
+def copy_allowed(vault, source_account, role, organization):
+    """The vault access policy's say on a copy from another account: an Allow statement for
+    backup:CopyIntoBackupVault whose Principal and Condition cover the source account, and no
+    Deny that does. No policy: refused."""
+    raw = getattr(vault, "emulator_access_policy", None)
+    if not raw:
+        return False
+    allowed = False
+    for statement in as_list(json.loads(raw).get("Statement", [])):
+        if COPY_INTO not in as_list(statement.get("Action", [])):
+            continue
+        if not principal_matches(statement.get("Principal"), source_account, role):
+            continue
+        if not conditions_hold(statement.get("Condition"), source_account, organization):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def organization_from_env():
+    """AWS_BACKUP_EMULATOR_ORGANIZATION: the member accounts (comma-separated) of one
+    organization whose management account turned cross-account backup on."""
+    accounts = [a.strip() for a in os.environ.get("AWS_BACKUP_EMULATOR_ORGANIZATION", "").split(",") if a.strip()]
+    return {"id": ORGANIZATION_ID, "accounts": accounts, "crossAccountBackup": bool(accounts)}
+
+
+def validate_organization(value):
+    if not isinstance(value, dict) or set(value) - {"id", "accounts", "crossAccountBackup"}:
+        raise ValueError("organization must be an object with id, accounts and crossAccountBackup")
+    accounts = value.get("accounts", [])
+    if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
+        raise ValueError("accounts must be a list of 12-digit account IDs")
+    enabled = value.get("crossAccountBackup", bool(accounts))
+    if not isinstance(enabled, bool):
+        raise ValueError("crossAccountBackup must be true or false")
+    return {"id": str(value.get("id", ORGANIZATION_ID)), "accounts": accounts, "crossAccountBackup": enabled}
+
+
 # ---------------------------------------------------------------------------------------------
 # Jobs and recovery points
 
@@ -407,6 +559,7 @@ class RecoveryPoint:
     def __init__(self, arn, region, vault, resource_arn, role, lifecycle, ddb_backup, size, created, initiated):
         self.arn = arn
         self.region = region
+        self.account = parse_arn(arn)["account"]
         self.vault_name = vault.backup_vault_name
         self.vault_arn = vault.backup_vault_arn
         self.encryption_key_arn = getattr(vault, "encryption_key_arn", None)
@@ -469,6 +622,7 @@ class Job:
 
     def __init__(self, region, role):
         self.id = new_id()
+        self.account = account_id()
         self.region = region
         self.role = role
         self.created = time.time()
@@ -484,6 +638,10 @@ class Job:
         return self.state in (self.first_state, "RUNNING")
 
     def advance(self, emulator, now):
+        with acting_as(self.account):
+            self._advance(emulator, now)
+
+    def _advance(self, emulator, now):
         try:
             if self.state == self.first_state and now >= self.running_at:
                 self.state = "RUNNING"
@@ -559,7 +717,7 @@ class BackupJob(Job):
 
     def describe(self):
         return {
-            "AccountId": account_id(),
+            "AccountId": self.account,
             "BackupJobId": self.id,
             "BackupVaultName": self.vault_name,
             "BackupVaultArn": self.vault_arn,
@@ -588,7 +746,7 @@ class BackupJob(Job):
 
 
 class CopyJob(Job):
-    def __init__(self, region, params, source_point, dest_region, dest_vault_name):
+    def __init__(self, region, params, source_point, dest, dest_vault_name):
         super().__init__(region, params["IamRoleArn"])
         self.source_point = source_point
         self.source_point_arn = source_point.arn
@@ -597,7 +755,8 @@ class CopyJob(Job):
         self.resource_name = source_point.resource_name
         self.size = source_point.size
         self.dest_vault_arn = params["DestinationBackupVaultArn"]
-        self.dest_region = dest_region
+        self.dest_region = dest["region"]
+        self.dest_account = dest["account"]
         self.dest_vault_name = dest_vault_name
         self.lifecycle = params["Lifecycle"]
         self.dest_point_arn = None
@@ -609,15 +768,24 @@ class CopyJob(Job):
         backup = dynamo(self.region).backups.get(source.ddb_backup_arn)
         if backup is None:
             return f"The DynamoDB backup of recovery point {self.source_point_arn} no longer exists"
-        vault = vaults_of(self.dest_region).get(self.dest_vault_name)
+        vault = vaults_of(self.dest_region, self.dest_account).get(self.dest_vault_name)
         if vault is None:
             return f"Destination backup vault {self.dest_vault_arn} does not exist"
+        if self.dest_account != self.account and not copy_allowed(vault, self.account, self.role, emulator.organization):
+            # The words AWS's knowledge center quotes for a destination vault whose access
+            # policy does not let the source account copy in.
+            return (
+                "Access Denied trying to call AWS Backup service: the access policy of destination backup vault "
+                f"{self.dest_vault_arn} does not allow account {self.account} backup:CopyIntoBackupVault"
+            )
         violation = vault_lock_violation(vault, self.lifecycle)
         if violation:
             return violation
-        copied = materialize(backup, self.dest_region, f"AwsBackupCopy-{self.id}")
-        dynamo(self.dest_region).backups[copied.arn] = copied
-        arn = f"arn:{get_partition(self.dest_region)}:backup:{self.dest_region}:{account_id()}:recovery-point:{new_id()}"
+        copied = materialize(backup, self.dest_region, f"AwsBackupCopy-{self.id}", self.dest_account)
+        dynamo(self.dest_region, self.dest_account).backups[copied.arn] = copied
+        arn = (
+            f"arn:{get_partition(self.dest_region)}:backup:{self.dest_region}:{self.dest_account}:recovery-point:{new_id()}"
+        )
         point = RecoveryPoint(
             arn, self.dest_region, vault, source.resource_arn, self.role, self.lifecycle,
             copied, source.size, time.time(), self.created,
@@ -629,7 +797,7 @@ class CopyJob(Job):
 
     def describe(self):
         return {
-            "AccountId": account_id(),
+            "AccountId": self.account,
             "CopyJobId": self.id,
             "SourceBackupVaultArn": self.source_vault_arn,
             "SourceRecoveryPointArn": self.source_point_arn,
@@ -680,7 +848,7 @@ class RestoreJob(Job):
 
     def describe(self):
         return {
-            "AccountId": account_id(),
+            "AccountId": self.account,
             "RestoreJobId": self.id,
             "RecoveryPointArn": self.point_arn,
             "SourceResourceArn": self.source_resource_arn,
@@ -700,12 +868,13 @@ class RestoreJob(Job):
         }
 
 
-def materialize(backup, dest_region, name):
-    """A DynamoDB backup in dest_region holding the same table model and items as `backup`."""
+def materialize(backup, dest_region, name, dest_account):
+    """A DynamoDB backup in dest_region of dest_account holding the same table model and items
+    as `backup`."""
     source = backup.table
     table = DynamoTable(
         source.name,
-        account_id=account_id(),
+        account_id=dest_account,
         region=dest_region,
         schema=copy.deepcopy(source.schema),
         attr=copy.deepcopy(source.attr),
@@ -715,7 +884,7 @@ def materialize(backup, dest_region, name):
     table.indexes = copy.deepcopy(source.indexes)
     table.global_indexes = copy.deepcopy(source.global_indexes)
     table.items = copy.deepcopy(source.items)
-    return DynamoBackup(account_id(), dest_region, name, table, type_="AWS_BACKUP")
+    return DynamoBackup(dest_account, dest_region, name, table, type_="AWS_BACKUP")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,6 +898,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.calls = Counter()
         self.faults = copy.deepcopy(FAULT_DEFAULTS)
+        self.organization = organization_from_env()
         self.clear()
         self.handlers = {
             "StartBackupJob": self.start_backup_job,
@@ -747,6 +917,9 @@ class Emulator:
             "ListRecoveryPointsByResource": self.list_points_by_resource,
             "GetRecoveryPointRestoreMetadata": self.restore_metadata,
             "DeleteBackupVault": self.delete_backup_vault,
+            "PutBackupVaultAccessPolicy": self.put_access_policy,
+            "GetBackupVaultAccessPolicy": self.get_access_policy,
+            "DeleteBackupVaultAccessPolicy": self.delete_access_policy,
         }
 
     def clear(self):
@@ -782,24 +955,27 @@ class Emulator:
 
     def add_point(self, point, vault):
         self.points[point.arn] = point
-        self.count_in(vault, point.region)
+        self.count_in(vault, point.region, point.account)
 
     def remove_point(self, point):
         self.points.pop(point.arn, None)
-        dynamo(point.region).backups.pop(point.ddb_backup_arn, None)
-        vault = vaults_of(point.region).get(point.vault_name)
+        dynamo(point.region, point.account).backups.pop(point.ddb_backup_arn, None)
+        vault = vaults_of(point.region, point.account).get(point.vault_name)
         if vault is not None:
-            self.count_in(vault, point.region)
+            self.count_in(vault, point.region, point.account)
 
-    def count_in(self, vault, region):
+    def count_in(self, vault, region, account=None):
         """Keeps moto's vault counter in step: ListBackupVaults reads num_of_recovery_points,
         DescribeBackupVault's serializer number_of_recovery_points."""
-        count = self.count_points(region, vault.backup_vault_name)
+        count = self.count_points(region, vault.backup_vault_name, account)
         vault.num_of_recovery_points = count
         vault.number_of_recovery_points = count
 
-    def count_points(self, region, vault_name):
-        return sum(1 for p in self.points.values() if p.region == region and p.vault_name == vault_name)
+    def count_points(self, region, vault_name, account=None):
+        account = account or account_id()
+        return sum(
+            1 for p in self.points.values() if p.account == account and p.region == region and p.vault_name == vault_name
+        )
 
     def vault(self, region, name):
         vault = vaults_of(region).get(name)
@@ -812,7 +988,7 @@ class Emulator:
     def point_in_vault(self, region, vault_name, arn):
         self.vault(region, vault_name)
         point = self.points.get(arn)
-        if point is None or point.region != region or point.vault_name != vault_name:
+        if point is None or point.account != account_id() or point.region != region or point.vault_name != vault_name:
             raise ApiError(
                 "ResourceNotFoundException", f"Recovery point {arn} does not exist in backup vault {vault_name}"
             )
@@ -831,13 +1007,21 @@ class Emulator:
             )
         if role is not None and not ROLE_ARN.match(role):
             raise invalid(f"Invalid IAM role ARN: {role}")
+        if role is not None and parse_arn(role)["account"] != account_id():
+            # A role is passed to AWS Backup only within its own account.
+            caller = f"arn:{get_partition('us-east-1')}:sts::{account_id()}:user/moto"
+            raise ApiError(
+                "AccessDeniedException",
+                f"User: {caller} is not authorized to perform: iam:PassRole on resource: {role} (a role of another account)",
+                403,
+            )
 
     def replay(self, op, region, params, jobs):
         """The job an earlier call with the same IdempotencyToken and parameters started."""
         token = params.get("IdempotencyToken")
         if not token:
             return None
-        entry = self.tokens.get((op, region, token))
+        entry = self.tokens.get((account_id(), op, region, token))
         if entry is None:
             return None
         fingerprint, job_id, at = entry
@@ -848,7 +1032,7 @@ class Emulator:
     def remember(self, op, region, params, job):
         token = params.get("IdempotencyToken")
         if token:
-            self.tokens[(op, region, token)] = (self.fingerprint(params), job.id, job.created)
+            self.tokens[(account_id(), op, region, token)] = (self.fingerprint(params), job.id, job.created)
 
     @staticmethod
     def fingerprint(params):
@@ -899,7 +1083,7 @@ class Emulator:
 
     def backup_job(self, region, job_id):
         job = self.backup_jobs.get(job_id)
-        if job is None or job.region != region:
+        if job is None or job.account != account_id() or job.region != region:
             raise ApiError("ResourceNotFoundException", f"Backup job {job_id} not found")
         return job
 
@@ -930,10 +1114,10 @@ class Emulator:
             if dest is None or dest["service"] != "backup" or not dest["resource"].startswith("backup-vault:"):
                 raise invalid(f"Invalid destination backup vault ARN: {params['DestinationBackupVaultArn']}")
             if dest["account"] != account_id():
-                raise invalid("Copies to another account are not emulated")
+                self.check_cross_account(dest["account"])
             source = self.point_in_vault(region, params["SourceBackupVaultName"], params["RecoveryPointArn"])
             lifecycle = lifecycle_of(params.get("Lifecycle"))
-            job = CopyJob(region, dict(params, Lifecycle=lifecycle), source, dest["region"], dest["resource"][len("backup-vault:"):])
+            job = CopyJob(region, dict(params, Lifecycle=lifecycle), source, dest, dest["resource"][len("backup-vault:"):])
             if job.dest_vault_arn in self.faults["failCopiesTo"]:
                 job.failure = (
                     f"Copy job failed: the emulator's failCopiesTo fault covers the destination vault {job.dest_vault_arn}"
@@ -942,9 +1126,22 @@ class Emulator:
             self.remember("StartCopyJob", region, params, job)
         return {"CopyJobId": job.id, "CreationDate": job.created, "IsParent": False}
 
+    def check_cross_account(self, dest_account):
+        """A copy to another account: both accounts in the organization, which turned
+        cross-account backup on (AWS Backup's DescribeGlobalSettings isCrossAccountBackupEnabled).
+        The error code and words are the emulator's: AWS does not document them."""
+        org = self.organization
+        members = org["accounts"]
+        if not org["crossAccountBackup"] or account_id() not in members or dest_account not in members:
+            raise ApiError(
+                "InvalidRequestException",
+                f"Cross-account backup is not enabled between account {account_id()} and account {dest_account}: both must "
+                "belong to one organization whose management account turned cross-account backup on",
+            )
+
     def describe_copy_job(self, region, params):
         job = self.copy_jobs.get(params["CopyJobId"])
-        if job is None or job.region != region:
+        if job is None or job.account != account_id() or job.region != region:
             raise ApiError("ResourceNotFoundException", f"Copy job {params['CopyJobId']} not found")
         return {"CopyJob": self.model.project("CopyJob", job.describe())}
 
@@ -974,7 +1171,7 @@ class Emulator:
                     f"Recovery point {arn} is in Region {parsed['region']}; restore it there, not in {region}"
                 )
             point = self.points.get(arn)
-            if point is None:
+            if point is None or point.account != account_id():
                 raise ApiError("ResourceNotFoundException", f"Recovery point {arn} not found")
             if params.get("ResourceType") not in (None, RESOURCE_TYPE):
                 raise invalid(f"ResourceType {params['ResourceType']} does not match the recovery point's (DynamoDB)")
@@ -993,7 +1190,7 @@ class Emulator:
 
     def describe_restore_job(self, region, params):
         job = self.restore_jobs.get(params["RestoreJobId"])
-        if job is None or job.region != region:
+        if job is None or job.account != account_id() or job.region != region:
             raise ApiError("ResourceNotFoundException", f"Restore job {params['RestoreJobId']} not found")
         return self.model.project("DescribeRestoreJobOutput", job.describe())
 
@@ -1041,7 +1238,8 @@ class Emulator:
 
         def keep(p):
             return (
-                p.region == region
+                p.account == account_id()
+                and p.region == region
                 and p.vault_name == params["BackupVaultName"]
                 and params.get("ByResourceArn") in (None, p.resource_arn)
                 and params.get("ByResourceType") in (None, RESOURCE_TYPE)
@@ -1059,7 +1257,11 @@ class Emulator:
 
     def list_points_by_resource(self, region, params):
         now = time.time()
-        points = [p for p in self.points.values() if p.region == region and p.resource_arn == params["ResourceArn"]]
+        points = [
+            p
+            for p in self.points.values()
+            if p.account == account_id() and p.region == region and p.resource_arn == params["ResourceArn"]
+        ]
         page, token = paginate(points, params)
         return {
             "RecoveryPoints": [self.model.project("RecoveryPointByResource", p.describe(now)) for p in page],
@@ -1083,6 +1285,35 @@ class Emulator:
                 f"Backup vault {name} cannot be deleted because it contains recovery points; a vault can be deleted only if it is empty",
             )
         return None  # empty: moto deletes it
+
+    # -- vault access policies (moto 5.2.5 has none) -------------------------------------------
+
+    def put_access_policy(self, region, params):
+        vault = self.vault(region, params["BackupVaultName"])
+        policy = params.get("Policy")
+        try:
+            parsed = json.loads(policy) if policy else None
+        except json.JSONDecodeError as e:
+            raise invalid(f"Policy is not valid JSON: {e}") from e
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("Statement"), (list, dict)):
+            raise invalid("Policy must be a JSON policy document with a Statement")
+        for statement in as_list(parsed["Statement"]):
+            if any("*" in action for action in as_list(statement.get("Action", []))):
+                raise invalid("Backup vault access policies do not support a wildcard in Action")
+        vault.emulator_access_policy = policy
+        return {}
+
+    def get_access_policy(self, region, params):
+        vault = self.vault(region, params["BackupVaultName"])
+        policy = getattr(vault, "emulator_access_policy", None)
+        if not policy:
+            raise ApiError("ResourceNotFoundException", f"Backup vault {vault.backup_vault_name} has no access policy")
+        return {"BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn, "Policy": policy}
+
+    def delete_access_policy(self, region, params):
+        vault = self.vault(region, params["BackupVaultName"])
+        vault.emulator_access_policy = None
+        return {}
 
     # -- WSGI ----------------------------------------------------------------------------------
 
@@ -1137,9 +1368,11 @@ class Emulator:
                     raise ApiError("SerializationException", "The request body must be a JSON object")
             headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
             params = self.model.parse_input(op, labels, query, headers, body)
+            account = request_account(environ)
             with self.lock:
                 self.advance()
-                result = handler(region, params)
+                with acting_as(account):
+                    result = handler(region, params)
         except ApiError as e:
             return error_response(start_response, e)
         except json.JSONDecodeError as e:
@@ -1166,7 +1399,17 @@ class Emulator:
                 except (ValueError, TypeError) as e:
                     return json_response(start_response, 400, {"Message": str(e)})
                 return json_response(start_response, 200, self.faults)
+            if path == "/_emulator/organization" and method == "GET":
+                return json_response(start_response, 200, self.organization)
+            if path == "/_emulator/organization" and method == "POST":
+                try:
+                    raw = Request(environ).get_data()
+                    self.organization = validate_organization(json.loads(raw) if raw.strip() else {})
+                except (ValueError, TypeError) as e:
+                    return json_response(start_response, 400, {"Message": str(e)})
+                return json_response(start_response, 200, self.organization)
             if path == "/_emulator/reset" and method == "POST":
+                self.organization = organization_from_env()
                 self.faults = copy.deepcopy(FAULT_DEFAULTS)
                 self.calls.clear()
                 return json_response(start_response, 200, {"faults": self.faults, "calls": {}})
@@ -1182,7 +1425,8 @@ class Emulator:
             "copyJobs": [j.describe() for j in self.copy_jobs.values()],
             "restoreJobs": [j.describe() for j in self.restore_jobs.values()],
             "recoveryPoints": [
-                dict(p.describe(now), Region=p.region, DynamoDbBackupArn=p.ddb_backup_arn) for p in self.points.values()
+                dict(p.describe(now), Region=p.region, AccountId=p.account, DynamoDbBackupArn=p.ddb_backup_arn)
+                for p in self.points.values()
             ],
         }
 
@@ -1222,7 +1466,8 @@ def job_listed(job, region, params, fields):
     creation and completion windows), and `fields`: a filter's name -> the job's member."""
     d = job.describe()
     return (
-        job.region == region
+        job.account == account_id()
+        and job.region == region
         and params.get("ByResourceType") in (None, RESOURCE_TYPE)
         and params.get("ByAccountId") in (None, "*", account_id())
         and params.get("ByParentJobId") is None

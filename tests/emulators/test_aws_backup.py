@@ -29,6 +29,9 @@ DR = "eu-central-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/backup-operator"
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
+DR_ACCOUNT = "222222222222"
+DR_ROLE = f"arn:aws:iam::{DR_ACCOUNT}:role/dr-restores"
+OUTSIDER = "333333333333"
 JOB_WAIT = 20  # seconds, for a job that takes AWS_BACKUP_EMULATOR_JOB_SECONDS
 FAILURES = []
 
@@ -391,6 +394,127 @@ def run(emu):
     check(calls == expected, f"calls {calls} == {expected}")
 
 
+def assumed(url, role, region):
+    """boto3 clients of `region` with credentials of `role`, assumed through moto's STS: they act
+    in the role's account."""
+    sts = boto3.client(
+        "sts", region_name=region, endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    creds = sts.assume_role(RoleArn=role, RoleSessionName="self-test")["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    config = Config(retries={"max_attempts": 1, "mode": "standard"})
+    return (
+        session.client("backup", region_name=region, endpoint_url=url, config=config),
+        session.client("dynamodb", region_name=region, endpoint_url=url, config=config),
+    )
+
+
+def copy_into(backup, point_arn, vault_arn, token):
+    return backup.start_copy_job(
+        RecoveryPointArn=point_arn, SourceBackupVaultName="ledger", DestinationBackupVaultArn=vault_arn,
+        IamRoleArn=ROLE, IdempotencyToken=token,
+    )["CopyJobId"]
+
+
+def cross_account(emu):
+    c = clients(emu.url)
+    backup, ddb = c["backup"], c["ddb"]
+    dr_backup, dr_ddb = assumed(emu.url, DR_ROLE, HOME)
+    ledger_arn = f"arn:aws:dynamodb:{HOME}:{ACCOUNT}:table/Ledger"
+
+    section(f"accounts follow the credentials: an assumed role of {DR_ACCOUNT} acts there")
+    backup.create_backup_vault(BackupVaultName="ledger")
+    dr_vault = dr_backup.create_backup_vault(BackupVaultName="dr")["BackupVaultArn"]
+    check(dr_vault == f"arn:aws:backup:{HOME}:{DR_ACCOUNT}:backup-vault:dr", f"vault dr of the DR account: {dr_vault}")
+    names = [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]]
+    check("dr" not in names, f"the first account does not see it: {names}")
+    seed(ddb, "Ledger")
+    check("Ledger" not in dr_ddb.list_tables()["TableNames"], "the DR account has no table Ledger")
+    point = backup.start_backup_job(BackupVaultName="ledger", ResourceArn=ledger_arn, IamRoleArn=ROLE)
+    wait_job(lambda: backup.describe_backup_job(BackupJobId=point["BackupJobId"]), "State")
+    point_arn = point["RecoveryPointArn"]
+    err = error_of(lambda: dr_backup.describe_backup_job(BackupJobId=point["BackupJobId"]))
+    check(err is not None and err[0] == "ResourceNotFoundException", f"another account's job is not found: {err}")
+
+    section("a copy to another account: the organization must allow it")
+    emu.control("POST", "/_emulator/organization", {"accounts": []})
+    err = error_of(lambda: copy_into(backup, point_arn, dr_vault, "x-1"))
+    check(err is not None and err[:2] == ("InvalidRequestException", 400), f"no organization: {err}")
+    emu.control("POST", "/_emulator/organization", {"accounts": [ACCOUNT, DR_ACCOUNT], "crossAccountBackup": False})
+    err = error_of(lambda: copy_into(backup, point_arn, dr_vault, "x-2"))
+    check(err is not None and err[0] == "InvalidRequestException", f"cross-account backup off: {err}")
+    emu.control("POST", "/_emulator/organization", {"accounts": [ACCOUNT, DR_ACCOUNT]})
+    outsider_vault = f"arn:aws:backup:{HOME}:{OUTSIDER}:backup-vault:dr"
+    err = error_of(lambda: copy_into(backup, point_arn, outsider_vault, "x-3"))
+    check(err is not None and err[0] == "InvalidRequestException", f"a vault of an account outside it: {err}")
+
+    section("... and the destination vault's access policy")
+    err = error_of(lambda: dr_backup.get_backup_vault_access_policy(BackupVaultName="dr"))
+    check(err is not None and err[0] == "ResourceNotFoundException", f"no policy yet: {err}")
+    copy_id = copy_into(backup, point_arn, dr_vault, "x-4")
+    job, _ = wait_job(lambda: backup.describe_copy_job(CopyJobId=copy_id)["CopyJob"], "State")
+    check(
+        job["State"] == "FAILED" and "Access Denied" in job.get("StatusMessage", ""),
+        f"no access policy: the copy fails: {job.get('StatusMessage')}",
+    )
+    missing = f"arn:aws:backup:{HOME}:{DR_ACCOUNT}:backup-vault:nope"
+    job, _ = wait_job(lambda: backup.describe_copy_job(CopyJobId=copy_into(backup, point_arn, missing, "x-5"))["CopyJob"], "State")
+    check(job["State"] == "FAILED" and "does not exist" in job.get("StatusMessage", ""), f"a missing vault: {job.get('StatusMessage')}")
+    wildcard = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "backup:*", "Resource": "*"}]}
+    err = error_of(lambda: dr_backup.put_backup_vault_access_policy(BackupVaultName="dr", Policy=json.dumps(wildcard)))
+    check(err is not None and err[0] == "InvalidParameterValueException", f"no wildcard in Action: {err}")
+    other = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OUTSIDER}:root"},
+                       "Action": "backup:CopyIntoBackupVault", "Resource": "*"}],
+    }
+    dr_backup.put_backup_vault_access_policy(BackupVaultName="dr", Policy=json.dumps(other))
+    job, _ = wait_job(lambda: backup.describe_copy_job(CopyJobId=copy_into(backup, point_arn, dr_vault, "x-6"))["CopyJob"], "State")
+    check(job["State"] == "FAILED", "a policy for another account: the copy fails")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                       "Action": "backup:CopyIntoBackupVault", "Resource": "*"}],
+    }
+    dr_backup.put_backup_vault_access_policy(BackupVaultName="dr", Policy=json.dumps(policy))
+    got = dr_backup.get_backup_vault_access_policy(BackupVaultName="dr")
+    check(json.loads(got["Policy"]) == policy and got["BackupVaultArn"] == dr_vault, "GetBackupVaultAccessPolicy")
+
+    section("the copy lands in the DR account")
+    copy_id = copy_into(backup, point_arn, dr_vault, "x-7")
+    job, seen = wait_job(lambda: backup.describe_copy_job(CopyJobId=copy_id)["CopyJob"], "State")
+    check(job["State"] == "COMPLETED", f"states seen: {' -> '.join(seen)}; {job.get('StatusMessage')}")
+    copied = job.get("DestinationRecoveryPointArn", "")
+    check(copied.startswith(f"arn:aws:backup:{HOME}:{DR_ACCOUNT}:recovery-point:"), f"in the DR account: {copied}")
+    check(job["AccountId"] == ACCOUNT, "the copy job is the source account's")
+    err = error_of(lambda: dr_backup.describe_copy_job(CopyJobId=copy_id))
+    check(err is not None and err[0] == "ResourceNotFoundException", "the DR account does not see the copy job")
+    listed = [p["RecoveryPointArn"] for p in dr_backup.list_recovery_points_by_backup_vault(BackupVaultName="dr")["RecoveryPoints"]]
+    check(listed == [copied], f"ListRecoveryPointsByBackupVault in the DR account: {listed}")
+    check(dr_backup.describe_backup_vault(BackupVaultName="dr").get("NumberOfRecoveryPoints") == 1, "its vault counts it")
+    err = error_of(lambda: backup.describe_recovery_point(BackupVaultName="dr", RecoveryPointArn=copied))
+    check(err is not None and err[0] == "ResourceNotFoundException", "the source account cannot read it")
+
+    section("a restore in the DR account, with a role of the DR account")
+    err = error_of(lambda: backup.start_restore_job(RecoveryPointArn=copied, IamRoleArn=ROLE, Metadata={"targetTableName": "Ledger"}))
+    check(err is not None and err[0] == "ResourceNotFoundException", f"the source account cannot restore it: {err}")
+    err = error_of(lambda: dr_backup.start_restore_job(RecoveryPointArn=copied, IamRoleArn=ROLE, Metadata={"targetTableName": "Ledger"}))
+    check(err is not None and err[:2] == ("AccessDeniedException", 403), f"passing a role of another account: {err}")
+    restore_id = dr_backup.start_restore_job(
+        RecoveryPointArn=copied, IamRoleArn=DR_ROLE, Metadata={"targetTableName": "Ledger"}
+    )["RestoreJobId"]
+    job, _ = wait_job(lambda: dr_backup.describe_restore_job(RestoreJobId=restore_id), "Status")
+    check(job["Status"] == "COMPLETED", f"restore job: {job['Status']} {job.get('StatusMessage')}")
+    check(job.get("CreatedResourceArn") == f"arn:aws:dynamodb:{HOME}:{DR_ACCOUNT}:table/Ledger", f"{job.get('CreatedResourceArn')}")
+    check(items(dr_ddb, "Ledger") == items(ddb, "Ledger"), "the DR account's Ledger holds the snapshot's items")
+    emu.control("POST", "/_emulator/reset")
+    check(emu.control("GET", "/_emulator/organization")["accounts"] == [], "reset: back to the environment's organization")
+
+
 def main():
     emu = Emulator()
     print(f"AWS Backup emulator self-test on {emu.url} (jobs take {emu.job_seconds:g} s)")
@@ -399,6 +523,7 @@ def main():
     try:
         emu.wait_ready()
         run(emu)
+        cross_account(emu)
         ok = not FAILURES
     except Exception:  # noqa: BLE001 - report, then fail
         traceback.print_exc()

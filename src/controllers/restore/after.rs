@@ -14,6 +14,7 @@ use crate::{
     aws::{AwsError, AwsResult, ErrorClass, Lane},
     controllers::{common::StatusWriter, error::Error},
     plan::{
+        arns,
         conditions::Standing,
         restore::{
             after::{self, AfterStep},
@@ -90,6 +91,11 @@ async fn source_if_there(w: &Writer<'_>, scope: &Scope, needed: bool) -> Result<
     let Some(at) = w.status.source_table_arn.as_deref().and_then(|arn| TableRef::parse(arn).ok()).filter(|_| needed) else {
         return Ok(None);
     };
+    // A restore from a copy in another account: the source table is not this account's to read
+    // (a table of the same name here would be another table).
+    if arns::other_account(w.status.source_table_arn.as_deref(), scope.role_arn.as_deref()) {
+        return Ok(None);
+    }
     let source_scope = w.scope(at.region.clone().or(scope.region.clone()));
     let found = w.ctx.dynamo.describe_table(&source_scope, &at.name).await?;
     Ok(found.map(|table| Source { at, scope: source_scope, table }))

@@ -14,6 +14,7 @@ use crate::{
     cluster,
     controllers::{common::StatusWriter, error::Error},
     plan::{
+        arns::account_of,
         conditions::Standing,
         restore::{
             check_window, pitr_source,
@@ -87,7 +88,10 @@ async fn gather(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<R
                 Ok(Named::Native { arn, region }) => (arn, region),
                 Ok(Named::Vaulted) => {
                     let Some(backup) = backup else { return Ok(Err(Halt::Wait(format!("DynamoBackup {name} does not exist (yet)")))) };
-                    return Ok(source::recovery_point_of(name, &backup, target_region.as_deref())
+                    // The account this namespace's calls go to: its tenant role's (None: the
+                    // operator's own, the account of the namespace's own backups).
+                    let account = w.scope(None).role_arn.as_deref().and_then(account_of);
+                    return Ok(source::recovery_point_of(name, &backup, target_region.as_deref(), account.as_deref())
                         .and_then(|point| by_aws_backup(w, point, Some(&backup))));
                 }
                 Err(halt) => return Ok(Err(halt)),
@@ -95,7 +99,10 @@ async fn gather(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<R
         }
         Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
         Source::PointInTime { table, at } => return point_in_time(w, request, table, *at).await,
-        Source::RecoveryPoint { arn, .. } => return Ok(by_aws_backup(w, arn.clone(), None)),
+        Source::RecoveryPoint { arn, .. } => {
+            let checked = source::recovery_point_account(arn, w.scope(None).role_arn.as_deref()).map_err(Halt::Stall);
+            return Ok(checked.and_then(|()| by_aws_backup(w, arn.clone(), None)));
+        }
     };
     if let (Some(backup), Some(target)) = (&region, &target_region)
         && backup != target

@@ -6,9 +6,9 @@ use jiff::Timestamp;
 
 use crate::{
     api::facts::{IndexDef, Pitr, TableOverrides},
-    api::{BackupMethod, BackupPhase, BillingMode, CopyState, DynamoBackup, DynamoRestoreSpec, RestoreOverrides},
+    api::{BackupMethod, BackupPhase, BillingMode, CopyState, CopyStatus, DynamoBackup, DynamoRestoreSpec, RestoreOverrides},
     plan::{
-        arns::recovery_point_region,
+        arns::{account_of, other_account, recovery_point_region},
         validate::{self, Invalid},
     },
 };
@@ -58,16 +58,26 @@ pub fn backup_ref(name: &str, backup: Option<&DynamoBackup>, recorded: Option<&s
 }
 
 /// The recovery point of the AWSBackup DynamoBackup `name` that serves `target_region` (None:
-/// the default region): the source's own, or a completed copy in that region.
-pub fn recovery_point_of(name: &str, backup: &DynamoBackup, target_region: Option<&str>) -> Result<String, Halt> {
+/// the source's region) in `account` (None: the source's): the source's own, or a completed copy
+/// there. `account` is the restoring namespace's, its tenant role's: a copy in a vault of
+/// another account is restored by that account's role only.
+pub fn recovery_point_of(name: &str, backup: &DynamoBackup, target_region: Option<&str>, account: Option<&str>) -> Result<String, Halt> {
     let status = backup.status.clone().unwrap_or_default();
     let source = status.recovery_point_arn.clone().filter(|_| status.backup_status.as_deref() == Some("COMPLETED"));
     let Some(source) = source else {
         return Err(Halt::Wait(format!("DynamoBackup {name}: its recovery point is not complete yet")));
     };
-    let source_region = recovery_point_region(&source);
-    let Some(target) = target_region.filter(|t| Some(*t) != source_region.as_deref()) else { return Ok(source) };
-    match status.copies.iter().find(|c| c.region == target) {
+    let source_place = Place { region: recovery_point_region(&source), account: account_of(&source) };
+    let wanted = Place {
+        region: target_region.map(str::to_owned).or(source_place.region.clone()),
+        account: account.map(str::to_owned).or(source_place.account.clone()),
+    };
+    if wanted == source_place {
+        return Ok(source);
+    }
+    let place_of = |c: &CopyStatus| Place { region: Some(c.region.clone()), account: account_of(&c.destination_backup_vault_arn) };
+    let target = wanted.describe(&source_place);
+    match status.copies.iter().find(|c| place_of(c) == wanted) {
         Some(copy) if copy.state == CopyState::Completed && copy.recovery_point_arn.is_some() => {
             Ok(copy.recovery_point_arn.clone().unwrap_or_default())
         }
@@ -75,16 +85,50 @@ pub fn recovery_point_of(name: &str, backup: &DynamoBackup, target_region: Optio
             Err(Halt::Wait(format!("DynamoBackup {name}: its copy to {target} is not complete yet")))
         }
         _ => {
-            let mut regions: Vec<String> = source_region.into_iter().collect();
-            regions.extend(status.copies.iter().filter(|c| c.state == CopyState::Completed).map(|c| c.region.clone()));
-            let message = format!(
-                "DynamoBackup {name} has no completed copy in {target}; it can be restored in: {}. Add a copyTo vault in {target} \
-                 to the backup's method (a new DynamoBackup), or restore in one of those regions",
-                regions.join(", ")
-            );
-            Err(Halt::Stall(Invalid { reason: "NoCopyInRegion", message }))
+            let mut places = vec![source_place.describe(&source_place)];
+            places.extend(status.copies.iter().filter(|c| c.state == CopyState::Completed).map(|c| place_of(c).describe(&source_place)));
+            let (reason, fix) = if wanted.region != source_place.region {
+                ("NoCopyInRegion", "Add a copyTo vault there to the backup's method (a new DynamoBackup), or restore in one of those")
+            } else {
+                ("NoCopyInAccount", "a copy in another account is restored from a namespace whose tenant role is in that account")
+            };
+            let message =
+                format!("DynamoBackup {name} has no completed copy in {target}; it can be restored in: {}. {fix}", places.join(", "));
+            Err(Halt::Stall(Invalid { reason, message }))
         }
     }
+}
+
+/// Where a recovery point is: its region and account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Place {
+    region: Option<String>,
+    account: Option<String>,
+}
+
+impl Place {
+    /// The region, and the account when it is not the source's.
+    fn describe(&self, source: &Place) -> String {
+        let region = self.region.clone().unwrap_or_else(|| "the default region".into());
+        match &self.account {
+            Some(account) if self.account != source.account => format!("{region} of account {account}"),
+            _ => region,
+        }
+    }
+}
+
+/// A recovery point named by ARN is restored by its own account: a namespace whose calls go to
+/// another account (its tenant role's, `role_arn`) would not find it.
+pub fn recovery_point_account(arn: &str, role_arn: Option<&str>) -> Result<(), Invalid> {
+    if !other_account(Some(arn), role_arn) {
+        return Ok(());
+    }
+    let (point, role) = (account_of(arn).unwrap_or_default(), role_arn.unwrap_or_default());
+    let message = format!(
+        "recovery point {arn} is in account {point}, and this namespace's calls go to another account (tenant role {role}); \
+         restore it from a namespace whose tenant role is in account {point}"
+    );
+    Err(Invalid { reason: "NoCopyInAccount", message })
 }
 
 /// A recovery point is restored by AWS Backup with the role of `spec.awsBackup`, and takes no
@@ -289,5 +333,62 @@ mod tests {
         assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("us-east-1")), arn);
         assert_eq!(pitr_source("UserProfiles", Some("eu-west-1"), Some(arn), Some("eu-west-1")), "UserProfiles");
         assert_eq!(pitr_source("UserProfiles", None, Some(arn), Some("us-east-1")), "UserProfiles", "a plain name is local");
+    }
+
+    const SOURCE: &str = "arn:aws:backup:us-east-1:123456789012:recovery-point:A";
+    const SAME_ACCOUNT_COPY: &str = "arn:aws:backup:eu-central-1:123456789012:recovery-point:B";
+    const DR_COPY: &str = "arn:aws:backup:us-east-1:222222222222:recovery-point:C";
+
+    /// An AWSBackup DynamoBackup, complete, with a copy to eu-central-1 and one to account
+    /// 222222222222 (in the same region) in the states given.
+    fn vaulted(dr_state: &str) -> DynamoBackup {
+        let copy = |vault: &str, region: &str, state: &str, arn: &str| serde_json::json!({"destinationBackupVaultArn": vault, "region": region, "state": state, "recoveryPointArn": arn});
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "dynamobackup.io/v1alpha1", "kind": "DynamoBackup",
+            "metadata": {"name": "orders-dr", "namespace": "prod"},
+            "spec": {"tableName": "Orders", "method": "AWSBackup",
+                     "awsBackup": {"backupVaultName": "prod", "iamRoleArn": "arn:aws:iam::123456789012:role/backup"}},
+            "status": {"recoveryPointArn": SOURCE, "backupStatus": "COMPLETED", "copies": [
+                copy("arn:aws:backup:eu-central-1:123456789012:backup-vault:dr", "eu-central-1", "Completed", SAME_ACCOUNT_COPY),
+                copy("arn:aws:backup:us-east-1:222222222222:backup-vault:dr", "us-east-1", dr_state, DR_COPY),
+            ]}
+        }))
+        .expect("a DynamoBackup")
+    }
+
+    #[test]
+    fn the_recovery_point_of_the_restoring_account_and_region_is_chosen() {
+        let b = vaulted("Completed");
+        assert_eq!(recovery_point_of("orders-dr", &b, None, None), Ok(SOURCE.to_owned()));
+        assert_eq!(recovery_point_of("orders-dr", &b, Some("us-east-1"), Some("123456789012")), Ok(SOURCE.to_owned()));
+        assert_eq!(recovery_point_of("orders-dr", &b, Some("eu-central-1"), None), Ok(SAME_ACCOUNT_COPY.to_owned()));
+        assert_eq!(recovery_point_of("orders-dr", &b, Some("us-east-1"), Some("222222222222")), Ok(DR_COPY.to_owned()));
+        assert_eq!(recovery_point_of("orders-dr", &b, None, Some("222222222222")), Ok(DR_COPY.to_owned()), "the source's region");
+    }
+
+    #[test]
+    fn a_copy_to_another_account_is_waited_for_or_missing() {
+        let running = vaulted("Running");
+        assert!(matches!(recovery_point_of("orders-dr", &running, None, Some("222222222222")), Err(Halt::Wait(_))));
+        let Err(Halt::Stall(invalid)) = recovery_point_of("orders-dr", &running, None, Some("333333333333")) else {
+            panic!("no copy in account 333333333333")
+        };
+        assert_eq!(invalid.reason, "NoCopyInAccount");
+        assert!(invalid.message.contains("us-east-1 of account 333333333333"), "{}", invalid.message);
+        let Err(Halt::Stall(invalid)) = recovery_point_of("orders-dr", &vaulted("Completed"), Some("eu-central-1"), Some("222222222222"))
+        else {
+            panic!("no copy in eu-central-1 of account 222222222222")
+        };
+        assert_eq!(invalid.reason, "NoCopyInRegion");
+        assert!(invalid.message.contains("us-east-1 of account 222222222222"), "the places that can: {}", invalid.message);
+    }
+
+    #[test]
+    fn a_recovery_point_arn_is_restored_by_its_own_account() {
+        assert!(recovery_point_account(DR_COPY, Some("arn:aws:iam::222222222222:role/dr-restores")).is_ok());
+        assert!(recovery_point_account(DR_COPY, None).is_ok(), "the operator's own account is not known here: AWS will say");
+        let err = recovery_point_account(DR_COPY, Some("arn:aws:iam::123456789012:role/shop")).unwrap_err();
+        assert_eq!(err.reason, "NoCopyInAccount");
+        assert!(err.message.contains("222222222222"), "{}", err.message);
     }
 }

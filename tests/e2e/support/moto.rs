@@ -11,6 +11,10 @@ use aws_sdk_dynamodb::{
 use super::process::{Process, eventually, free_port};
 
 pub const REGION: &str = "us-east-1";
+/// The account of the operator's credentials (moto's default).
+pub const OWN_ACCOUNT: &str = "123456789012";
+/// A second account of the emulator's organization.
+pub const DR_ACCOUNT: &str = "222222222222";
 
 pub struct Moto {
     pub process: Process,
@@ -23,6 +27,9 @@ impl Moto {
         let mut cmd = Command::new(moto_python);
         cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulators/aws_backup.py"));
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        // One organization of the operator's account and a disaster-recovery account, with
+        // cross-account backup on: copies between them are allowed (vault access policies permitting).
+        cmd.env("AWS_BACKUP_EMULATOR_ORGANIZATION", format!("{OWN_ACCOUNT},{DR_ACCOUNT}"));
         let process = Process::spawn("moto", cmd, &dir.join("moto.log"))?;
         let url = format!("http://127.0.0.1:{port}");
         let moto = Self { process, url };
@@ -80,6 +87,41 @@ impl Moto {
             .credentials_provider(c::Credentials::new("testing", "testing", None, None, "e2e"))
             .build();
         aws_sdk_applicationautoscaling::Client::from_conf(config)
+    }
+
+    /// DynamoDB and AWS Backup clients of `region` with the credentials of `role_arn`, assumed
+    /// through moto's STS: they act in the role's account.
+    pub async fn assumed(&self, role_arn: &str, region: &str) -> Result<(Client, aws_sdk_backup::Client), String> {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+                .endpoint_url(&self.url)
+                .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "e2e"))
+                .build(),
+        );
+        let answer = sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("e2e")
+            .send()
+            .await
+            .map_err(|e| format!("AssumeRole {role_arn}: {}", aws_sdk_sts::error::DisplayErrorContext(e)))?;
+        let c = answer.credentials().ok_or("AssumeRole gave no credentials")?;
+        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "assumed");
+        let dynamo = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(credentials.clone())
+            .build();
+        let backup = aws_sdk_backup::Config::builder()
+            .behavior_version(aws_sdk_backup::config::BehaviorVersion::latest())
+            .region(aws_sdk_backup::config::Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(credentials)
+            .build();
+        Ok((Client::from_conf(dynamo), aws_sdk_backup::Client::from_conf(backup)))
     }
 
     /// Sets the AWS Backup emulator's faults (replacing those set before): a JSON object such as

@@ -6,7 +6,9 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use dynamo_backup_operator::api::{AwsBackupRestore, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoRestore, RestoreSource};
+use dynamo_backup_operator::api::{
+    AwsBackupRestore, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoRestore, RestoreSource,
+};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
@@ -17,10 +19,13 @@ use libtest_mimic::Trial;
 use crate::{
     aws_backup::{aws_backup, create_vault, recovery_points, settings, vault},
     backup::{WAIT, backup, conditions},
+    plugin::kubectl,
+    policy::policy,
     restore::{self as restores, from_backup, restore},
     support::{
         Env, TestCtx, ensure,
         moto::{DR_ACCOUNT, OWN_ACCOUNT, REGION},
+        process::eventually,
         tables::{condition, create_table, items, table_exists, wait_condition},
     },
 };
@@ -30,6 +35,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("account_copy_to_a_vault_of_another_account_lands_there", copy_lands_there),
         env.trial("account_restore_from_the_copy_through_a_tenant_role_of_that_account", restore_from_the_copy),
         env.trial("account_tenant_role_in_another_account_backs_up_and_restores_there", tenant_in_another_account),
+        env.trial("account_same_table_name_in_two_accounts_makes_two_series_and_two_lines", same_name_in_two_accounts),
     ]
 }
 
@@ -246,4 +252,48 @@ async fn tenant_in_another_account(ctx: TestCtx) -> Result<(), String> {
     let got = items(&dr_dynamo, &target).await?;
     ensure(got.len() == ROWS.len(), || format!("items in the DR account: {got:?}"))?;
     ensure(!table_exists(&ctx.dynamo(), &target).await, || "the restored table is in the operator's own account".into())
+}
+
+/// The same table name in the operator's account and in the DR account, each protected by a
+/// policy of its namespace: two series of each per-table metric, told apart by `account`, and two
+/// lines of `kubectl dynamobackup status`, each naming its account.
+async fn same_name_in_two_accounts(ctx: TestCtx) -> Result<(), String> {
+    let dr = dr_namespace(&ctx).await?;
+    let (dr_dynamo, _) = ctx.env.moto.assumed(DR_TENANT_ROLE, REGION).await?;
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &ROWS).await?;
+    create_table(&dr_dynamo, &table, &ROWS[..1]).await?;
+    let file = tenancy_file(&ctx, &dr)?;
+    let tenancy = format!("--tenancy-file={}", file.display());
+    let watch = format!("--namespaces={},{dr}", ctx.namespace);
+    let op = ctx.start_operator(&[&tenancy, &watch])?;
+    for namespace in [ctx.namespace.as_str(), dr.as_str()] {
+        let policies: Api<DynamoBackupPolicy> = Api::namespaced(ctx.client(), namespace);
+        policies.create(&PostParams::default(), &policy("orders", &[&table])).await.map_err(|e| e.to_string())?;
+        wait_condition(&policies, "orders", "Ready", WAIT, policy_conditions).await?;
+    }
+    let url = format!("{}/metrics", op.metrics_url);
+    let series = |account: &str| {
+        format!(
+            "dynamo_backup_operator_seconds_since_latest_restorable_time{{account=\"{account}\",region=\"{REGION}\",table=\"{table}\"}}"
+        )
+    };
+    let wanted = [series(OWN_ACCOUNT), series(DR_ACCOUNT)];
+    eventually("one series per account", WAIT, || {
+        let (url, wanted) = (url.clone(), wanted.clone());
+        async move {
+            let (_, text) = crate::operator::get(&url).await?;
+            wanted.iter().all(|w| text.contains(w.as_str())).then_some(())
+        }
+    })
+    .await?;
+    let status = kubectl(&ctx, &["status", "-A", "-o", "wide"])?;
+    ensure(status.code == Some(0), || status.stderr.clone())?;
+    let lines: Vec<&str> = status.stdout.lines().filter(|l| l.contains(table.as_str())).collect();
+    ensure(lines.len() == 2, || format!("expected two lines of {table}:\n{}", status.stdout))?;
+    ensure(lines.iter().any(|l| l.contains(OWN_ACCOUNT)) && lines.iter().any(|l| l.contains(DR_ACCOUNT)), || status.stdout.clone())
+}
+
+fn policy_conditions(p: &DynamoBackupPolicy) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    p.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
 }

@@ -26,6 +26,7 @@ use crate::{
         Env, TestCtx, ensure,
         moto::{DR_ACCOUNT, OWN_ACCOUNT, REGION},
         process::eventually,
+        proxy::{FaultProxy, Rule},
         tables::{condition, create_table, items, table_exists, wait_condition},
     },
 };
@@ -36,6 +37,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("account_restore_from_the_copy_through_a_tenant_role_of_that_account", restore_from_the_copy),
         env.trial("account_tenant_role_in_another_account_backs_up_and_restores_there", tenant_in_another_account),
         env.trial("account_same_table_name_in_two_accounts_makes_two_series_and_two_lines", same_name_in_two_accounts),
+        env.trial("account_throttling_of_one_account_does_not_hold_up_another", throttled_account),
     ]
 }
 
@@ -296,4 +298,36 @@ async fn same_name_in_two_accounts(ctx: TestCtx) -> Result<(), String> {
 
 fn policy_conditions(p: &DynamoBackupPolicy) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
     p.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+}
+
+/// DynamoDB throttles the operator's own account (every CreateBackup it signs, for a while);
+/// the DR tenant's backup, made under its role in its own account, is Ready meanwhile.
+async fn throttled_account(ctx: TestCtx) -> Result<(), String> {
+    let dr = dr_namespace(&ctx).await?;
+    let (dr_dynamo, _) = ctx.env.moto.assumed(DR_TENANT_ROLE, REGION).await?;
+    let table = ctx.table("Orders");
+    create_table(&ctx.dynamo(), &table, &ROWS).await?;
+    create_table(&dr_dynamo, &table, &ROWS).await?;
+    let proxy = FaultProxy::start(&ctx.env.moto.url).await?;
+    // The operator's own credentials sign with this access key (moto's test credentials).
+    proxy.add(Rule::FailSignedBy { operation: "CreateBackup", signer: "testing".into(), code: "ThrottlingException", times: 3 });
+    let file = tenancy_file(&ctx, &dr)?;
+    let tenancy = format!("--tenancy-file={}", file.display());
+    let watch = format!("--namespaces={},{dr}", ctx.namespace);
+    let _op = ctx.start_operator_via(&proxy, &[&tenancy, &watch])?;
+    let own: Api<DynamoBackup> = ctx.api();
+    let other: Api<DynamoBackup> = Api::namespaced(ctx.client(), &dr);
+    own.create(&PostParams::default(), &backup("own", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    other.create(&PostParams::default(), &backup("other", &table, DeletionPolicy::Retain)).await.map_err(|e| e.to_string())?;
+    wait_condition(&other, "other", "Ready", WAIT, conditions).await?;
+    let own_now = own.get("own").await.map_err(|e| e.to_string())?;
+    let ready = condition(&conditions(&own_now), "Ready").is_some_and(|c| c.status == "True");
+    println!(
+        "when the DR account's backup was Ready, the own account's: {:?}",
+        condition(&conditions(&own_now), "Reconciling").map(|c| &c.reason)
+    );
+    ensure(!ready, || "the own account's backup was Ready first: the throttling did not hold it".into())?;
+    wait_condition(&own, "own", "Ready", Duration::from_secs(120), conditions).await?;
+    let signers = proxy.signers("CreateBackup");
+    ensure(signers.iter().filter(|s| *s == "testing").count() > 3, || format!("the throttled calls were not retried: {signers:?}"))
 }

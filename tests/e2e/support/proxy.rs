@@ -28,6 +28,10 @@ use tokio::sync::Notify;
 pub enum Rule {
     /// Answer `operation` with this AWS error, `times` times (without forwarding).
     Fail { operation: &'static str, code: &'static str, status: u16, times: u32 },
+    /// Answer `operation` with this AWS error when `signer` (an access key id) signed it, `times`
+    /// times: one account's calls refused while another's go through.
+    #[allow(dead_code)]
+    FailSignedBy { operation: &'static str, signer: String, code: &'static str, times: u32 },
     /// Forward `operation`, then never answer: the caller hangs until it is killed.
     Hold { operation: &'static str },
     /// Let `skip` calls of `operation` through, then hold the next as `Hold` does.
@@ -285,7 +289,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         .unwrap_or("")
         .to_owned();
     if let Ok(mut signers) = shared.signers.lock() {
-        signers.push((operation.clone(), signer));
+        signers.push((operation.clone(), signer.clone()));
     }
     if let Ok(mut bodies) = shared.bodies.lock() {
         bodies.push((operation.clone(), request_body.clone(), jiff::Timestamp::now()));
@@ -310,6 +314,10 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                 Rule::Fail { operation: op, code, status, times } if *op == operation && *times > 0 => {
                     *times -= 1;
                     return aws_error(*status, code);
+                }
+                Rule::FailSignedBy { operation: op, signer: by, code, times } if *op == operation && *by == signer && *times > 0 => {
+                    *times -= 1;
+                    return aws_error(400, code);
                 }
                 Rule::Hold { operation: op } if *op == operation => hold = true,
                 Rule::HoldAfter { operation: op, skip } if *op == operation => {

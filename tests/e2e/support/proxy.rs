@@ -232,6 +232,16 @@ fn aws_error(status: u16, code: &str) -> Response {
         .unwrap_or_default()
 }
 
+/// The capacity units of an answer's `ConsumedCapacity`: one object for the calls on one table
+/// (Scan, PutItem, ...), a list of one per table for the batch and transaction calls
+/// (BatchGetItem, BatchWriteItem, Transact*), summed.
+fn capacity_units(consumed: &serde_json::Value) -> Option<f64> {
+    match consumed {
+        serde_json::Value::Array(tables) => Some(tables.iter().filter_map(|t| t["CapacityUnits"].as_f64()).sum()),
+        one => one["CapacityUnits"].as_f64(),
+    }
+}
+
 /// The AWS Backup operations the operator calls, by method and path.
 fn aws_backup_operation(method: &Method, path: &str) -> Option<&'static str> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -357,7 +367,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     }
     if text.contains("ConsumedCapacity")
         && let Ok(answer) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(units) = answer["ConsumedCapacity"]["CapacityUnits"].as_f64()
+        && let Some(units) = capacity_units(&answer["ConsumedCapacity"])
         && let Ok(mut consumed) = shared.consumed.lock()
     {
         *consumed.entry(operation.clone()).or_insert(0.0) += units;

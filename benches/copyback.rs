@@ -232,6 +232,11 @@ fn moto_version(env: &support::Env) -> String {
         .unwrap_or_else(|| "(version unknown)".into())
 }
 
+/// The machine's load average over the last minute (the bench shares its cores with whatever runs).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_owned)).unwrap_or_else(|| "?".into())
+}
+
 fn copy_status(r: &DynamoRestore) -> Option<&CopyBackStatus> {
     r.status.as_ref().and_then(|s| s.copy_back.as_ref())
 }
@@ -323,6 +328,7 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
     }))
     .map_err(|e| e.to_string())?;
     let restores: Api<DynamoRestore> = ctx.api();
+    let load_before = load_average();
     let created = Instant::now();
     let created_at = jiff::Timestamp::now();
     let repair = restores.create(&PostParams::default(), &repair).await.map_err(|e| format!("creating the DynamoRestore: {e}"))?;
@@ -334,6 +340,7 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
         .map_err(|e| e.to_string())?
         .ok_or("the DynamoRestore was deleted")?;
     let bench_wall = created.elapsed();
+    let load_after = load_average();
     // Let the last status write and any follow-up reconcile land before counting.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status = copy_status(&done).cloned().ok_or("no status.copyBack")?;
@@ -390,8 +397,8 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
     let doc_get: f64 = sizes.iter().map(|s| s.div_ceil(4096).max(1) as f64 * 0.5).sum();
     let doc_put: f64 = lost.iter().map(|i| sizes[*i].div_ceil(1024).max(1) as f64).sum();
     let doc_floor = floor(doc_scan + doc_get, doc_put);
-    // moto's own: a unit per Scan page and per PutItem, a unit per key per BatchGetItem.
-    let (moto_scan, moto_get, moto_put) = (pages as f64, total as f64, missing as f64);
+    // moto's own: a unit per Scan call and per PutItem written, a unit per key per BatchGetItem.
+    let (moto_scan, moto_get, moto_put) = (call("Scan") as f64, total as f64, missing as f64);
 
     let bytes: usize = sizes.iter().sum();
     let average = bytes as f64 / total as f64;
@@ -414,6 +421,10 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
         secs(backup_in),
         num(missing as f64),
         secs(deleted_in)
+    );
+    println!(
+        "  machine: {} cores, load average {load_before} when the restore was created, {load_after} when the copy completed",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!("  result: {}", status.message.as_deref().unwrap_or("(no message)"));
     println!("          the live table holds {} items again (Scan, Select COUNT, every page)", num(live_now as f64));
@@ -450,7 +461,7 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
     println!("  {:<38}{:>14}{:>14}{:>22}", "", "reported", "moto's rule", "DynamoDB's rule");
     println!(
         "  {:<38}{:>14}{:>14}{:>22}",
-        format!("Scan of the restored table, {pages} pages"),
+        format!("Scan of the restored table, {} calls", call("Scan")),
         num(scan_units),
         num(moto_scan),
         format!("{} RCU", num(doc_scan))
@@ -516,6 +527,27 @@ async fn run(env: &std::sync::Arc<support::Env>, total: usize, missing: usize) -
         "  items per second over the copy's {status_wall:.0} s: {:.0} compared, {:.1} written",
         status.scanned as f64 / status_wall.max(1.0),
         status.written as f64 / status_wall.max(1.0)
+    );
+    println!();
+    println!("Where the time went: moto's answer times, as the proxy measured them (forwarded to answered)");
+    for op in ["Scan", "BatchGetItem", "PutItem"] {
+        let mut times = proxy.answer_times(op);
+        times.sort();
+        let in_all: f64 = times.iter().map(Duration::as_secs_f64).sum();
+        let median = times.get(times.len() / 2).copied().unwrap_or_default();
+        println!(
+            "  {op:<14}{:>7} calls   median {:>6.1} ms   mean {:>6.1} ms   {in_all:>6.1} s in all",
+            times.len(),
+            median.as_secs_f64() * 1000.0,
+            in_all * 1000.0 / times.len().max(1) as f64
+        );
+    }
+    let chunks = total.div_ceil(CHUNK);
+    println!(
+        "  a chunk of {CHUNK} keys took {:.3} s on average over the copy; its read budget is {:.3} s ({} units at {read_budget}/s)",
+        calls_wall / chunks as f64,
+        (get_units / chunks as f64) / read_budget,
+        num(get_units / chunks as f64)
     );
     Ok(())
 }

@@ -97,6 +97,8 @@ struct Shared {
     held: Notify,
     /// The capacity units DynamoDB's answers reported (`ConsumedCapacity`), by operation.
     consumed: Mutex<HashMap<String, f64>>,
+    /// How long upstream took to answer each forwarded call (to the end of its body), in order.
+    answered: Mutex<Vec<(String, std::time::Duration)>>,
     /// Requests held so far.
     holding: std::sync::atomic::AtomicUsize,
 }
@@ -202,6 +204,13 @@ impl FaultProxy {
     #[allow(dead_code)]
     pub fn consumed(&self, operation: &str) -> f64 {
         self.shared.consumed.lock().map(|c| c.get(operation).copied().unwrap_or(0.0)).unwrap_or(0.0)
+    }
+
+    /// How long upstream took to answer each forwarded call of `operation`, in order.
+    #[allow(dead_code)]
+    pub fn answer_times(&self, operation: &str) -> Vec<std::time::Duration> {
+        let answered = self.shared.answered.lock().map(|a| a.clone()).unwrap_or_default();
+        answered.into_iter().filter(|(op, _)| op == operation).map(|(_, took)| took).collect()
     }
 
     /// How many requests are held (forwarded, never answered).
@@ -350,6 +359,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
         forward = forward.header(name, value);
     }
+    let forwarded = Instant::now();
     let answer = match forward.body(body).send().await {
         Ok(answer) => answer,
         Err(err) => return aws_error(502, &format!("ProxyUpstreamError: {err}")),
@@ -360,6 +370,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     // REST services (AWS Backup) name their errors in this header.
     let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut text = answer.text().await.unwrap_or_default();
+    if let Ok(mut answered) = shared.answered.lock() {
+        answered.push((operation.clone(), forwarded.elapsed()));
+    }
     if hold {
         shared.holding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         shared.held.notify_waiters();

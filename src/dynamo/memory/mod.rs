@@ -77,6 +77,8 @@ struct State {
     written: Vec<(String, Item)>,
     /// Resource-based policies by table ARN.
     resource_policies: BTreeMap<String, String>,
+    /// How long each call of an operation takes to answer (none: at once).
+    latency: BTreeMap<&'static str, std::time::Duration>,
 }
 
 #[derive(Default)]
@@ -193,6 +195,11 @@ impl MemoryDynamo {
         self.lock().restore_creating_reads = reads;
     }
 
+    /// Every call of `operation` from now on takes `took` to answer (after taking effect).
+    pub fn set_latency(&self, operation: &'static str, took: std::time::Duration) {
+        self.lock().latency.insert(operation, took);
+    }
+
     /// The next call of `operation` meets `fault` (queued after earlier ones).
     pub fn inject(&self, operation: &'static str, fault: Fault) {
         self.lock().faults.entry(operation).or_default().push_back(fault);
@@ -264,6 +271,10 @@ impl MemoryDynamo {
     async fn call<T>(&self, operation: &'static str, lane: Lane, effect: impl FnOnce(&mut State) -> AwsResult<T>) -> AwsResult<T> {
         let lost = self.enter(operation, lane)?;
         let result = effect(&mut self.lock());
+        let took = self.lock().latency.get(operation).copied();
+        if let Some(took) = took {
+            tokio::time::sleep(took).await;
+        }
         let tripped = self.tripwire.count();
         hang_if(lost || tripped).await;
         result

@@ -156,9 +156,9 @@ impl Copy<'_> {
     async fn scan_page(&mut self, w: &mut Writer<'_>) -> Result<bool, Error> {
         let start = self.status.resume_key.as_deref().and_then(|k| key_from_text(k).ok());
         let restored = self.restored.name.clone();
-        self.pace_read().await;
+        let at = self.pace_read().await;
         let page = self.patiently(|| w.ctx.dynamo.scan_items(self.scope, &restored, start.as_ref(), plan::SCAN_PAGE)).await?;
-        self.used_read(w, page.consumed);
+        self.used_read(w, page.consumed, at);
         for chunk in page.items.chunks(plan::CHUNK) {
             let last = chunk.last().and_then(|i| plan::key_of(i, &self.restored.key_schema)).map(|k| key_text(&k));
             let whole = self.chunk(w, chunk, move |s| s.resume_key = last).await?;
@@ -220,18 +220,18 @@ impl Copy<'_> {
     async fn put(&mut self, w: &Writer<'_>, write: &Write) -> Result<(), Error> {
         let names = plan::key_names(&self.restored.key_schema);
         let absent = write.only_if_absent.then_some(names.as_slice());
-        self.pace_write().await;
+        let at = self.pace_write().await;
         let into = self.into;
         match self.patiently(|| w.ctx.dynamo.put_item(self.scope, into, &write.item, absent)).await? {
             Put::Written { consumed } => {
                 self.status.written += 1;
-                self.used_write(w, consumed);
+                self.used_write(w, consumed, at);
                 w.ctx.metrics.copy_back.items("written", 1);
             }
             Put::Present => {
                 // A refused conditional write is billed too, by the item's size.
                 self.status.skipped += 1;
-                self.used_write(w, item_size(&write.item).div_ceil(1024).max(1) as f64);
+                self.used_write(w, item_size(&write.item).div_ceil(1024).max(1) as f64, at);
                 w.ctx.metrics.copy_back.items("skipped", 1);
             }
         }
@@ -244,9 +244,9 @@ impl Copy<'_> {
         let mut wanted = keys.to_vec();
         let mut attempt = 0;
         while !wanted.is_empty() {
-            self.pace_read().await;
+            let at = self.pace_read().await;
             let read = self.patiently(|| w.ctx.dynamo.batch_get(self.scope, table, &wanted)).await?;
-            self.used_read(w, read.consumed);
+            self.used_read(w, read.consumed, at);
             items.extend(read.items);
             if !read.unprocessed.is_empty() {
                 tokio::time::sleep(plan::backoff(attempt)).await;
@@ -276,22 +276,26 @@ impl Copy<'_> {
         }
     }
 
-    async fn pace_read(&self) {
+    /// Waits until the read budget is free; the moment the call is made, to count its units
+    /// from (counted from its answer, each call's own time would slow the pace below the budget).
+    async fn pace_read(&self) -> Duration {
         tokio::time::sleep(self.read.wait(self.started.elapsed())).await;
+        self.started.elapsed()
     }
 
-    async fn pace_write(&self) {
+    async fn pace_write(&self) -> Duration {
         tokio::time::sleep(self.write.wait(self.started.elapsed())).await;
+        self.started.elapsed()
     }
 
-    fn used_read(&mut self, w: &Writer<'_>, units: f64) {
-        self.read.spend(units, self.started.elapsed());
+    fn used_read(&mut self, w: &Writer<'_>, units: f64, at: Duration) {
+        self.read.spend(units, at);
         self.status.consumed_read_capacity += units;
         w.ctx.metrics.copy_back.capacity("read", units);
     }
 
-    fn used_write(&mut self, w: &Writer<'_>, units: f64) {
-        self.write.spend(units, self.started.elapsed());
+    fn used_write(&mut self, w: &Writer<'_>, units: f64, at: Duration) {
+        self.write.spend(units, at);
         self.status.consumed_write_capacity += units;
         w.ctx.metrics.copy_back.capacity("write", units);
     }

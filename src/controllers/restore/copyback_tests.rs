@@ -207,6 +207,21 @@ async fn the_budgets_pace_the_copy_in_slices() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(27), "{:?}", started.elapsed());
 }
 
+/// A call's own time does not slow the pace below the budget: its units count from the moment
+/// it was made, not from its answer.
+#[tokio::test(start_paused = true)]
+async fn the_time_a_call_takes_does_not_slow_the_pace() {
+    let world = incident().await;
+    world.dynamo.set_latency("PutItem", std::time::Duration::from_millis(500));
+    // 30 writes of 1 unit at 1 a second, each answered after 0.5 s: about 30 s, not 45.
+    world.apply(&repair(json!({"maxReadCapacityPerSecond": 1000, "maxWriteCapacityPerSecond": 1})));
+    let started = tokio::time::Instant::now();
+    let s = copy_status(&world.settle_restore("repair").await.expect("kept"));
+    assert_eq!(s.written, 30);
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_secs(27) && took < std::time::Duration::from_secs(35), "{took:?}");
+}
+
 /// A crash after any call (the cluster's or DynamoDB's) of the copy: the next operator
 /// resumes, the same items end up back, and no key is written twice.
 #[tokio::test(start_paused = true)]

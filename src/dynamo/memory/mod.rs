@@ -81,6 +81,8 @@ struct State {
     written: Vec<(String, Item)>,
     /// Resource-based policies by table ARN.
     resource_policies: BTreeMap<String, String>,
+    /// How long each call of an operation takes to answer (none: at once).
+    latency: BTreeMap<&'static str, std::time::Duration>,
 }
 
 #[derive(Default)]
@@ -148,6 +150,10 @@ impl MemoryDynamo {
     async fn call<T>(&self, operation: &'static str, lane: Lane, effect: impl FnOnce(&mut State) -> AwsResult<T>) -> AwsResult<T> {
         let lost = self.enter(operation, lane)?;
         let result = effect(&mut self.lock());
+        let took = self.lock().latency.get(operation).copied();
+        if let Some(took) = took {
+            tokio::time::sleep(took).await;
+        }
         let tripped = self.tripwire.count();
         hang_if(lost || tripped).await;
         result

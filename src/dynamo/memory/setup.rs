@@ -69,6 +69,11 @@ impl MemoryDynamo {
         self.lock().restore_creating_reads = reads;
     }
 
+    /// Every call of `operation` from now on takes `took` to answer (after taking effect).
+    pub fn set_latency(&self, operation: &'static str, took: std::time::Duration) {
+        self.lock().latency.insert(operation, took);
+    }
+
     /// The next call of `operation` meets `fault` (queued after earlier ones).
     pub fn inject(&self, operation: &'static str, fault: Fault) {
         self.lock().faults.entry(operation).or_default().push_back(fault);

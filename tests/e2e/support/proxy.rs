@@ -101,6 +101,8 @@ struct Shared {
     held: Notify,
     /// The capacity units DynamoDB's answers reported (`ConsumedCapacity`), by operation.
     consumed: Mutex<HashMap<String, f64>>,
+    /// How long upstream took to answer each forwarded call (to the end of its body), in order.
+    answered: Mutex<Vec<(String, std::time::Duration)>>,
     /// Requests held so far.
     holding: std::sync::atomic::AtomicUsize,
     /// STS GetCallerIdentity calls (the operator's own identity, asked at start).
@@ -216,6 +218,13 @@ impl FaultProxy {
         self.shared.identity_checks.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How long upstream took to answer each forwarded call of `operation`, in order.
+    #[allow(dead_code)]
+    pub fn answer_times(&self, operation: &str) -> Vec<std::time::Duration> {
+        let answered = self.shared.answered.lock().map(|a| a.clone()).unwrap_or_default();
+        answered.into_iter().filter(|(op, _)| op == operation).map(|(_, took)| took).collect()
+    }
+
     /// How many requests are held (forwarded, never answered).
     #[allow(dead_code)]
     pub fn holding(&self) -> usize {
@@ -242,6 +251,16 @@ fn aws_error(status: u16, code: &str) -> Response {
         .header("x-amzn-errortype", code)
         .body(Body::from(body))
         .unwrap_or_default()
+}
+
+/// The capacity units of an answer's `ConsumedCapacity`: one object for the calls on one table
+/// (Scan, PutItem, ...), a list of one per table for the batch and transaction calls
+/// (BatchGetItem, BatchWriteItem, Transact*), summed.
+fn capacity_units(consumed: &serde_json::Value) -> Option<f64> {
+    match consumed {
+        serde_json::Value::Array(tables) => Some(tables.iter().filter_map(|t| t["CapacityUnits"].as_f64()).sum()),
+        one => one["CapacityUnits"].as_f64(),
+    }
 }
 
 /// The AWS Backup operations the operator calls, by method and path.
@@ -363,6 +382,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
         forward = forward.header(name, value);
     }
+    let forwarded = Instant::now();
     let answer = match forward.body(body).send().await {
         Ok(answer) => answer,
         Err(err) => return aws_error(502, &format!("ProxyUpstreamError: {err}")),
@@ -373,6 +393,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     // REST services (AWS Backup) name their errors in this header.
     let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut text = answer.text().await.unwrap_or_default();
+    if let Ok(mut answered) = shared.answered.lock() {
+        answered.push((operation.clone(), forwarded.elapsed()));
+    }
     if hold {
         shared.holding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         shared.held.notify_waiters();
@@ -380,7 +403,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     }
     if text.contains("ConsumedCapacity")
         && let Ok(answer) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(units) = answer["ConsumedCapacity"]["CapacityUnits"].as_f64()
+        && let Some(units) = capacity_units(&answer["ConsumedCapacity"])
         && let Ok(mut consumed) = shared.consumed.lock()
     {
         *consumed.entry(operation.clone()).or_insert(0.0) += units;

@@ -81,18 +81,26 @@ fn source_table(request: &RestoreRequest) -> Option<(String, Option<String>)> {
     }
 }
 
-/// The live table to write into: `into`, else the source table as the restore recorded it.
-pub fn into(copy: &CopyBackSpec, source_table_arn: Option<&str>, region: &str) -> Result<String, Invalid> {
+/// The live table to write into: `into`, else the source table as the restore recorded it,
+/// which must be in the restore's region and in the account its calls go to (`account`, when
+/// known): a restore of another account's copy names `into`.
+pub fn into(copy: &CopyBackSpec, source_table_arn: Option<&str>, region: &str, account: Option<&str>) -> Result<String, Invalid> {
     if let Some(into) = &copy.into {
         return Ok(into.clone());
     }
     let Some(source) = source_table_arn.and_then(|arn| TableRef::parse(arn).ok()) else {
         return Err(refused("the source table of this restore is not known (a recovery point names none): name spec.copyBack.into".into()));
     };
-    match source.region {
-        Some(r) if r != region => Err(refused(format!(
+    match (source.region.as_deref(), source.account.as_deref()) {
+        (Some(r), _) if r != region => Err(refused(format!(
             "the source table {} is in {r}, and copy-back writes only within the restore's region {region}: name spec.copyBack.into",
             source.name
+        ))),
+        (_, Some(a)) if account.is_some_and(|ours| ours != a) => Err(refused(format!(
+            "the source table {} is in account {a}, and this restore's calls go to account {}: copy-back writes only there; \
+             name spec.copyBack.into",
+            source.name,
+            account.unwrap_or_default()
         ))),
         _ => Ok(source.name),
     }

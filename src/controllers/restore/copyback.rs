@@ -52,7 +52,8 @@ pub async fn run(w: &mut Writer<'_>, request: &RestoreRequest, scope: &Scope, re
     if !plan::due(Some(&spec), w.status.copy_back.as_ref()) {
         return Ok(Ok(()));
     }
-    let into = match plan::into(&spec, w.status.source_table_arn.as_deref(), &region) {
+    let account = w.ctx.accounts.of(scope.role_arn.as_deref());
+    let into = match plan::into(&spec, w.status.source_table_arn.as_deref(), &region, account.as_deref()) {
         Ok(into) => into,
         Err(refused) => return Ok(Err(refuse(w, refused.reason, refused.message).await?)),
     };

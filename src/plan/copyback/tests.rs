@@ -78,11 +78,15 @@ fn the_source_table_of_another_region_is_refused_unless_into_is_named() {
 fn into_defaults_to_the_recorded_source_table_in_the_same_region() {
     let c = copy(CopyBackItems::Missing, None);
     let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/UserProfiles";
-    assert_eq!(into(&c, Some(arn), "eu-west-1").expect("same region"), "UserProfiles");
-    assert_eq!(into(&c, Some(arn), "us-east-1").unwrap_err().reason, REFUSED);
-    assert_eq!(into(&c, None, "eu-west-1").unwrap_err().reason, REFUSED);
+    assert_eq!(into(&c, Some(arn), "eu-west-1", Some("123456789012")).expect("same region and account"), "UserProfiles");
+    assert_eq!(into(&c, Some(arn), "eu-west-1", None).expect("account not known yet"), "UserProfiles");
+    assert_eq!(into(&c, Some(arn), "us-east-1", None).unwrap_err().reason, REFUSED);
+    // A restore of another account's copy: its source table is not where this restore writes.
+    let err = into(&c, Some(arn), "eu-west-1", Some("222222222222")).unwrap_err();
+    assert!(err.reason == REFUSED && err.message.contains("account 123456789012"), "{}", err.message);
+    assert_eq!(into(&c, None, "eu-west-1", None).unwrap_err().reason, REFUSED);
     let named = CopyBackSpec { into: Some("Users".into()), ..c };
-    assert_eq!(into(&named, None, "eu-west-1").expect("named"), "Users");
+    assert_eq!(into(&named, None, "eu-west-1", Some("222222222222")).expect("named"), "Users");
 }
 
 #[test]

@@ -33,10 +33,6 @@ impl AwsAutoScaling {
         Self { clients, caller }
     }
 
-    async fn client(&self, scope: &Scope) -> Client {
-        self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
-    }
-
     /// Every call is in the `Now` lane: a restore someone waits for. Two codes mean something
     /// else here than in DynamoDB: LimitExceededException is a quota of targets or policies
     /// (it does not drain by itself), ConcurrentUpdateException a target being changed (it does).
@@ -93,7 +89,7 @@ fn policy_from(p: &t::ScalingPolicy) -> ScalingPolicy {
 #[async_trait]
 impl AutoScalingPort for AwsAutoScaling {
     async fn scalable_targets(&self, scope: &Scope, resource_ids: &[String]) -> AwsResult<Vec<ScalableTarget>> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let mut targets = Vec::new();
         for ids in resource_ids.chunks(IDS_PER_CALL) {
             let mut token: Option<String> = None;
@@ -117,7 +113,7 @@ impl AutoScalingPort for AwsAutoScaling {
     }
 
     async fn scaling_policies(&self, scope: &Scope, resource_id: &str) -> AwsResult<Vec<ScalingPolicy>> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let mut policies = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -138,7 +134,8 @@ impl AutoScalingPort for AwsAutoScaling {
 
     async fn register_scalable_target(&self, scope: &Scope, target: &ScalableTarget) -> AwsResult<()> {
         let mut req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .register_scalable_target()
             .service_namespace(ServiceNamespace::Dynamodb)
@@ -183,7 +180,8 @@ impl AutoScalingPort for AwsAutoScaling {
             config = config.predefined_metric_specification(spec);
         }
         let req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .put_scaling_policy()
             .policy_name(&policy.name)

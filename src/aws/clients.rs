@@ -100,6 +100,11 @@ impl<C: RegionalClient> RegionalClients<C> {
         self.lock().entry(key).or_insert(client).clone()
     }
 
+    /// The client for `scope`: its region, under its tenant role if it has one.
+    pub async fn for_scope(&self, scope: &crate::api::facts::Scope) -> C {
+        self.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Option<String>), C>> {
         // A poisoned lock only means another thread panicked while inserting; the map is intact.
         self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -28,10 +28,6 @@ impl AwsBackup {
         Self { clients, caller }
     }
 
-    async fn client(&self, scope: &Scope) -> Client {
-        self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
-    }
-
     /// Every AWS Backup call is in the `Now` lane: a backup, copy or restore someone waits for.
     async fn call<T, E, Fut>(&self, scope: &Scope, operation: &'static str, request: Fut) -> AwsResult<T>
     where
@@ -60,7 +56,7 @@ fn missing(operation: &'static str, what: &str) -> AwsError {
 #[async_trait]
 impl AwsBackupPort for AwsBackup {
     async fn start_backup_job(&self, scope: &Scope, r: &BackupJobRequest) -> AwsResult<(String, Option<String>)> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let req = client
             .start_backup_job()
             .backup_vault_name(&r.vault)
@@ -75,7 +71,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn describe_backup_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let out = self.call(scope, "DescribeBackupJob", client.describe_backup_job().backup_job_id(job_id).send()).await?;
         let state = out.state().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "CREATED".into());
         Ok(Job {
@@ -91,7 +87,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn start_copy_job(&self, scope: &Scope, r: &CopyJobRequest) -> AwsResult<String> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let req = client
             .start_copy_job()
             .recovery_point_arn(&r.recovery_point_arn)
@@ -106,7 +102,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn describe_copy_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let out = self.call(scope, "DescribeCopyJob", client.describe_copy_job().copy_job_id(job_id).send()).await?;
         let job = out.copy_job().ok_or_else(|| missing("DescribeCopyJob", "CopyJob"))?;
         let state = job.state().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "CREATED".into());
@@ -123,7 +119,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn delete_recovery_point(&self, scope: &Scope, vault: &str, recovery_point_arn: &str) -> AwsResult<()> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let req = client.delete_recovery_point().backup_vault_name(vault).recovery_point_arn(recovery_point_arn).send();
         match self.call(scope, "DeleteRecoveryPoint", req).await {
             Ok(_) => Ok(()),
@@ -133,7 +129,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn start_restore_job(&self, scope: &Scope, r: &RestoreJobRequest) -> AwsResult<String> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let req = client
             .start_restore_job()
             .recovery_point_arn(&r.recovery_point_arn)
@@ -147,7 +143,7 @@ impl AwsBackupPort for AwsBackup {
     }
 
     async fn describe_restore_job(&self, scope: &Scope, job_id: &str) -> AwsResult<Job> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let out = self.call(scope, "DescribeRestoreJob", client.describe_restore_job().restore_job_id(job_id).send()).await?;
         let state = out.status().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "PENDING".into());
         Ok(Job {

@@ -4,17 +4,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::{
-    primitives::DateTime,
-    types::{
-        self as t, BackupStatus, BackupTypeFilter, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
-        PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType, ProvisionedThroughput, SseSpecification,
-        SseType, Tag, TimeToLiveSpecification, TimeToLiveStatus,
-    },
+use aws_sdk_dynamodb::types::{
+    self as t, BackupTypeFilter, BillingMode, PointInTimeRecoverySpecification, ProvisionedThroughput, SseSpecification, SseType, Tag,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use jiff::Timestamp;
 
+mod convert;
 mod items;
+
+use convert::*;
 
 use super::port::DynamoPort;
 use crate::api::facts::*;
@@ -30,10 +29,6 @@ impl AwsDynamo {
         let caller = Caller::new(Service::DynamoDB, pacer, observer, clients.default_region());
         Self { clients, caller }
     }
-
-    async fn client(&self, scope: &Scope) -> aws_sdk_dynamodb::Client {
-        self.clients.client(scope.region.as_deref(), scope.role_arn.as_deref()).await
-    }
 }
 
 impl AwsDynamo {
@@ -41,7 +36,7 @@ impl AwsDynamo {
     /// every page. The time bound keeps a lookup to one page even for a table with thousands of
     /// backups.
     async fn list(&self, scope: &Scope, table: Option<&str>, since: Option<Timestamp>, lane: Lane) -> AwsResult<Vec<Backup>> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let mut start: Option<String> = None;
         let mut backups = Vec::new();
         loop {
@@ -60,163 +55,6 @@ impl AwsDynamo {
             }
         }
     }
-}
-
-fn backup_from_summary(s: &t::BackupSummary) -> Backup {
-    Backup {
-        arn: s.backup_arn().unwrap_or_default().to_owned(),
-        name: s.backup_name().unwrap_or_default().to_owned(),
-        state: s.backup_status().map(backup_state).unwrap_or(BackupState::Creating),
-        size_bytes: s.backup_size_bytes(),
-        created_at: s.backup_creation_date_time().and_then(ts),
-        source: s.table_name().map(|name| BackupSource {
-            table_name: name.to_owned(),
-            table_arn: s.table_arn().map(str::to_owned),
-            table_id: s.table_id().map(str::to_owned),
-            ..Default::default()
-        }),
-    }
-}
-
-/// A call whose `not_found` error code means "absent" (or, for deletes, "already gone").
-fn absent_as_none<T>(result: AwsResult<T>, not_found: &str) -> AwsResult<Option<T>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.is_code(not_found) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn build_error(operation: &'static str, err: aws_sdk_dynamodb::error::BuildError) -> AwsError {
-    AwsError::terminal(Service::DynamoDB, operation, "InvalidRequest", err.to_string())
-}
-
-fn ts(dt: &DateTime) -> Option<Timestamp> {
-    Timestamp::new(dt.secs(), i32::try_from(dt.subsec_nanos()).ok()?).ok()
-}
-
-fn to_datetime(at: Timestamp) -> DateTime {
-    DateTime::from_secs_and_nanos(at.as_second(), u32::try_from(at.subsec_nanosecond()).unwrap_or(0))
-}
-
-fn key_schema(elements: &[KeySchemaElement]) -> Vec<(String, KeyRole)> {
-    elements
-        .iter()
-        .map(|k| {
-            let role = if *k.key_type() == KeyType::Range { KeyRole::Range } else { KeyRole::Hash };
-            (k.attribute_name().to_owned(), role)
-        })
-        .collect()
-}
-
-fn index(name: Option<&str>, keys: &[KeySchemaElement], projection: Option<&Projection>, throughput: Option<(i64, i64)>) -> IndexDef {
-    IndexDef {
-        name: name.unwrap_or_default().to_owned(),
-        key_schema: key_schema(keys),
-        projection_type: projection.and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned()),
-        non_key_attributes: projection.map(|p| p.non_key_attributes().to_vec()).unwrap_or_default(),
-        throughput,
-    }
-}
-
-fn table_from(d: &t::TableDescription) -> Table {
-    let restore = d.restore_summary().map(|r| RestoreSummary {
-        source_backup_arn: r.source_backup_arn().map(str::to_owned),
-        source_table_arn: r.source_table_arn().map(str::to_owned),
-        restored_at: ts(r.restore_date_time()),
-        in_progress: r.restore_in_progress(),
-    });
-    Table {
-        name: d.table_name().unwrap_or_default().to_owned(),
-        arn: d.table_arn().map(str::to_owned),
-        id: d.table_id().map(str::to_owned),
-        status: d.table_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        item_count: d.item_count(),
-        size_bytes: d.table_size_bytes(),
-        created_at: d.creation_date_time().and_then(ts),
-        global_indexes: d
-            .global_secondary_indexes()
-            .iter()
-            .map(|g| {
-                let tp = g.provisioned_throughput().and_then(|p| Some((p.read_capacity_units()?, p.write_capacity_units()?)));
-                index(g.index_name(), g.key_schema(), g.projection(), tp.filter(|(r, w)| *r > 0 && *w > 0))
-            })
-            .collect(),
-        local_indexes: d.local_secondary_indexes().iter().map(|l| index(l.index_name(), l.key_schema(), l.projection(), None)).collect(),
-        restore,
-        deletion_protection: d.deletion_protection_enabled(),
-        key_schema: key_schema(d.key_schema()),
-        billing_mode: d.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str().to_owned()),
-        stream_view_type: d
-            .stream_specification()
-            .filter(|s| s.stream_enabled())
-            .and_then(|s| s.stream_view_type())
-            .map(|v| v.as_str().to_owned()),
-    }
-}
-
-fn backup_state(status: &BackupStatus) -> BackupState {
-    match status {
-        BackupStatus::Available => BackupState::Available,
-        BackupStatus::Deleted => BackupState::Deleted,
-        _ => BackupState::Creating,
-    }
-}
-
-fn backup_from_details(d: &t::BackupDetails) -> Backup {
-    Backup {
-        arn: d.backup_arn().to_owned(),
-        name: d.backup_name().to_owned(),
-        state: backup_state(d.backup_status()),
-        size_bytes: d.backup_size_bytes(),
-        created_at: ts(d.backup_creation_date_time()),
-        source: None,
-    }
-}
-
-fn gsi_override(indexes: &[IndexDef]) -> Result<Vec<GlobalSecondaryIndex>, aws_sdk_dynamodb::error::BuildError> {
-    indexes
-        .iter()
-        .map(|i| {
-            let mut b = GlobalSecondaryIndex::builder()
-                .index_name(&i.name)
-                .set_key_schema(Some(key_elements(&i.key_schema)?))
-                .projection(projection(i));
-            if let Some((r, w)) = i.throughput {
-                b = b.provisioned_throughput(ProvisionedThroughput::builder().read_capacity_units(r).write_capacity_units(w).build()?);
-            }
-            b.build()
-        })
-        .collect()
-}
-
-fn lsi_override(indexes: &[IndexDef]) -> Result<Vec<LocalSecondaryIndex>, aws_sdk_dynamodb::error::BuildError> {
-    indexes
-        .iter()
-        .map(|i| {
-            LocalSecondaryIndex::builder()
-                .index_name(&i.name)
-                .set_key_schema(Some(key_elements(&i.key_schema)?))
-                .projection(projection(i))
-                .build()
-        })
-        .collect()
-}
-
-fn key_elements(keys: &[(String, KeyRole)]) -> Result<Vec<KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
-    keys.iter()
-        .map(|(name, role)| {
-            let key_type = if *role == KeyRole::Range { KeyType::Range } else { KeyType::Hash };
-            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
-        })
-        .collect()
-}
-
-fn projection(i: &IndexDef) -> Projection {
-    Projection::builder()
-        .set_projection_type(i.projection_type.as_deref().map(ProjectionType::from))
-        .set_non_key_attributes((!i.non_key_attributes.is_empty()).then(|| i.non_key_attributes.clone()))
-        .build()
 }
 
 /// Both restore requests take the same overrides; this sets them on either builder.
@@ -250,13 +88,13 @@ macro_rules! with_overrides {
 #[async_trait]
 impl DynamoPort for AwsDynamo {
     async fn describe_table(&self, scope: &Scope, table: &str) -> AwsResult<Option<Table>> {
-        let req = self.client(scope).await.describe_table().table_name(table).send();
+        let req = self.clients.for_scope(scope).await.describe_table().table_name(table).send();
         let out = absent_as_none(self.caller.call(scope, "DescribeTable", Lane::Now, req).await, "ResourceNotFoundException")?;
         Ok(out.and_then(|out| out.table().map(table_from)))
     }
 
     async fn create_backup(&self, scope: &Scope, table: &str, backup_name: &str) -> AwsResult<Backup> {
-        let req = self.client(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
+        let req = self.clients.for_scope(scope).await.create_backup().table_name(table).backup_name(backup_name).send();
         let out = self.caller.call(scope, "CreateBackup", Lane::Now, req).await?;
         out.backup_details().map(backup_from_details).ok_or_else(|| AwsError {
             service: Service::DynamoDB,
@@ -286,7 +124,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn describe_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<Option<Backup>> {
-        let req = self.client(scope).await.describe_backup().backup_arn(backup_arn).send();
+        let req = self.clients.for_scope(scope).await.describe_backup().backup_arn(backup_arn).send();
         let Some(out) = absent_as_none(self.caller.call(scope, "DescribeBackup", Lane::Now, req).await, "BackupNotFoundException")? else {
             return Ok(None);
         };
@@ -317,12 +155,12 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn delete_backup(&self, scope: &Scope, backup_arn: &str) -> AwsResult<()> {
-        let req = self.client(scope).await.delete_backup().backup_arn(backup_arn).send();
+        let req = self.clients.for_scope(scope).await.delete_backup().backup_arn(backup_arn).send();
         absent_as_none(self.caller.call(scope, "DeleteBackup", Lane::Now, req).await, "BackupNotFoundException").map(|_| ())
     }
 
     async fn restore(&self, scope: &Scope, from: &RestoreFrom, target: &str, overrides: &TableOverrides) -> AwsResult<Table> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let description = match from {
             RestoreFrom::Backup { arn } => {
                 const OP: &str = "RestoreTableFromBackup";
@@ -352,7 +190,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn describe_pitr(&self, scope: &Scope, table: &str, lane: Lane) -> AwsResult<Pitr> {
-        let req = self.client(scope).await.describe_continuous_backups().table_name(table).send();
+        let req = self.clients.for_scope(scope).await.describe_continuous_backups().table_name(table).send();
         let out = self.caller.call(scope, "DescribeContinuousBackups", lane, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
@@ -364,7 +202,14 @@ impl DynamoPort for AwsDynamo {
             .recovery_period_in_days(recovery_period_in_days)
             .build()
             .map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).await.update_continuous_backups().table_name(table).point_in_time_recovery_specification(spec).send();
+        let req = self
+            .clients
+            .for_scope(scope)
+            .await
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(spec)
+            .send();
         let out = self.caller.call(scope, OP, Lane::Now, req).await?;
         Ok(pitr_from(out.continuous_backups_description()))
     }
@@ -382,7 +227,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn list_tables(&self, scope: &Scope, lane: Lane) -> AwsResult<Vec<String>> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let mut names = Vec::new();
         let mut start: Option<String> = None;
         loop {
@@ -397,7 +242,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn list_tags(&self, scope: &Scope, resource_arn: &str, lane: Lane) -> AwsResult<Tags> {
-        let client = self.client(scope).await;
+        let client = self.clients.for_scope(scope).await;
         let mut tags = Tags::new();
         let mut token: Option<String> = None;
         loop {
@@ -418,17 +263,17 @@ impl DynamoPort for AwsDynamo {
         }
         let tags: Vec<Tag> =
             tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
+        let req = self.clients.for_scope(scope).await.tag_resource().resource_arn(resource_arn).set_tags(Some(tags)).send();
         self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
     async fn set_deletion_protection(&self, scope: &Scope, table: &str, enabled: bool) -> AwsResult<()> {
-        let req = self.client(scope).await.update_table().table_name(table).deletion_protection_enabled(enabled).send();
+        let req = self.clients.for_scope(scope).await.update_table().table_name(table).deletion_protection_enabled(enabled).send();
         self.caller.call(scope, "UpdateTable", Lane::Now, req).await.map(|_| ())
     }
 
     async fn time_to_live(&self, scope: &Scope, table: &str) -> AwsResult<Option<String>> {
-        let req = self.client(scope).await.describe_time_to_live().table_name(table).send();
+        let req = self.clients.for_scope(scope).await.describe_time_to_live().table_name(table).send();
         let out = self.caller.call(scope, "DescribeTimeToLive", Lane::Now, req).await?;
         Ok(out
             .time_to_live_description()
@@ -439,18 +284,19 @@ impl DynamoPort for AwsDynamo {
     async fn enable_time_to_live(&self, scope: &Scope, table: &str, attribute: &str) -> AwsResult<()> {
         const OP: &str = "UpdateTimeToLive";
         let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build().map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).await.update_time_to_live().table_name(table).time_to_live_specification(spec).send();
+        let req = self.clients.for_scope(scope).await.update_time_to_live().table_name(table).time_to_live_specification(spec).send();
         self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
     async fn delete_table(&self, scope: &Scope, table: &str) -> AwsResult<()> {
-        let req = self.client(scope).await.delete_table().table_name(table).send();
+        let req = self.clients.for_scope(scope).await.delete_table().table_name(table).send();
         absent_as_none(self.caller.call(scope, "DeleteTable", Lane::Now, req).await, "ResourceNotFoundException").map(|_| ())
     }
 
     async fn count_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<CountPage> {
         let req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .scan()
             .table_name(table)
@@ -468,7 +314,7 @@ impl DynamoPort for AwsDynamo {
     }
 
     async fn item_exists(&self, scope: &Scope, table: &str, key: &ItemKey) -> AwsResult<bool> {
-        let req = self.client(scope).await.get_item().table_name(table).set_key(Some(to_attributes(key))).send();
+        let req = self.clients.for_scope(scope).await.get_item().table_name(table).set_key(Some(to_attributes(key))).send();
         Ok(self.caller.call(scope, "GetItem", Lane::Now, req).await?.item().is_some())
     }
 
@@ -479,55 +325,18 @@ impl DynamoPort for AwsDynamo {
             .stream_view_type(t::StreamViewType::from(view_type))
             .build()
             .map_err(|e| build_error(OP, e))?;
-        let req = self.client(scope).await.update_table().table_name(table).stream_specification(spec).send();
+        let req = self.clients.for_scope(scope).await.update_table().table_name(table).stream_specification(spec).send();
         self.caller.call(scope, OP, Lane::Now, req).await.map(|_| ())
     }
 
     async fn resource_policy(&self, scope: &Scope, resource_arn: &str) -> AwsResult<Option<String>> {
-        let req = self.client(scope).await.get_resource_policy().resource_arn(resource_arn).send();
+        let req = self.clients.for_scope(scope).await.get_resource_policy().resource_arn(resource_arn).send();
         let out = absent_as_none(self.caller.call(scope, "GetResourcePolicy", Lane::Now, req).await, "PolicyNotFoundException")?;
         Ok(out.and_then(|out| out.policy().map(str::to_owned)).filter(|p| !p.is_empty()))
     }
 
     async fn put_resource_policy(&self, scope: &Scope, resource_arn: &str, policy: &str) -> AwsResult<()> {
-        let req = self.client(scope).await.put_resource_policy().resource_arn(resource_arn).policy(policy).send();
+        let req = self.clients.for_scope(scope).await.put_resource_policy().resource_arn(resource_arn).policy(policy).send();
         self.caller.call(scope, "PutResourcePolicy", Lane::Now, req).await.map(|_| ())
-    }
-}
-
-fn to_attributes(key: &ItemKey) -> std::collections::HashMap<String, t::AttributeValue> {
-    key.iter()
-        .map(|(name, value)| {
-            let value = match value {
-                KeyAttr::S(s) => t::AttributeValue::S(s.clone()),
-                KeyAttr::N(n) => t::AttributeValue::N(n.clone()),
-                KeyAttr::B(b) => t::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b.clone())),
-            };
-            (name.clone(), value)
-        })
-        .collect()
-}
-
-fn from_attributes(key: &std::collections::HashMap<String, t::AttributeValue>) -> ItemKey {
-    key.iter()
-        .filter_map(|(name, value)| {
-            let value = match value {
-                t::AttributeValue::S(s) => KeyAttr::S(s.clone()),
-                t::AttributeValue::N(n) => KeyAttr::N(n.clone()),
-                t::AttributeValue::B(b) => KeyAttr::B(b.as_ref().to_vec()),
-                _ => return None,
-            };
-            Some((name.clone(), value))
-        })
-        .collect()
-}
-
-fn pitr_from(desc: Option<&t::ContinuousBackupsDescription>) -> Pitr {
-    let pitr = desc.and_then(|d| d.point_in_time_recovery_description());
-    Pitr {
-        enabled: pitr.and_then(|p| p.point_in_time_recovery_status()) == Some(&PointInTimeRecoveryStatus::Enabled),
-        recovery_period_in_days: pitr.and_then(|p| p.recovery_period_in_days()),
-        earliest: pitr.and_then(|p| p.earliest_restorable_date_time()).and_then(ts),
-        latest: pitr.and_then(|p| p.latest_restorable_date_time()).and_then(ts),
     }
 }

@@ -17,7 +17,8 @@ use crate::aws::{AwsResult, Lane};
 impl AwsDynamo {
     pub(super) async fn scan_page(&self, scope: &Scope, table: &str, start: Option<&ItemKey>, limit: i32) -> AwsResult<ItemsPage> {
         let req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .scan()
             .table_name(table)
@@ -42,7 +43,8 @@ impl AwsDynamo {
             .build()
             .map_err(|e| self.caller.invalid("BatchGetItem", "ValidationException", e.to_string()))?;
         let req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .batch_get_item()
             .request_items(table, wanted)
@@ -58,7 +60,8 @@ impl AwsDynamo {
 
     pub(super) async fn put(&self, scope: &Scope, table: &str, item: &Item, absent_key: Option<&[String]>) -> AwsResult<Put> {
         let mut req = self
-            .client(scope)
+            .clients
+            .for_scope(scope)
             .await
             .put_item()
             .table_name(table)

@@ -21,12 +21,18 @@ impl Kube {
 
 #[async_trait]
 impl Cluster for Kube {
-    async fn apply_status(&self, target: &Target<'_>, patch: serde_json::Value) -> Result<(), kube::Error> {
+    async fn apply_status(&self, target: &Target<'_>, patch: serde_json::Value) -> Result<Option<String>, kube::Error> {
         let api = self.api(&target.resource, target.namespace);
-        api.patch_status(target.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.map(|_| ())
+        let written = api.patch_status(target.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+        Ok(written.metadata.resource_version)
     }
 
-    async fn set_finalizers(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
+    async fn set_finalizers(
+        &self,
+        target: &Target<'_>,
+        expected: &[String],
+        finalizers: Vec<String>,
+    ) -> Result<Option<String>, kube::Error> {
         // The test operation makes a concurrent change of the list fail the patch (and the
         // reconcile run again), while status writes in between do not get in the way.
         let current = if expected.is_empty() { serde_json::Value::Null } else { json!(expected) };
@@ -36,7 +42,8 @@ impl Cluster for Kube {
         ]))
         .map_err(kube::Error::SerdeError)?;
         let api = self.api(&target.resource, target.namespace);
-        api.patch(target.name, &PatchParams::default(), &Patch::<()>::Json(patch)).await.map(|_| ())
+        let written = api.patch(target.name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+        Ok(written.metadata.resource_version)
     }
 
     async fn create(&self, resource: &ApiResource, namespace: &str, object: serde_json::Value) -> Result<bool, kube::Error> {

@@ -24,6 +24,8 @@ pub struct MemoryCluster {
     /// Writes that fail (HTTP 500) before they take effect, by the write's log line prefix.
     failing: Mutex<Vec<String>>,
     next_uid: Mutex<u64>,
+    /// The last resourceVersion handed out; every write of an object gives it the next.
+    last_version: Mutex<u64>,
     tripwire: Tripwire,
 }
 
@@ -68,6 +70,15 @@ impl MemoryCluster {
         self.insert(&ApiResource::erase::<K>(&()), namespace, &name, value);
     }
 
+    /// Gives the object a new resourceVersion, as every write in the apiserver does; the new one.
+    fn bump(&self, value: &mut Value) -> String {
+        let mut last = Self::lock(&self.last_version);
+        *last += 1;
+        let version = last.to_string();
+        value["metadata"]["resourceVersion"] = version.clone().into();
+        version
+    }
+
     fn insert(&self, resource: &ApiResource, namespace: &str, name: &str, mut value: Value) {
         let uid = {
             let mut next = Self::lock(&self.next_uid);
@@ -85,6 +96,7 @@ impl MemoryCluster {
         if meta.get("creationTimestamp").is_none_or(Value::is_null) {
             meta["creationTimestamp"] = jiff::Timestamp::now().to_string().into();
         }
+        self.bump(&mut value);
         Self::lock(&self.objects).insert(key(resource, namespace, name), value);
     }
 
@@ -147,6 +159,7 @@ impl MemoryCluster {
         let Some(value) = objects.get_mut(&k) else { return };
         if value["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
             value["metadata"]["deletionTimestamp"] = jiff::Timestamp::now().to_string().into();
+            self.bump(value);
         } else {
             objects.remove(&k);
         }
@@ -173,18 +186,23 @@ impl MemoryCluster {
 }
 
 impl MemoryCluster {
-    fn apply_status_now(&self, target: &Target<'_>, patch: Value) -> Result<(), kube::Error> {
+    fn apply_status_now(&self, target: &Target<'_>, patch: Value) -> Result<Option<String>, kube::Error> {
         self.write(format!("status {} {}/{}", target.resource.kind, target.namespace, target.name))?;
         let mut objects = Self::lock(&self.objects);
         let Some(value) = objects.get_mut(&key(&target.resource, target.namespace, target.name)) else {
             return Err(status(404, "NotFound", format!("{} {} not found", target.resource.kind, target.name)));
         };
+        if let Some(expected) = patch["metadata"]["resourceVersion"].as_str()
+            && value["metadata"]["resourceVersion"].as_str() != Some(expected)
+        {
+            return Err(status(409, "Conflict", format!("{} {} has changed since version {expected}", target.resource.kind, target.name)));
+        }
         // The operator owns every status field it sends and sends them all.
         value["status"] = patch.get("status").cloned().unwrap_or(Value::Null);
-        Ok(())
+        Ok(Some(self.bump(value)))
     }
 
-    fn set_finalizers_now(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
+    fn set_finalizers_now(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<Option<String>, kube::Error> {
         self.write(format!("finalizers {} {}/{} {finalizers:?}", target.resource.kind, target.namespace, target.name))?;
         let mut objects = Self::lock(&self.objects);
         let k = key(&target.resource, target.namespace, target.name);
@@ -198,10 +216,11 @@ impl MemoryCluster {
         let deleting = value["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null());
         if deleting && finalizers.is_empty() {
             objects.remove(&k);
+            Ok(None)
         } else {
             value["metadata"]["finalizers"] = json!(finalizers);
+            Ok(Some(self.bump(value)))
         }
-        Ok(())
     }
 
     fn create_now(&self, resource: &ApiResource, namespace: &str, object: Value) -> Result<bool, kube::Error> {
@@ -226,11 +245,16 @@ impl MemoryCluster {
 
 #[async_trait]
 impl Cluster for MemoryCluster {
-    async fn apply_status(&self, target: &Target<'_>, patch: Value) -> Result<(), kube::Error> {
+    async fn apply_status(&self, target: &Target<'_>, patch: Value) -> Result<Option<String>, kube::Error> {
         self.answer(self.apply_status_now(target, patch)).await
     }
 
-    async fn set_finalizers(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error> {
+    async fn set_finalizers(
+        &self,
+        target: &Target<'_>,
+        expected: &[String],
+        finalizers: Vec<String>,
+    ) -> Result<Option<String>, kube::Error> {
         self.answer(self.set_finalizers_now(target, expected, finalizers)).await
     }
 

@@ -26,12 +26,19 @@ impl<'a> Target<'a> {
 #[async_trait]
 pub trait Cluster: Send + Sync {
     /// Applies `patch` (apiVersion, kind and status) to the status subresource, as the
-    /// operator's field manager, forcing ownership.
-    async fn apply_status(&self, target: &Target<'_>, patch: serde_json::Value) -> Result<(), kube::Error>;
+    /// operator's field manager, forcing ownership. A `metadata.resourceVersion` in the patch is
+    /// a precondition: the write fails with 409 Conflict if the object has changed since that
+    /// version. The object's resourceVersion after the write.
+    async fn apply_status(&self, target: &Target<'_>, patch: serde_json::Value) -> Result<Option<String>, kube::Error>;
 
     /// Replaces the finalizer list with `finalizers` if it is still `expected` (None: unset);
-    /// a conflict otherwise.
-    async fn set_finalizers(&self, target: &Target<'_>, expected: &[String], finalizers: Vec<String>) -> Result<(), kube::Error>;
+    /// a conflict otherwise. The object's resourceVersion after the write.
+    async fn set_finalizers(
+        &self,
+        target: &Target<'_>,
+        expected: &[String],
+        finalizers: Vec<String>,
+    ) -> Result<Option<String>, kube::Error>;
 
     /// Creates the object; false when one of that name is already there.
     async fn create(&self, resource: &ApiResource, namespace: &str, object: serde_json::Value) -> Result<bool, kube::Error>;

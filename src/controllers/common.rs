@@ -31,32 +31,37 @@ pub fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> kube::runtime::reflecto
     }
 }
 
-/// Writes `status` with server-side apply as the operator's field manager.
-pub async fn apply_status<K, S>(cluster: &dyn Cluster, obj: &K, status: &S) -> Result<(), Error>
+/// Writes `status` with server-side apply as the operator's field manager; with `version`, only
+/// if the object is still at that resourceVersion (409 Conflict otherwise). The object's
+/// resourceVersion after the write.
+pub async fn apply_status<K, S>(cluster: &dyn Cluster, obj: &K, status: &S, version: Option<&str>) -> Result<Option<String>, Error>
 where
     K: Resource<DynamicType = ()>,
     S: Serialize,
 {
     let name = obj.meta().name.as_deref().ok_or(Error::MissingMetadata("name"))?;
     let namespace = obj.meta().namespace.as_deref().ok_or(Error::MissingMetadata("namespace"))?;
-    let patch = json!({
+    let mut patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
-    cluster.apply_status(&Target::of::<K>(namespace, name), patch).await?;
-    Ok(())
+    if let Some(version) = version {
+        patch["metadata"] = json!({ "resourceVersion": version });
+    }
+    Ok(cluster.apply_status(&Target::of::<K>(namespace, name), patch).await?)
 }
 
 /// Adds or removes the operator's finalizer, if the list is still what we read (a concurrent
-/// change of it makes the write fail and the reconcile run again). True when it wrote.
-pub async fn set_finalizer<K>(cluster: &dyn Cluster, obj: &K, wanted: bool) -> Result<bool, Error>
+/// change of it makes the write fail and the reconcile run again). When it wrote: the object's
+/// resourceVersion after the write.
+pub async fn set_finalizer<K>(cluster: &dyn Cluster, obj: &K, wanted: bool) -> Result<Option<String>, Error>
 where
     K: Resource<DynamicType = ()>,
 {
     let has = obj.finalizers().iter().any(|f| f == FINALIZER);
     if has == wanted {
-        return Ok(false);
+        return Ok(None);
     }
     let mut finalizers: Vec<String> = obj.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     if wanted {
@@ -64,8 +69,7 @@ where
     }
     let name = obj.meta().name.as_deref().ok_or(Error::MissingMetadata("name"))?;
     let namespace = obj.meta().namespace.as_deref().ok_or(Error::MissingMetadata("namespace"))?;
-    cluster.set_finalizers(&Target::of::<K>(namespace, name), obj.finalizers(), finalizers).await?;
-    Ok(true)
+    Ok(cluster.set_finalizers(&Target::of::<K>(namespace, name), obj.finalizers(), finalizers).await?)
 }
 
 /// Creates `obj` in `namespace`; an object of that name already there counts as done (false).
@@ -149,13 +153,23 @@ pub struct StatusWriter<'a, K: Reported> {
     pub now: jiff::Timestamp,
     /// The status as the apiserver last had it from us (or as read), to skip unchanged writes.
     written: Option<serde_json::Value>,
+    /// The object's resourceVersion as read, or after this reconcile's last write.
+    version: Option<String>,
 }
 
 impl<'a, K: Reported> StatusWriter<'a, K> {
     pub fn new(obj: &'a K, ctx: &'a Context) -> Self {
         let status = obj.current_status();
         let written = if obj.has_status() { serde_json::to_value(&status).ok() } else { None };
-        Self { obj, ctx, status, now: ctx.clock.now(), written }
+        let version = obj.meta().resource_version.clone();
+        Self { obj, ctx, status, now: ctx.clock.now(), written, version }
+    }
+
+    /// This reconcile wrote the object itself (its finalizers): the resourceVersion after it.
+    pub fn wrote(&mut self, version: Option<String>) {
+        if version.is_some() {
+            self.version = version;
+        }
     }
 
     /// Where this object's DynamoDB calls go: `region` (None: the operator's default), with the
@@ -174,16 +188,30 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
         if self.written.as_ref().is_some_and(|written| serde_json::to_value(&self.status).ok().as_ref() == Some(written)) {
             return Ok(());
         }
-        apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status).await?;
+        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, None).await?;
         self.written = serde_json::to_value(&self.status).ok();
+        self.wrote(version);
         Ok(())
     }
 
     /// Writes the status fields as they are, conditions and observedGeneration untouched: a
     /// record (such as an intent) that says nothing new about where the object stands.
     pub async fn save(&mut self) -> Result<(), Error> {
-        apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status).await?;
+        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, None).await?;
         self.written = serde_json::to_value(&self.status).ok();
+        self.wrote(version);
+        Ok(())
+    }
+
+    /// `save`, only if the object is still the version this reconcile read (or last wrote): a
+    /// 409 Conflict otherwise, and the reconcile runs again on a fresher copy. For the intent
+    /// written before a call that is not idempotent: a reconcile of a copy of the object older
+    /// than a finished attempt (the watch cache lags behind the apiserver under load) would
+    /// otherwise see no intent and make the call again.
+    pub async fn save_if_current(&mut self) -> Result<(), Error> {
+        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, self.version.as_deref()).await?;
+        self.written = serde_json::to_value(&self.status).ok();
+        self.wrote(version);
         Ok(())
     }
 

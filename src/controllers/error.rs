@@ -38,6 +38,9 @@ impl Error {
     pub fn retry_after(&self, attempts: u32) -> Duration {
         let base = match self {
             Error::Aws(e) => e.class.base_delay().unwrap_or(Duration::from_secs(60)),
+            // A conditional write found the object changed: the watch cache is behind and
+            // catches up within moments.
+            Error::Kube(kube::Error::Api(status)) if status.code == 409 => Duration::from_millis(500),
             _ => Duration::from_secs(2),
         };
         backoff(base, attempts, Duration::from_secs(300))

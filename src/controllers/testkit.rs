@@ -211,6 +211,15 @@ impl World {
         self.reconcile(name, super::backup::reconcile).await
     }
 
+    /// One reconcile of this copy of a DynamoBackup, however old (a watch cache behind the
+    /// apiserver hands a reconcile such a copy).
+    pub async fn reconcile_backup_as(&self, copy: DynamoBackup) -> Result<Action, Error> {
+        self.sync();
+        let result = super::backup::reconcile(Arc::new(copy), self.ctx.clone()).await;
+        self.sync();
+        result
+    }
+
     /// One reconcile of the object `name` of kind `K`, the caches caught up before and after.
     async fn reconcile<K, Fut>(&self, name: &str, reconcile: fn(Arc<K>, Arc<Context>) -> Fut) -> Result<Action, Error>
     where

@@ -66,7 +66,8 @@ async fn reconcile_with(r: &mut Writer<'_>, namespace: &str) -> Result<Action, E
     if let Err(denied) = ctx.tenancy.check(namespace, &target.table.name, target.region.as_deref()) {
         return r.stalled("AccessDenied", denied.0).await;
     }
-    set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    let version = set_finalizer(ctx.cluster.as_ref(), obj, obj.spec.deletion_policy == DeletionPolicy::Delete).await?;
+    r.wrote(version);
 
     let scope = r.scope(target.region.clone());
     keeper(obj.spec.method).advance(r, &scope, &target).await

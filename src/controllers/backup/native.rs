@@ -95,7 +95,7 @@ impl Keeper for Native {
 async fn create(r: &mut Writer<'_>, scope: &Scope, target: &BackupTarget) -> Result<Action, Error> {
     r.status.backup_name = Some(target.backup_name.clone());
     r.status.requested_at = Some(Time(r.now));
-    r.save().await?;
+    r.save_if_current().await?;
 
     let created = match r.ctx.dynamo.create_backup(scope, &target.table.name, &target.backup_name).await {
         Ok(created) => created,

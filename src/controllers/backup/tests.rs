@@ -46,6 +46,30 @@ fn phase(b: &DynamoBackup) -> Option<BackupPhase> {
     b.status.as_ref().and_then(|s| s.phase)
 }
 
+/// Under load the watch cache lags behind the apiserver: a reconcile may get a copy of the object
+/// from before an attempt that has finished, with no intent in it. Its intent write is
+/// conditional on that copy's resourceVersion, so it fails (409 Conflict) rather than ask for a
+/// second backup (with `deletionPolicy: Delete` the finalizer's write, conditional on the list
+/// read, fails first), and the next reconcile, of the object as it is, finds it Available.
+#[tokio::test]
+async fn a_stale_copy_of_the_object_never_makes_a_second_backup() {
+    for policy in [DeletionPolicy::Retain, DeletionPolicy::Delete] {
+        let world = world_with_orders();
+        let mut b = native("orders-1", "Orders");
+        b.spec.deletion_policy = policy;
+        world.apply(&b);
+        let stale: DynamoBackup = world.get("orders-1");
+        assert_eq!(phase(&world.settle_backup("orders-1").await.expect("kept")), Some(BackupPhase::Available));
+        let err = world.reconcile_backup_as(stale).await.expect_err("the stale copy's intent is refused");
+        // Retain: the intent's precondition (409). Delete: the finalizer's, written first (422).
+        assert!(matches!(&err, crate::controllers::Error::Kube(kube::Error::Api(s)) if [409, 422].contains(&s.code)), "{err}");
+        assert_eq!(world.dynamo.count("CreateBackup"), 1, "{policy:?}");
+        world.reconcile_backup("orders-1").await.expect("reconciled");
+        assert_eq!(world.dynamo.count("CreateBackup"), 1, "{policy:?}");
+        assert_eq!(phase(&world.get::<DynamoBackup>("orders-1")), Some(BackupPhase::Available));
+    }
+}
+
 #[tokio::test]
 async fn a_native_backup_is_made_once_and_reported_available() {
     let world = world_with_orders();

@@ -330,7 +330,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_waiting_call_does_not_hold_its_slot() {
         let pacer = Pacer::new(&[parse_rate_limit("DeleteBackup=1").unwrap()]);
-        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let slots = held::Slots::new(1);
         pacer.wait(None, None, "DeleteBackup", Lane::Now).await;
         let waiting = {
             let (pacer, slots) = (pacer.clone(), slots.clone());
@@ -341,6 +341,6 @@ mod tests {
         held::holding("b", Some(slots.clone()), async {}).await;
         assert!(started.elapsed() < Duration::from_millis(100), "the other reconcile waited {:?}", started.elapsed());
         waiting.await.unwrap();
-        assert_eq!(slots.available_permits(), 1);
+        assert_eq!(slots.available(), 1);
     }
 }

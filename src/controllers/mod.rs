@@ -212,7 +212,7 @@ where
         // `--concurrency` reconciles work at once. The slots are ours rather than the
         // controller's: a reconcile whose AWS call waits for its operation's pace gives its slot
         // back meanwhile (`aws::held`), so waiting never holds up the reconciles that could work.
-        let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(ctx.concurrency.max(1))));
+        let slots = crate::aws::held::Slots::new(usize::from(ctx.concurrency.max(1)));
         let measured = move |obj: Arc<K>, ctx: Arc<Context>| {
             let reconcile = reconcile.clone();
             let slots = slots.clone();

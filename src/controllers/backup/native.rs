@@ -46,6 +46,13 @@ impl Keeper for Native {
             step = match step {
                 Step::Create => return create(r, scope, target).await,
                 Step::Lookup { since } => {
+                    // An intent without an ARN is a crash between the call and its record, or a
+                    // copy of the object the watch cache has not brought up to date yet. The
+                    // object as the apiserver has it tells them apart for one GET, where the
+                    // lookup costs ListBackups turns (5 a second per account).
+                    if recorded_since(r).await {
+                        return Ok(Action::await_change());
+                    }
                     let found = r.ctx.dynamo.find_backup(scope, &target.table.name, &target.backup_name, since).await?;
                     if let Some(found) = &found {
                         tracing::info!(backup = %found.arn, "found the backup of an earlier attempt; adopting it");
@@ -87,6 +94,16 @@ impl Keeper for Native {
         r.ctx.inventory.forget(scope, &arn);
         publish(&r.ctx.recorder, r.obj, false, "BackupDeleted", "DeleteBackup", format!("deleted DynamoDB backup {arn}")).await;
         Ok(None)
+    }
+}
+
+/// Has the apiserver's copy of the object the ARN this reconcile's copy lacks? Its watch event
+/// is then on its way and wakes the object; a failed read says no (the lookup decides).
+async fn recorded_since(r: &Writer<'_>) -> bool {
+    let (Some(namespace), Some(name)) = (r.obj.metadata.namespace.as_deref(), r.obj.metadata.name.as_deref()) else { return false };
+    match crate::cluster::get::<crate::api::DynamoBackup>(r.ctx.cluster.as_ref(), namespace, name).await {
+        Ok(Some(fresh)) => fresh.status.is_some_and(|s| s.backup_arn.is_some()),
+        _ => false,
     }
 }
 

@@ -70,6 +70,21 @@ async fn a_stale_copy_of_the_object_never_makes_a_second_backup() {
     }
 }
 
+/// A copy of the object from between the intent and the ARN (the watch cache behind the
+/// apiserver) is told from a crash by one read of the object: no ListBackups lookup, no call.
+#[tokio::test]
+async fn a_copy_with_the_intent_but_not_yet_the_arn_waits_for_the_cache() {
+    let world = world_with_orders();
+    world.apply(&native("orders-1", "Orders"));
+    let mut copy = world.settle_backup("orders-1").await.expect("kept");
+    if let Some(status) = copy.status.as_mut() {
+        status.backup_arn = None;
+    }
+    world.reconcile_backup_as(copy).await.expect("reconciled");
+    assert_eq!(world.dynamo.count("ListBackups"), 0);
+    assert_eq!(world.dynamo.count("CreateBackup"), 1);
+}
+
 #[tokio::test]
 async fn a_native_backup_is_made_once_and_reported_available() {
     let world = world_with_orders();

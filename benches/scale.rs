@@ -12,13 +12,21 @@
 //! - `fleet`: 200 policies x 5 tables, PITR on, one shared hourly slot: time until every policy
 //!   is Ready after apply; slot -> CreateBackup for the slot's 1,000 backups (p50, p99); a policy
 //!   created during the slot's burst: time to its first status; then, with nothing due, DynamoDB
-//!   calls per table-hour over QUIET_MINUTES (default 5) minutes.
+//!   calls per table-hour over QUIET_MINUTES (default 5) minutes;
+//! - `fleet-retention`: the same fleet on a one-minute schedule with `keepLast: 2` and
+//!   `backupDeletionPolicy: Delete`, over RETENTION_SLOTS (default 5) slots after every policy is
+//!   Ready: from the third backup of a table on, each slot's retention deletes as many backups as
+//!   the slot creates, behind DeleteBackup's 10 a second (100 s for 1,000, so deletions pile
+//!   up). For each slot, slot -> CreateBackup (p50, p99, max) and the DeleteBackups made meanwhile;
+//!   then the p99 over the slots in which retention deleted.
 //!
-//! BACKUPS=n changes the 1,000 of the bursts; POLICIES=n the 200 of the fleet.
+//! BACKUPS=n changes the 1,000 of the bursts; POLICIES=n the 200 of the fleets.
 
 #[path = "../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
+
+use support::bench::{backup_ready, create_backups, create_tables, operator_ready, percentile, policy_ready};
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -27,8 +35,7 @@ use std::{
 };
 
 use dynamo_backup_operator::api::{
-    BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, DynamoBackupSpec, OnPolicyDelete,
-    PointInTimeRecoverySpec,
+    BackupSchedule, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoBackupPolicySpec, OnPolicyDelete, PointInTimeRecoverySpec,
 };
 use futures::{StreamExt, TryStreamExt};
 use kube::{
@@ -41,7 +48,7 @@ use kube::{
 const CREATE_BACKUP_PER_SECOND: f64 = 50.0;
 
 fn main() {
-    let runs = std::env::var("SCALE_RUNS").unwrap_or_else(|_| "burst-10,burst-1000,fleet".into());
+    let runs = std::env::var("SCALE_RUNS").unwrap_or_else(|_| "burst-10,burst-1000,fleet,fleet-retention".into());
     let backups: usize = std::env::var("BACKUPS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
     support::run_benchmark(|env| async move {
         for run in runs.split(',').map(str::trim).filter(|r| !r.is_empty()) {
@@ -49,15 +56,12 @@ fn main() {
                 "burst-10" => burst(&env, "burst-10", 10, backups).await?,
                 "burst-1000" => burst(&env, "burst-1000", backups, backups).await?,
                 "fleet" => fleet(&env).await?,
-                other => return Err(format!("unknown run {other:?}: burst-10, burst-1000, fleet")),
+                "fleet-retention" => fleet_retention(&env).await?,
+                other => return Err(format!("unknown run {other:?}: burst-10, burst-1000, fleet, fleet-retention")),
             }
         }
         Ok(())
     });
-}
-
-fn is_ready(backup: &DynamoBackup) -> bool {
-    backup.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// `backups` DynamoBackups over `tables` tables, created as fast as the apiserver takes them.
@@ -71,7 +75,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
     let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
     proxy.enforce_documented_limits();
     let operator = ctx.start_operator_via(&proxy, &[])?;
-    wait_ready(&operator).await?;
+    operator_ready(&operator).await?;
     let api: Api<DynamoBackup> = ctx.api();
 
     // Count Ready objects from a watch, so the measurement costs the apiserver little.
@@ -81,7 +85,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
             let mut ready = HashSet::new();
             let mut stream = watcher(api, watcher::Config::default()).applied_objects().boxed();
             while let Some(Ok(backup)) = stream.next().await {
-                if is_ready(&backup) {
+                if backup_ready(&backup) {
                     ready.insert(backup.metadata.name.clone().unwrap_or_default());
                     if ready.len() == backups {
                         return Instant::now();
@@ -92,17 +96,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
         })
     };
     let started = Instant::now();
-    futures::stream::iter((0..backups).map(|i| {
-        let api = api.clone();
-        let table = names[i % tables].clone();
-        async move {
-            let spec = DynamoBackupSpec::for_table(table);
-            api.create(&PostParams::default(), &DynamoBackup::new(&format!("b-{i}"), spec)).await.map(|_| ()).map_err(|e| e.to_string())
-        }
-    }))
-    .buffer_unordered(32)
-    .try_collect::<Vec<()>>()
-    .await?;
+    create_backups(&api, "b", 0..backups, |i| names[i % tables].clone()).await?;
     let applied = started.elapsed();
     let done = tokio::time::timeout(Duration::from_secs(600), watch)
         .await
@@ -141,39 +135,6 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
     Ok(())
 }
 
-async fn wait_ready(operator: &support::Operator) -> Result<(), String> {
-    let url = format!("{}/readyz", operator.metrics_url);
-    support::process::eventually("the operator ready", Duration::from_secs(60), || {
-        let url = url.clone();
-        async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()) }
-    })
-    .await
-    .map(|_| ())
-}
-
-async fn create_tables(dynamo: &aws_sdk_dynamodb::Client, names: &[String]) -> Result<(), String> {
-    futures::stream::iter(names.iter().cloned().map(|table| {
-        let dynamo = dynamo.clone();
-        async move { support::tables::create_table(&dynamo, &table, &[("o-1", "keyboard")]).await }
-    }))
-    .buffer_unordered(16)
-    .try_collect::<Vec<()>>()
-    .await
-    .map(|_| ())
-}
-
-fn policy_ready(p: &DynamoBackupPolicy) -> bool {
-    p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 const TABLES_PER_POLICY: usize = 5;
 
 /// 200 policies x 5 tables with one shared hourly slot, a latecomer during its burst, and the
@@ -191,7 +152,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
     let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
     proxy.enforce_documented_limits();
     let operator = ctx.start_operator_via(&proxy, &[])?;
-    wait_ready(&operator).await?;
+    operator_ready(&operator).await?;
     let api: Api<DynamoBackupPolicy> = ctx.api();
 
     // One hourly slot for all, at least four minutes away: time to get Ready first.
@@ -268,7 +229,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
         let backups = backups.clone();
         async move {
             let list = backups.list(&ListParams::default()).await.ok()?;
-            let ready = list.items.iter().filter(|b| is_ready(b)).count();
+            let ready = list.items.iter().filter(|b| backup_ready(b)).count();
             (ready >= tables).then_some(())
         }
     })
@@ -308,5 +269,96 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
     println!("  DynamoDB calls in all      {calls:?}");
     let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
     println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    Ok(())
+}
+
+/// The fleet on a one-minute schedule with `keepLast: 2`: slot -> CreateBackup while retention
+/// deletes as many backups as each slot creates.
+async fn fleet_retention(env: &Arc<support::Env>) -> Result<(), String> {
+    let policies: usize = std::env::var("POLICIES").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let slots: usize = std::env::var("RETENTION_SLOTS").ok().and_then(|n| n.parse().ok()).unwrap_or(5);
+    let ctx = env.context("bench-fleet-retention");
+    ctx.create_namespace().await?;
+    let dynamo = ctx.dynamo();
+    let names: Vec<String> = (0..policies * TABLES_PER_POLICY).map(|i| ctx.table(&format!("R{i}"))).collect();
+    create_tables(&dynamo, &names).await?;
+    let tables = names.len();
+
+    let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
+    proxy.enforce_documented_limits();
+    let operator = ctx.start_operator_via(&proxy, &[])?;
+    operator_ready(&operator).await?;
+    let api: Api<DynamoBackupPolicy> = ctx.api();
+    let started = Instant::now();
+    futures::stream::iter((0..policies).map(|i| {
+        let api = api.clone();
+        let spec = serde_json::json!({
+            "tables": names[i * TABLES_PER_POLICY..(i + 1) * TABLES_PER_POLICY],
+            "schedule": {"cron": "* * * * *"},
+            "retention": {"keepLast": 2},
+            "backupDeletionPolicy": "Delete",
+        });
+        async move {
+            let policy = DynamoBackupPolicy::new(&format!("r{i}"), serde_json::from_value(spec).map_err(|e| e.to_string())?);
+            api.create(&PostParams::default(), &policy).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await?;
+    let ready_after = support::process::eventually("every policy Ready", Duration::from_secs(900), || {
+        let api = api.clone();
+        async move {
+            let list = api.list(&ListParams::default()).await.ok()?;
+            (list.items.len() == policies && list.items.iter().all(policy_ready)).then(|| started.elapsed())
+        }
+    })
+    .await?;
+    println!("== fleet with retention: {policies} policies x {TABLES_PER_POLICY} tables, every minute, keepLast 2, limits enforced ==");
+    println!("  every policy Ready after   {:.1} s", ready_after.as_secs_f64());
+
+    // The slots measured: the next `slots` whole minutes.
+    let first = support::bench::minute_after(Duration::ZERO)?;
+    let marks: Vec<jiff::Timestamp> = (0..=slots).map(|k| first + jiff::SignedDuration::from_mins(k as i64)).collect();
+    support::bench::sleep_until(marks[slots] + jiff::SignedDuration::from_secs(5)).await;
+
+    let creates = proxy.requests_at("CreateBackup");
+    let deletes = proxy.requests_at("DeleteBackup");
+    let mut retention_delays: Vec<f64> = Vec::new();
+    for k in 0..slots {
+        let (from, to) = (marks[k], marks[k + 1]);
+        let mut delays: Vec<f64> =
+            creates.iter().filter(|(_, at)| *at >= from && *at < to).map(|(_, at)| at.duration_since(from).as_secs_f64()).collect();
+        delays.sort_by(f64::total_cmp);
+        let deleted = deletes.iter().filter(|(_, at)| *at >= from && *at < to).count();
+        println!(
+            "  slot {}: {} CreateBackups, slot -> CreateBackup p50 {:.1} s  p99 {:.1} s  max {:.1} s; {deleted} DeleteBackups in the minute",
+            k + 1,
+            delays.len(),
+            percentile(&delays, 50.0),
+            percentile(&delays, 99.0),
+            percentile(&delays, 100.0),
+        );
+        if deleted > 0 {
+            retention_delays.extend(delays);
+        }
+    }
+    retention_delays.sort_by(f64::total_cmp);
+    println!(
+        "  slots in which retention deleted: slot -> CreateBackup p50 {:.1} s  p99 {:.1} s over {} backups   (floor {:.1} s: CreateBackup at 50/s; target p99 <= 25 s)",
+        percentile(&retention_delays, 50.0),
+        percentile(&retention_delays, 99.0),
+        retention_delays.len(),
+        tables as f64 / CREATE_BACKUP_PER_SECOND
+    );
+    let throttled: BTreeMap<String, usize> = proxy.throttled().into_iter().collect();
+    println!("  throttled                  {throttled:?}");
+    let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
+    println!("  DynamoDB calls in all      {calls:?}");
+    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
+    println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    if retention_delays.is_empty() {
+        return Err("retention deleted nothing in the slots measured: more RETENTION_SLOTS".into());
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! parallel. Logs are kept in the run's folder and shown when a test fails.
 
 pub mod argocd;
+pub mod bench;
 pub mod binaries;
 pub mod chart;
 pub mod control_plane;

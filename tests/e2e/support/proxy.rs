@@ -7,7 +7,10 @@
 //! With `enforce_documented_limits` it also answers as DynamoDB does past its per-account
 //! request limits: a call of a limited operation beyond its rate gets `ThrottlingException`
 //! (HTTP 400) instead of reaching moto, which limits nothing. The rates are those of each
-//! operation's API reference; each is a token bucket that holds one second of calls.
+//! operation's API reference; each is a token bucket that holds one second of calls, one bucket
+//! per account, region and operation, as DynamoDB counts them. The account of a call is that of
+//! the credentials that signed it: the proxy learns each assumed role's access key and account
+//! from the STS AssumeRole answers it forwards; any other key is moto's default account.
 
 use std::{
     collections::HashMap,
@@ -91,8 +94,14 @@ impl Bucket {
 struct Shared {
     upstream: String,
     client: reqwest::Client,
-    limits: Mutex<HashMap<String, Bucket>>,
-    throttled: Mutex<HashMap<String, usize>>,
+    /// The enforced rates, by operation (empty: nothing enforced).
+    rates: Mutex<HashMap<String, f64>>,
+    /// The buckets of those rates, by (account, region, operation).
+    buckets: Mutex<HashMap<(String, String, String), Bucket>>,
+    /// The account of each access key learnt from an AssumeRole answer.
+    accounts: Mutex<HashMap<String, String>>,
+    /// Calls throttled by the enforced rates, by (account, operation).
+    throttled: Mutex<HashMap<(String, String), usize>>,
     calls: Mutex<Vec<String>>,
     /// (operation, the access key id that signed it).
     signers: Mutex<Vec<(String, String)>>,
@@ -132,17 +141,42 @@ impl FaultProxy {
     }
 
     /// From now on, calls beyond DynamoDB's documented per-second limits are throttled.
+    /// Each account and region has its own buckets.
     pub fn enforce_documented_limits(&self) {
-        let mut limits = self.shared.limits.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rates = self.shared.rates.lock().unwrap_or_else(|p| p.into_inner());
         for (operation, rate) in DOCUMENTED_LIMITS {
-            let rate = f64::from(rate);
-            limits.insert(operation.to_owned(), Bucket { rate, tokens: rate, at: Instant::now() });
+            rates.insert(operation.to_owned(), f64::from(rate));
         }
     }
 
-    /// Calls answered with ThrottlingException by the enforced limits, by operation.
+    /// Calls answered with ThrottlingException (by the enforced limits or a `Throttle` rule), by
+    /// operation.
     pub fn throttled(&self) -> HashMap<String, usize> {
+        let mut by_operation = HashMap::new();
+        for ((_, operation), n) in self.throttled_by_account() {
+            *by_operation.entry(operation).or_insert(0) += n;
+        }
+        by_operation
+    }
+
+    /// The same, by (account, operation).
+    pub fn throttled_by_account(&self) -> HashMap<(String, String), usize> {
         self.shared.throttled.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The account whose credentials signed each request of `operation`, with the moment it
+    /// arrived, in order.
+    #[allow(dead_code)]
+    pub fn accounts_at(&self, operation: &str) -> Vec<(String, jiff::Timestamp)> {
+        let signers = self.shared.signers.lock().map(|s| s.clone()).unwrap_or_default();
+        let bodies = self.shared.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        // Both lists get one entry per request, in the same order.
+        signers
+            .into_iter()
+            .zip(bodies)
+            .filter(|((op, _), _)| op == operation)
+            .map(|((_, key), (_, _, at))| (self.shared.account_of(&key), at))
+            .collect()
     }
 
     pub fn clear(&self) {
@@ -300,26 +334,34 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     if let Ok(mut calls) = shared.calls.lock() {
         calls.push(operation.clone());
     }
-    let signer = headers
+    // The credential scope: access key id / date / region / service / aws4_request.
+    let scope: Vec<&str> = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|credential| credential.split('/').next())
-        .unwrap_or("")
-        .to_owned();
-    if let Ok(mut signers) = shared.signers.lock() {
+        .and_then(|credential| credential.split(',').next())
+        .map(|credential| credential.split('/').collect())
+        .unwrap_or_default();
+    let signer = scope.first().copied().unwrap_or("").to_owned();
+    let region = scope.get(2).copied().unwrap_or("").to_owned();
+    let account = shared.account_of(&signer);
+    // One lock for both lists, so that they stay in step (`accounts_at` pairs them).
+    if let (Ok(mut signers), Ok(mut bodies)) = (shared.signers.lock(), shared.bodies.lock()) {
         signers.push((operation.clone(), signer.clone()));
-    }
-    if let Ok(mut bodies) = shared.bodies.lock() {
         bodies.push((operation.clone(), request_body.clone(), jiff::Timestamp::now()));
     }
 
-    let over_limit =
-        shared.limits.lock().map(|mut limits| limits.get_mut(&operation).is_some_and(|bucket| !bucket.take())).unwrap_or(false);
+    let rate = shared.rates.lock().ok().and_then(|rates| rates.get(&operation).copied());
+    let over_limit = rate.is_some_and(|rate| {
+        let key = (account.clone(), region.clone(), operation.clone());
+        shared
+            .buckets
+            .lock()
+            .map(|mut buckets| !buckets.entry(key).or_insert_with(|| Bucket { rate, tokens: rate, at: Instant::now() }).take())
+            .unwrap_or(false)
+    });
     if over_limit {
-        if let Ok(mut throttled) = shared.throttled.lock() {
-            *throttled.entry(operation.clone()).or_insert(0) += 1;
-        }
+        shared.count_throttled(&account, &operation);
         return aws_error(400, "ThrottlingException");
     }
 
@@ -347,9 +389,7 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
                     }
                 }
                 Rule::Throttle { percent } if fastrand::u32(0..100) < *percent => {
-                    if let Ok(mut throttled) = shared.throttled.lock() {
-                        *throttled.entry(operation.clone()).or_insert(0) += 1;
-                    }
+                    shared.count_throttled(&account, &operation);
                     return aws_error(400, "ThrottlingException");
                 }
                 Rule::HoldCall { skip } => {
@@ -393,6 +433,9 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
     // REST services (AWS Backup) name their errors in this header.
     let error_type = answer.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut text = answer.text().await.unwrap_or_default();
+    if operation == "AssumeRole" {
+        shared.learn_account(&text);
+    }
     if let Ok(mut answered) = shared.answered.lock() {
         answered.push((operation.clone(), forwarded.elapsed()));
     }
@@ -442,6 +485,30 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, hea
         response = response.header("x-amzn-errortype", error_type);
     }
     response.body(Body::from(text)).unwrap_or_default()
+}
+
+impl Shared {
+    /// The account of the credentials with access key `key`.
+    fn account_of(&self, key: &str) -> String {
+        self.accounts.lock().ok().and_then(|a| a.get(key).cloned()).unwrap_or_else(|| super::moto::OWN_ACCOUNT.to_owned())
+    }
+
+    /// Learns the access key and account of the credentials an AssumeRole answer hands out (the
+    /// account is the one in the assumed role's ARN, `arn:aws:sts::ACCOUNT:assumed-role/...`).
+    fn learn_account(&self, answer: &str) {
+        let between = |open: &str, close: &str| answer.split(open).nth(1).and_then(|rest| rest.split(close).next()).map(str::trim);
+        let key = between("<AccessKeyId>", "</AccessKeyId>");
+        let account = between("<Arn>", "</Arn>").and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty());
+        if let (Some(key), Some(account), Ok(mut accounts)) = (key, account, self.accounts.lock()) {
+            accounts.insert(key.to_owned(), account.to_owned());
+        }
+    }
+
+    fn count_throttled(&self, account: &str, operation: &str) {
+        if let Ok(mut throttled) = self.throttled.lock() {
+            *throttled.entry((account.to_owned(), operation.to_owned())).or_insert(0) += 1;
+        }
+    }
 }
 
 /// Forwards a request to moto and its answer back, untouched.

@@ -1,0 +1,83 @@
+//! What the benchmarks under `benches/` share: readiness checks, bulk setup and percentiles.
+//! The end-to-end tests do not use it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use dynamo_backup_operator::api::{DynamoBackup, DynamoBackupPolicy, DynamoBackupSpec};
+use futures::{StreamExt, TryStreamExt};
+use kube::{Api, api::PostParams};
+
+use super::{Operator, process::eventually};
+
+pub fn backup_ready(backup: &DynamoBackup) -> bool {
+    backup.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+pub fn policy_ready(policy: &DynamoBackupPolicy) -> bool {
+    policy.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Waits for the operator's `/readyz`.
+pub async fn operator_ready(operator: &Operator) -> Result<(), String> {
+    let url = format!("{}/readyz", operator.metrics_url);
+    eventually("the operator ready", Duration::from_secs(60), || {
+        let url = url.clone();
+        async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()) }
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Creates `names` (one item each) through `dynamo`, 16 at a time.
+pub async fn create_tables(dynamo: &aws_sdk_dynamodb::Client, names: &[String]) -> Result<(), String> {
+    futures::stream::iter(names.iter().cloned().map(|table| {
+        let dynamo = dynamo.clone();
+        async move { super::tables::create_table(&dynamo, &table, &[("o-1", "keyboard")]).await }
+    }))
+    .buffer_unordered(16)
+    .try_collect::<Vec<()>>()
+    .await
+    .map(|_| ())
+}
+
+/// Creates DynamoBackups `{prefix}-{i}` for i in `range`, of table `table(i)`, 32 requests at a
+/// time, as fast as the apiserver takes them.
+pub async fn create_backups(
+    api: &Api<DynamoBackup>,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    table: impl Fn(usize) -> String,
+) -> Result<(), String> {
+    futures::stream::iter(range.map(|i| {
+        let api = api.clone();
+        let object = DynamoBackup::new(&format!("{prefix}-{i}"), DynamoBackupSpec::for_table(table(i)));
+        async move { api.create(&PostParams::default(), &object).await.map(|_| ()).map_err(|e| e.to_string()) }
+    }))
+    .buffer_unordered(32)
+    .try_collect::<Vec<()>>()
+    .await
+    .map(|_| ())
+}
+
+/// The `p`-th percentile (nearest rank) of `sorted`.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The next whole minute at least `ahead` from now (a cron slot to aim a schedule at).
+pub fn minute_after(ahead: Duration) -> Result<jiff::Timestamp, String> {
+    let ahead = jiff::SignedDuration::try_from(ahead).map_err(|e| e.to_string())?;
+    let at = jiff::Timestamp::now() + ahead + jiff::SignedDuration::from_secs(59);
+    at.round(jiff::TimestampRound::new().smallest(jiff::Unit::Minute).mode(jiff::RoundMode::Trunc)).map_err(|e| e.to_string())
+}
+
+/// Sleeps until `at` (at once if it is past).
+pub async fn sleep_until(at: jiff::Timestamp) {
+    let left = Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or_default();
+    tokio::time::sleep(left).await;
+}

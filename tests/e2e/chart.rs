@@ -166,8 +166,29 @@ async fn lints(ctx: TestCtx) -> Result<(), String> {
 async fn default_values(ctx: TestCtx) -> Result<(), String> {
     let docs = documents(&render(&ctx.env.bins, &ctx.env.dir, "dbo", "operators", None)?)?;
     let kinds: BTreeSet<&str> = docs.iter().map(kind).collect();
-    let want = BTreeSet::from(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "Deployment"]);
+    let want = BTreeSet::from([
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Deployment",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+    ]);
     ensure(kinds == want, || format!("rendered kinds {kinds:?}, expected {want:?}"))?;
+    // The operator's ServiceAccount, and only it, in a priority level of its own.
+    let schema = one(&docs, "FlowSchema")?;
+    let level = one(&docs, "PriorityLevelConfiguration")?;
+    ensure(schema["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1", || format!("FlowSchema apiVersion {}", schema["apiVersion"]))?;
+    ensure(schema["spec"]["priorityLevelConfiguration"]["name"] == level["metadata"]["name"], || format!("FlowSchema {schema}"))?;
+    ensure(
+        schema["spec"]["rules"][0]["subjects"]
+            == json!([{"kind": "ServiceAccount", "serviceAccount": {"name": "dbo-dynamo-backup-operator", "namespace": "operators"}}]),
+        || format!("FlowSchema subjects: {}", schema["spec"]["rules"][0]["subjects"]),
+    )?;
+    ensure(schema["spec"]["matchingPrecedence"].as_u64().is_some_and(|p| p < 9000), || "behind service-accounts (9000)".into())?;
 
     let deployment = one(&docs, "Deployment")?;
     let pod = &deployment["spec"]["template"]["spec"];

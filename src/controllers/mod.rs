@@ -11,7 +11,11 @@ pub mod restore;
 #[cfg(test)]
 pub(crate) mod testkit;
 
-use std::{fmt::Debug, sync::Arc, time::Instant};
+use std::{
+    fmt::Debug,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::{StreamExt, future::join_all};
 use kube::{
@@ -172,6 +176,9 @@ fn follow_children<K: Watched + Child>(
         .boxed()
 }
 
+/// How often a watch that has not listed yet says so.
+const LIST_WARNING_EVERY: Duration = Duration::from_secs(15);
+
 /// Adds further triggers to a controller: (controller, its namespace, its cache) -> controller.
 pub type Extend<K> = fn(Controller<K>, Option<&str>, &Arc<Context>) -> Controller<K>;
 
@@ -189,9 +196,26 @@ where
         // apiserver, not on itself.
         let listed = reader.clone();
         let watched = namespace.clone().unwrap_or_else(|| "(all)".into());
+        // Until then, a warning every 15 s says which watch waits, and for how long.
         tokio::spawn(async move {
-            if listed.wait_until_ready().await.is_ok() {
-                tracing::info!(kind, namespace = %watched, objects = listed.state().len(), "watch listed");
+            let started = Instant::now();
+            let mut ready = std::pin::pin!(listed.wait_until_ready());
+            loop {
+                match tokio::time::timeout(LIST_WARNING_EVERY, &mut ready).await {
+                    Ok(Ok(())) => {
+                        tracing::info!(kind, namespace = %watched, objects = listed.state().len(), "watch listed");
+                        return;
+                    }
+                    Ok(Err(_)) => return,
+                    Err(_) => tracing::warn!(
+                        kind,
+                        namespace = %watched,
+                        waited_s = started.elapsed().as_secs(),
+                        "the watch has not listed yet: the API server has not answered its list; nothing of this kind is \
+                         reconciled until it does (see the API server's apiserver_flowcontrol_* metrics for queued or \
+                         rejected requests)"
+                    ),
+                }
             }
         });
         // Where each object stands, for the metrics, read from this cache at scrape time.

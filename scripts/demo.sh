@@ -36,8 +36,9 @@ say "a DynamoDB table Orders with three orders"
 py seed Orders
 py items Orders
 
-say "starting the operator (log: $WORK/operator.log)"
-"$OPERATOR" run --namespaces shop --metrics-bind-address 127.0.0.1:0 >"$WORK/operator.log" 2>&1 &
+say "starting the operator for namespaces shop and dr, tenancy in examples/tenancy.yaml (log: $WORK/operator.log)"
+"$OPERATOR" run --namespaces shop,dr --tenancy-file examples/tenancy.yaml --metrics-bind-address 127.0.0.1:0 \
+  >"$WORK/operator.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 60); do grep -q "operator started" "$WORK/operator.log" && break; sleep 0.5; done
 grep -q "operator started" "$WORK/operator.log" || { cat "$WORK/operator.log"; exit 1; }
@@ -100,27 +101,29 @@ say "a restore drill: the newest backup restored into a new table, counted, time
 kubectl dynamobackup drill orders-demo --wait -n shop
 kubectl get dynamobackuppolicy -n shop orders-demo -o jsonpath='{.status.drills}' | python3 -m json.tool
 
-say "disaster recovery: AWS Backup vaults prod-dynamodb (us-east-1) and dr (eu-central-1)"
+DR_ROLE=arn:aws:iam::222222222222:role/dynamo-dr-restores
+say "disaster recovery: AWS Backup vault prod-dynamodb (us-east-1), and dr (eu-central-1) in the DR account 222222222222, open to copies from this account"
 py vault prod-dynamodb us-east-1
-py vault dr eu-central-1
+py vault dr eu-central-1 "$DR_ROLE"
 
-say "a snapshot kept by AWS Backup, copied to eu-central-1 (examples/orders-dr-backup.yaml)"
+say "a snapshot kept by AWS Backup, copied to the DR account in eu-central-1 (examples/orders-dr-backup.yaml)"
 kubectl apply -f examples/orders-dr-backup.yaml
 kubectl wait -n shop --for=condition=Ready --timeout=180s dynamobackup/orders-dr
 kubectl get ddbbackup -n shop orders-dr -o jsonpath='{.status.recoveryPointArn}{"\n"}'
 kubectl get ddbbackup -n shop orders-dr -o jsonpath='{.status.copies}' | python3 -m json.tool
-echo "  the copy in eu-central-1's vault:"
-py points dr eu-central-1
+echo "  the copy in the DR account's vault:"
+py points dr eu-central-1 "$DR_ROLE"
 
-say "us-east-1 is lost: the copy restored as Orders in eu-central-1 (examples/orders-dr-restore.yaml)"
-kubectl apply -f examples/orders-dr-restore.yaml
-kubectl wait -n shop --for=condition=Ready --timeout=180s dynamorestore/orders-in-frankfurt
-kubectl get dynamorestore -n shop
-echo "  Orders in eu-central-1:"
-py items Orders eu-central-1
+say "the production account is lost: the copy restored as Orders in the DR account, from namespace dr (examples/orders-dr-restore.yaml)"
+COPY=$(kubectl get ddbbackup -n shop orders-dr -o jsonpath='{.status.copies[0].recoveryPointArn}')
+sed "s|arn:aws:backup:[^ ]*:recovery-point:THE-COPY|$COPY|" examples/orders-dr-restore.yaml | kubectl apply -f -
+kubectl wait -n dr --for=condition=Ready --timeout=180s dynamorestore/orders-in-frankfurt
+kubectl get dynamorestore -n dr
+echo "  Orders in the DR account, eu-central-1:"
+py items Orders eu-central-1 "$DR_ROLE"
 
 say "events"
-kubectl get events -n shop -o custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message
+kubectl get events -A -o custom-columns=NAMESPACE:.metadata.namespace,OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message
 
 if [ "${DEMO_KEEP:-}" = 1 ]; then
   say "running; in another shell:  export KUBECONFIG=$KUBECONFIG  (Ctrl-C stops everything)"

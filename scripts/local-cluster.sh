@@ -63,12 +63,17 @@ KUBECONFIG
 
 start_moto() {
   local port; port=$(free_port)
-  "${MOTO_PYTHON:-$(dirname "$MOTO_SERVER_BIN")/python}" "$LOCAL_CLUSTER_ROOT/tests/emulators/aws_backup.py" \
+  # The AWS Backup emulator's organization: the operator's account (moto's default) and a
+  # disaster-recovery account, with cross-account backup on.
+  AWS_BACKUP_EMULATOR_ORGANIZATION="${AWS_BACKUP_EMULATOR_ORGANIZATION:-123456789012,222222222222}" \
+    "${MOTO_PYTHON:-$(dirname "$MOTO_SERVER_BIN")/python}" "$LOCAL_CLUSTER_ROOT/tests/emulators/aws_backup.py" \
     -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
   PIDS+=($!)
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING="http://127.0.0.1:$port"
+  # moto's STS: the operator asks it who it is, and assumes tenants' roles there.
+  export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   for _ in $(seq 1 120); do
     curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB/moto-api/" && return 0

@@ -155,6 +155,15 @@ tenants:
         assert!(t.check("profiles", "UserProfiles", Some("eu-west-1")).is_err(), "no regions: default only");
     }
 
+    /// The demo's file (examples/tenancy.yaml): `dr` acts through the DR account's role.
+    #[test]
+    fn the_example_file_gives_dr_its_role() {
+        let t = Tenancy::parse(include_str!("../../examples/tenancy.yaml")).expect("valid file");
+        assert_eq!(t.check("shop", "Orders", None), Ok(None));
+        assert_eq!(t.check("dr", "Orders", Some("eu-central-1")), Ok(Some("arn:aws:iam::222222222222:role/dynamo-dr-restores")));
+        assert!(t.check("dr", "Orders", Some("us-east-1")).is_err());
+    }
+
     #[test]
     fn single_tenant_allows_all() {
         assert_eq!(Tenancy::SingleTenant.check("any", "Any", Some("any-region-1")), Ok(None));

@@ -36,6 +36,7 @@ pub fn trials(env: &Arc<Env>) -> Vec<Trial> {
         env.trial("account_copy_to_a_vault_of_another_account_lands_there", copy_lands_there),
         env.trial("account_restore_from_the_copy_through_a_tenant_role_of_that_account", restore_from_the_copy),
         env.trial("account_tenant_role_in_another_account_backs_up_and_restores_there", tenant_in_another_account),
+        env.trial("account_backup_ref_in_the_dr_namespace_restores_that_accounts_copy", backup_ref_in_the_dr_namespace),
         env.trial("account_same_table_name_in_two_accounts_makes_two_series_and_two_lines", same_name_in_two_accounts),
         env.trial("account_throttling_of_one_account_does_not_hold_up_another", throttled_account),
     ]
@@ -219,6 +220,8 @@ async fn restore_from_the_copy(ctx: TestCtx) -> Result<(), String> {
     let refused = wait_condition(&prod_restores, "copy-from-prod", "Stalled", WAIT, restores::conditions).await?;
     let (reason, message) = stalled(&restores::conditions(&refused)).ok_or("not Stalled")?;
     println!("copy-from-prod: Stalled {reason} — {message}");
+    // Known before any call: the operator's own account, from STS, is not the copy's.
+    ensure(reason == "NoCopyInAccount" && message.contains("the operator's own credentials"), || format!("{reason}: {message}"))?;
     ensure(!table_exists(&ctx.dynamo(), &ctx.table("Nope")).await, || "a table was made in the operator's account".into())
 }
 
@@ -254,6 +257,70 @@ async fn tenant_in_another_account(ctx: TestCtx) -> Result<(), String> {
     let got = items(&dr_dynamo, &target).await?;
     ensure(got.len() == ROWS.len(), || format!("items in the DR account: {got:?}"))?;
     ensure(!table_exists(&ctx.dynamo(), &target).await, || "the restored table is in the operator's own account".into())
+}
+
+/// (d) A DynamoBackup that lives in the DR namespace: AWS Backup keeps it in a vault of the DR
+/// account and copies it to another region of that account. A DynamoRestore of that namespace
+/// by `backupRef`, in the copy's region, restores the copy there, in the DR account.
+async fn backup_ref_in_the_dr_namespace(ctx: TestCtx) -> Result<(), String> {
+    const FAR: &str = "eu-central-1";
+    let dr = dr_namespace(&ctx).await?;
+    let (dr_dynamo, dr_backup) = ctx.env.moto.assumed(DR_TENANT_ROLE, REGION).await?;
+    let (far_dynamo, far_backup) = ctx.env.moto.assumed(DR_TENANT_ROLE, FAR).await?;
+    let table = ctx.table("Ledger");
+    create_table(&dr_dynamo, &table, &ROWS).await?;
+    let (source, copies) = (vault(&ctx, "dr-src"), vault(&ctx, "dr-far"));
+    for (client, name) in [(&dr_backup, &source), (&far_backup, &copies)] {
+        client
+            .create_backup_vault()
+            .backup_vault_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| format!("CreateBackupVault {name} in {DR_ACCOUNT}: {}", aws_sdk_backup::error::DisplayErrorContext(e)))?;
+    }
+    let file = ctx.env.dir.join(format!("tenancy-{}.yaml", ctx.namespace));
+    let yaml = format!(
+        "tenants:\n  - namespace: {dr}\n    tables: ['*-{ns}']\n    regions: [{REGION}, {FAR}]\n    roleArn: {DR_TENANT_ROLE}\n",
+        ns = ctx.namespace
+    );
+    std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+    let (tenancy, watch) = (format!("--tenancy-file={}", file.display()), format!("--namespaces={dr}"));
+    let _op = ctx.start_operator(&[&tenancy, &watch])?;
+
+    let backups: Api<DynamoBackup> = Api::namespaced(ctx.client(), &dr);
+    let far_vault = format!("arn:aws:backup:{FAR}:{DR_ACCOUNT}:backup-vault:{copies}");
+    let mut spec = settings(&source, &[far_vault]);
+    spec.iam_role_arn = DR_BACKUP_ROLE.to_owned();
+    backups
+        .create(&PostParams::default(), &aws_backup("ledger-dr", &table, spec, DeletionPolicy::Retain))
+        .await
+        .map_err(|e| e.to_string())?;
+    let ready = wait_condition(&backups, "ledger-dr", "Ready", Duration::from_secs(90), conditions).await?;
+    let status = ready.status.clone().ok_or("no status")?;
+    let copy = status.copies.first().ok_or("no copy in status")?;
+    let copied = copy.recovery_point_arn.clone().unwrap_or_default();
+    ensure(
+        copy.state == CopyState::Completed && copied.starts_with(&format!("arn:aws:backup:{FAR}:{DR_ACCOUNT}:recovery-point:")),
+        || format!("the copy: {copy:?}"),
+    )?;
+
+    let target = ctx.table("Ledger-far");
+    let restores: Api<DynamoRestore> = Api::namespaced(ctx.client(), &dr);
+    let mut r = restore("ledger-far", from_backup("ledger-dr"), &target);
+    r.spec.region = Some(FAR.to_owned());
+    r.spec.aws_backup = Some(AwsBackupRestore { iam_role_arn: DR_BACKUP_ROLE.to_owned() });
+    restores.create(&PostParams::default(), &r).await.map_err(|e| e.to_string())?;
+    let done = wait_condition(&restores, "ledger-far", "Ready", Duration::from_secs(90), restores::conditions).await?;
+    let status = done.status.clone().ok_or("no restore status")?;
+    ensure(status.recovery_point_arn.as_deref() == Some(copied.as_str()), || {
+        format!("restored {:?}, not the copy", status.recovery_point_arn)
+    })?;
+    ensure(status.target_table_arn.as_deref() == Some(format!("arn:aws:dynamodb:{FAR}:{DR_ACCOUNT}:table/{target}").as_str()), || {
+        format!("target table ARN {:?}", status.target_table_arn)
+    })?;
+    let got = items(&far_dynamo, &target).await?;
+    ensure(got.len() == ROWS.len(), || format!("items in the DR account's {FAR}: {got:?}"))?;
+    ensure(!table_exists(&ctx.env.moto.client_in(FAR), &target).await, || "the restored table is in the operator's own account".into())
 }
 
 /// The same table name in the operator's account and in the DR account, each protected by a

@@ -14,7 +14,6 @@ use crate::{
     cluster,
     controllers::{common::StatusWriter, error::Error},
     plan::{
-        arns::account_of,
         conditions::Standing,
         restore::{
             check_window, pitr_source,
@@ -88,9 +87,9 @@ async fn gather(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<R
                 Ok(Named::Native { arn, region }) => (arn, region),
                 Ok(Named::Vaulted) => {
                     let Some(backup) = backup else { return Ok(Err(Halt::Wait(format!("DynamoBackup {name} does not exist (yet)")))) };
-                    // The account this namespace's calls go to: its tenant role's (None: the
-                    // operator's own, the account of the namespace's own backups).
-                    let account = w.scope(None).role_arn.as_deref().and_then(account_of);
+                    // The account this namespace's calls go to: its tenant role's, or the
+                    // operator's own (None while STS has not named it: the source's).
+                    let account = w.ctx.accounts.of(w.scope(None).role_arn.as_deref());
                     return Ok(source::recovery_point_of(name, &backup, target_region.as_deref(), account.as_deref())
                         .and_then(|point| by_aws_backup(w, point, Some(&backup))));
                 }
@@ -100,7 +99,9 @@ async fn gather(w: &mut Writer<'_>, request: &RestoreRequest) -> Result<Result<R
         Source::BackupArn { arn, region, .. } => (arn.clone(), Some(region.clone())),
         Source::PointInTime { table, at } => return point_in_time(w, request, table, *at).await,
         Source::RecoveryPoint { arn, .. } => {
-            let checked = source::recovery_point_account(arn, w.scope(None).role_arn.as_deref()).map_err(Halt::Stall);
+            let role = w.scope(None).role_arn;
+            let account = w.ctx.accounts.of(role.as_deref());
+            let checked = source::recovery_point_account(arn, account.as_deref(), role.as_deref()).map_err(Halt::Stall);
             return Ok(checked.and_then(|()| by_aws_backup(w, arn.clone(), None)));
         }
     };

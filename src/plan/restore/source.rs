@@ -8,7 +8,7 @@ use crate::{
     api::facts::{IndexDef, Pitr, TableOverrides},
     api::{BackupMethod, BackupPhase, BillingMode, CopyState, CopyStatus, DynamoBackup, DynamoRestoreSpec, RestoreOverrides},
     plan::{
-        arns::{account_of, other_account, recovery_point_region},
+        arns::{account_of, recovery_point_region},
         validate::{self, Invalid},
     },
 };
@@ -118,14 +118,17 @@ impl Place {
 }
 
 /// A recovery point named by ARN is restored by its own account: a namespace whose calls go to
-/// another account (its tenant role's, `role_arn`) would not find it.
-pub fn recovery_point_account(arn: &str, role_arn: Option<&str>) -> Result<(), Invalid> {
-    if !other_account(Some(arn), role_arn) {
-        return Ok(());
-    }
-    let (point, role) = (account_of(arn).unwrap_or_default(), role_arn.unwrap_or_default());
+/// another `account` (its tenant role's, `role_arn`, or without one the operator's own; None
+/// while STS has not named it) would not find it.
+pub fn recovery_point_account(arn: &str, account: Option<&str>, role_arn: Option<&str>) -> Result<(), Invalid> {
+    let point = account_of(arn).unwrap_or_default();
+    let Some(calls) = account.filter(|a| !point.is_empty() && *a != point) else { return Ok(()) };
+    let whose = match role_arn {
+        Some(role) => format!("tenant role {role}"),
+        None => "the operator's own credentials".to_owned(),
+    };
     let message = format!(
-        "recovery point {arn} is in account {point}, and this namespace's calls go to another account (tenant role {role}); \
+        "recovery point {arn} is in account {point}, and this namespace's calls go to account {calls} ({whose}); \
          restore it from a namespace whose tenant role is in account {point}"
     );
     Err(Invalid { reason: "NoCopyInAccount", message })
@@ -385,9 +388,13 @@ mod tests {
 
     #[test]
     fn a_recovery_point_arn_is_restored_by_its_own_account() {
-        assert!(recovery_point_account(DR_COPY, Some("arn:aws:iam::222222222222:role/dr-restores")).is_ok());
-        assert!(recovery_point_account(DR_COPY, None).is_ok(), "the operator's own account is not known here: AWS will say");
-        let err = recovery_point_account(DR_COPY, Some("arn:aws:iam::123456789012:role/shop")).unwrap_err();
+        let dr_role = "arn:aws:iam::222222222222:role/dr-restores";
+        assert!(recovery_point_account(DR_COPY, Some("222222222222"), Some(dr_role)).is_ok());
+        assert!(recovery_point_account(DR_COPY, None, None).is_ok(), "the operator's own account not known yet: AWS will say");
+        let own = recovery_point_account(DR_COPY, Some("123456789012"), None).unwrap_err();
+        assert_eq!(own.reason, "NoCopyInAccount", "the operator's own account, from STS, is another one");
+        assert!(own.message.contains("the operator's own credentials"), "{}", own.message);
+        let err = recovery_point_account(DR_COPY, Some("123456789012"), Some("arn:aws:iam::123456789012:role/shop")).unwrap_err();
         assert_eq!(err.reason, "NoCopyInAccount");
         assert!(err.message.contains("222222222222"), "{}", err.message);
     }

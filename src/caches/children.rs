@@ -106,10 +106,13 @@ impl<K: Child> ChildCache<K> {
         let stores: Vec<Store<K>> = self.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
         let all = async {
             for store in stores {
-                let _ = store.wait_until_ready().await;
+                if super::listed_within(&store, within).await != super::Listed::Yes {
+                    return false;
+                }
             }
+            true
         };
-        tokio::time::timeout(within, all).await.is_ok()
+        tokio::time::timeout(within, all).await.unwrap_or(false)
     }
 
     /// The policy `name` of `namespace` carries `label` on its children (its label value).

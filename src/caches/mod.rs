@@ -3,11 +3,13 @@
 //! policies follow for pre-rollout snapshots (`workloads`).
 
 mod children;
+mod listed;
 #[cfg(test)]
 pub mod memory;
 mod slim;
 mod workloads;
 
 pub use children::{Child, ChildCache, Digests, Followed};
+pub use listed::{Listed, listed_within};
 pub use slim::slim;
 pub use workloads::{WorkloadCache, WorkloadChange, WorkloadSeen, Workloads};

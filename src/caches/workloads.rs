@@ -141,10 +141,11 @@ impl Workloads for WorkloadCache {
             let watch = namespaces.get(namespace)?;
             (watch.deployments.clone(), watch.statefulsets.clone())
         };
-        let ready = async { tokio::join!(deployments.wait_until_ready(), statefulsets.wait_until_ready()) };
-        let (d, s) = tokio::time::timeout(std::time::Duration::from_secs(10), ready).await.ok()?;
-        d.ok()?;
-        s.ok()?;
+        let within = std::time::Duration::from_secs(10);
+        let (d, s) = tokio::join!(super::listed_within(&deployments, within), super::listed_within(&statefulsets, within));
+        if (d, s) != (super::Listed::Yes, super::Listed::Yes) {
+            return None;
+        }
         let meta = |kind, m: &ObjectMeta| (kind, m.name.clone().unwrap_or_default(), m.labels.clone().unwrap_or_default(), m.generation);
         let mut all: Vec<_> = deployments.state().iter().map(|d| meta(WorkloadKind::Deployment, &d.metadata)).collect();
         all.extend(statefulsets.state().iter().map(|s| meta(WorkloadKind::StatefulSet, &s.metadata)));

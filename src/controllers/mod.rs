@@ -199,15 +199,14 @@ where
         // Until then, a warning every 15 s says which watch waits, and for how long.
         tokio::spawn(async move {
             let started = Instant::now();
-            let mut ready = std::pin::pin!(listed.wait_until_ready());
             loop {
-                match tokio::time::timeout(LIST_WARNING_EVERY, &mut ready).await {
-                    Ok(Ok(())) => {
+                match crate::caches::listed_within(&listed, LIST_WARNING_EVERY).await {
+                    crate::caches::Listed::Yes => {
                         tracing::info!(kind, namespace = %watched, objects = listed.state().len(), "watch listed");
                         return;
                     }
-                    Ok(Err(_)) => return,
-                    Err(_) => tracing::warn!(
+                    crate::caches::Listed::Never => return,
+                    crate::caches::Listed::NotYet => tracing::warn!(
                         kind,
                         namespace = %watched,
                         waited_s = started.elapsed().as_secs(),

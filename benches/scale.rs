@@ -26,7 +26,7 @@
 #[allow(dead_code)]
 mod support;
 
-use support::bench::{backup_ready, create_backups, create_tables, operator_ready, percentile, policy_ready};
+use support::bench::{backup_ready, create_backups, create_tables, operator_memory, operator_ready, percentile, policies_ready};
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -127,8 +127,7 @@ async fn burst(env: &Arc<support::Env>, name: &str, tables: usize, backups: usiz
     println!("  calls per backup     {:.2}", total as f64 / backups as f64);
     println!("  throttled            {throttled:?}");
     println!("  backups in DynamoDB  {} for {} objects, {duplicates} duplicate(s)", per_name.values().sum::<usize>(), backups);
-    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
-    println!("  operator memory      {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  operator memory      {}", operator_memory(&operator)?);
     if duplicates > 0 || per_name.len() != backups {
         return Err(format!("{duplicates} duplicate(s); {} backups for {backups} objects", per_name.len()));
     }
@@ -191,14 +190,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
     .buffer_unordered(16)
     .try_collect::<Vec<()>>()
     .await?;
-    let ready_after = support::process::eventually("every policy Ready", Duration::from_secs(900), || {
-        let api = api.clone();
-        async move {
-            let list = api.list(&ListParams::default()).await.ok()?;
-            (list.items.len() == policies && list.items.iter().all(policy_ready)).then(|| started.elapsed())
-        }
-    })
-    .await?;
+    let ready_after = policies_ready(&api, policies, started).await?;
     let read_floor = tables as f64 / 10.0;
     println!("== fleet: {policies} policies x {TABLES_PER_POLICY} tables, PITR on, hourly slot at minute {minute}, limits enforced ==");
     println!(
@@ -267,8 +259,7 @@ async fn fleet(env: &Arc<support::Env>) -> Result<(), String> {
     );
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  DynamoDB calls in all      {calls:?}");
-    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
-    println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  operator memory            {}", operator_memory(&operator)?);
     Ok(())
 }
 
@@ -306,14 +297,7 @@ async fn fleet_retention(env: &Arc<support::Env>) -> Result<(), String> {
     .buffer_unordered(16)
     .try_collect::<Vec<()>>()
     .await?;
-    let ready_after = support::process::eventually("every policy Ready", Duration::from_secs(900), || {
-        let api = api.clone();
-        async move {
-            let list = api.list(&ListParams::default()).await.ok()?;
-            (list.items.len() == policies && list.items.iter().all(policy_ready)).then(|| started.elapsed())
-        }
-    })
-    .await?;
+    let ready_after = policies_ready(&api, policies, started).await?;
     println!("== fleet with retention: {policies} policies x {TABLES_PER_POLICY} tables, every minute, keepLast 2, limits enforced ==");
     println!("  every policy Ready after   {:.1} s", ready_after.as_secs_f64());
 
@@ -355,8 +339,7 @@ async fn fleet_retention(env: &Arc<support::Env>) -> Result<(), String> {
     println!("  throttled                  {throttled:?}");
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  DynamoDB calls in all      {calls:?}");
-    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
-    println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  operator memory            {}", operator_memory(&operator)?);
     if retention_delays.is_empty() {
         return Err("retention deleted nothing in the slots measured: more RETENTION_SLOTS".into());
     }

@@ -24,10 +24,8 @@ use std::{
 
 use dynamo_backup_operator::api::DynamoBackup;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
-    api::{ObjectMeta, PostParams},
     runtime::{WatchStreamExt, watcher},
 };
 use support::bench::{backup_ready, create_backups, create_tables, percentile};
@@ -102,9 +100,7 @@ async fn start_many(env: &Arc<support::Env>, count: usize, label: &str) -> Resul
     create_tables(&ctx.dynamo(), std::slice::from_ref(&table)).await?;
     let namespaces: Vec<String> = (0..count).map(|i| format!("{}-{i}", ctx.namespace)).collect();
     for namespace in &namespaces {
-        let api: Api<Namespace> = Api::all(client.clone());
-        let ns = Namespace { metadata: ObjectMeta { name: Some(namespace.clone()), ..Default::default() }, ..Default::default() };
-        api.create(&PostParams::default(), &ns).await.map_err(|e| format!("creating namespace {namespace}: {e}"))?;
+        support::create_namespace(client.clone(), namespace).await?;
         create_backups(&Api::namespaced(client.clone(), namespace), "first", 0..1, |_| table.clone()).await?;
     }
 
@@ -117,8 +113,11 @@ async fn start_many(env: &Arc<support::Env>, count: usize, label: &str) -> Resul
             let mut stream = watcher(api, watcher::Config::default()).applied_objects().boxed();
             while let Some(Ok(backup)) = stream.next().await {
                 let namespace = backup.metadata.namespace.clone().unwrap_or_default();
-                if namespace.starts_with(&prefix) && backup_ready(&backup) {
-                    ready.lock().map(|mut r| r.entry(namespace).or_insert_with(Instant::now).to_owned()).ok();
+                if namespace.starts_with(&prefix)
+                    && backup_ready(&backup)
+                    && let Ok(mut ready) = ready.lock()
+                {
+                    ready.entry(namespace).or_insert_with(Instant::now);
                 }
             }
         })

@@ -30,14 +30,15 @@ use std::{
 
 use dynamo_backup_operator::api::{DynamoBackup, DynamoBackupPolicy};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
-    api::{ObjectMeta, PostParams},
+    api::PostParams,
     runtime::{WatchStreamExt, watcher},
 };
 use support::{
-    bench::{backup_ready, create_backups, create_tables, minute_after, operator_ready, percentile, policy_ready, sleep_until},
+    bench::{
+        backup_ready, create_backups, create_tables, minute_after, operator_memory, operator_ready, percentile, policy_ready, sleep_until,
+    },
     moto::{OWN_ACCOUNT, REGION},
 };
 
@@ -66,12 +67,6 @@ fn count(var: &str, default: usize) -> usize {
 /// `--concurrency=n` when CONCURRENCY=n is set.
 fn concurrency() -> Option<String> {
     std::env::var("CONCURRENCY").ok().map(|n| format!("--concurrency={n}"))
-}
-
-async fn create_namespace(client: kube::Client, name: &str) -> Result<(), String> {
-    let api: Api<Namespace> = Api::all(client);
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() }, ..Default::default() };
-    api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace {name}: {e}"))
 }
 
 /// Resolves, from a watch of `api`, when `want` of its DynamoBackups are Ready.
@@ -106,7 +101,7 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     let mut clients = Vec::new();
     for (namespace, role, _) in &tenants {
         if *namespace != ctx.namespace {
-            create_namespace(ctx.client(), namespace).await?;
+            support::create_namespace(ctx.client(), namespace).await?;
         }
         tenancy.push_str(&format!("  - namespace: {namespace}\n    tables: ['*-{}']\n    regions: [{REGION}]\n", ctx.namespace));
         let dynamo = match role {
@@ -187,8 +182,7 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     }
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  calls                {calls:?}");
-    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
-    println!("  operator memory      {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  operator memory      {}", operator_memory(&operator)?);
     if duplicates > 0 {
         return Err(format!("{duplicates} backup(s) missing or duplicated"));
     }
@@ -201,7 +195,7 @@ async fn fair_share(env: &Arc<support::Env>) -> Result<(), String> {
     let ctx = env.context("bench-fair-share");
     ctx.create_namespace().await?;
     let other = format!("{}-b", ctx.namespace);
-    create_namespace(ctx.client(), &other).await?;
+    support::create_namespace(ctx.client(), &other).await?;
     let dynamo = ctx.dynamo();
     let busy: Vec<String> = (0..TABLES).map(|i| ctx.table(&format!("Busy{i}"))).collect();
     let slotted: Vec<String> = (0..TABLES).map(|i| ctx.table(&format!("Slot{i}"))).collect();
@@ -287,7 +281,6 @@ async fn fair_share(env: &Arc<support::Env>) -> Result<(), String> {
     );
     let throttled: BTreeMap<String, usize> = proxy.throttled().into_iter().collect();
     println!("  throttled                  {throttled:?}");
-    let (rss, peak) = support::process::memory_kib(operator.process.pid())?;
-    println!("  operator memory            {:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  operator memory            {}", operator_memory(&operator)?);
     Ok(())
 }

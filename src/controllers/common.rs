@@ -188,19 +188,13 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
         if self.written.as_ref().is_some_and(|written| serde_json::to_value(&self.status).ok().as_ref() == Some(written)) {
             return Ok(());
         }
-        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, None).await?;
-        self.written = serde_json::to_value(&self.status).ok();
-        self.wrote(version);
-        Ok(())
+        self.apply(false).await
     }
 
     /// Writes the status fields as they are, conditions and observedGeneration untouched: a
     /// record (such as an intent) that says nothing new about where the object stands.
     pub async fn save(&mut self) -> Result<(), Error> {
-        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, None).await?;
-        self.written = serde_json::to_value(&self.status).ok();
-        self.wrote(version);
-        Ok(())
+        self.apply(false).await
     }
 
     /// `save`, only if the object is still the version this reconcile read (or last wrote): a
@@ -209,7 +203,14 @@ impl<'a, K: Reported> StatusWriter<'a, K> {
     /// than a finished attempt (the watch cache lags behind the apiserver under load) would
     /// otherwise see no intent and make the call again.
     pub async fn save_if_current(&mut self) -> Result<(), Error> {
-        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, self.version.as_deref()).await?;
+        self.apply(true).await
+    }
+
+    /// Applies the status as it is (`if_current`: on the version last known only) and records
+    /// what the apiserver now has.
+    async fn apply(&mut self, if_current: bool) -> Result<(), Error> {
+        let expected = if if_current { self.version.as_deref() } else { None };
+        let version = apply_status(self.ctx.cluster.as_ref(), self.obj, &self.status, expected).await?;
         self.written = serde_json::to_value(&self.status).ok();
         self.wrote(version);
         Ok(())

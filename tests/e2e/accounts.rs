@@ -9,11 +9,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use dynamo_backup_operator::api::{
     AwsBackupRestore, BackupPhase, CopyState, DeletionPolicy, DynamoBackup, DynamoBackupPolicy, DynamoRestore, RestoreSource,
 };
-use k8s_openapi::api::core::v1::Namespace;
-use kube::{
-    Api,
-    api::{ObjectMeta, PostParams},
-};
+use kube::{Api, api::PostParams};
 use libtest_mimic::Trial;
 
 use crate::{
@@ -99,9 +95,7 @@ async fn dr_recovery_points(ctx: &TestCtx, name: &str) -> Result<Vec<String>, St
 /// A second namespace for the disaster-recovery tenant: `<test namespace>-dr`.
 async fn dr_namespace(ctx: &TestCtx) -> Result<String, String> {
     let name = format!("{}-dr", ctx.namespace);
-    let api: Api<Namespace> = Api::all(ctx.client());
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-    api.create(&PostParams::default(), &ns).await.map_err(|e| format!("creating namespace {name}: {e}"))?;
+    crate::support::create_namespace(ctx.client(), &name).await?;
     Ok(name)
 }
 

@@ -60,6 +60,24 @@ pub async fn create_backups(
     .map(|_| ())
 }
 
+/// Waits until `api` holds `count` policies, all Ready; the time since `started`.
+pub async fn policies_ready(api: &Api<DynamoBackupPolicy>, count: usize, started: std::time::Instant) -> Result<Duration, String> {
+    eventually("every policy Ready", Duration::from_secs(900), || {
+        let api = api.clone();
+        async move {
+            let list = api.list(&kube::api::ListParams::default()).await.ok()?;
+            (list.items.len() == count && list.items.iter().all(policy_ready)).then(|| started.elapsed())
+        }
+    })
+    .await
+}
+
+/// The operator's memory, as the benchmarks print it.
+pub fn operator_memory(operator: &Operator) -> Result<String, String> {
+    let (rss, peak) = super::process::memory_kib(operator.process.pid())?;
+    Ok(format!("{:.1} MiB resident, peak {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0))
+}
+
 /// The `p`-th percentile (nearest rank) of `sorted`.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

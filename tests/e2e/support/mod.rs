@@ -156,9 +156,7 @@ impl TestCtx {
     }
 
     pub async fn create_namespace(&self) -> Result<(), String> {
-        let api: Api<Namespace> = Api::all(self.client());
-        let ns = Namespace { metadata: ObjectMeta { name: Some(self.namespace.clone()), ..Default::default() }, ..Default::default() };
-        api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace: {e}"))
+        create_namespace(self.client(), &self.namespace).await
     }
 
     /// Starts an operator watching this test's namespace, as the chart's ServiceAccount; its log
@@ -195,6 +193,13 @@ impl TestCtx {
     {
         Api::namespaced(self.client(), &self.namespace)
     }
+}
+
+/// Creates the namespace `name`.
+pub async fn create_namespace(client: kube::Client, name: &str) -> Result<(), String> {
+    let api: Api<Namespace> = Api::all(client);
+    let ns = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..Default::default() }, ..Default::default() };
+    api.create(&PostParams::default(), &ns).await.map(|_| ()).map_err(|e| format!("creating namespace {name}: {e}"))
 }
 
 /// Turns a failed condition into a test failure with a message.

@@ -99,9 +99,17 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The namespaces to watch; empty means all of them.
+    /// The namespaces to watch, each once (in the order first given); empty means all of them.
+    /// A namespace named twice (`--namespaces a,a`, or the flag given twice) would otherwise get
+    /// two controllers: two watches of it, and two reconciles of each object at once.
     pub fn watched_namespaces(&self) -> Vec<String> {
-        self.namespaces.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).map(str::to_owned).collect()
+        let mut watched: Vec<String> = Vec::new();
+        for namespace in self.namespaces.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            if !watched.iter().any(|w| w == namespace) {
+                watched.push(namespace.to_owned());
+            }
+        }
+        watched
     }
 }
 
@@ -141,5 +149,12 @@ mod tests {
         let cli = Cli::parse_from(["dbo", "run"]);
         let Command::Run(args) = cli.command else { panic!("run expected") };
         assert!(args.watched_namespaces().is_empty());
+    }
+
+    #[test]
+    fn a_namespace_named_twice_is_watched_once() {
+        let cli = Cli::parse_from(["dbo", "run", "--namespaces", "shop", "--namespaces=payments, shop,payments"]);
+        let Command::Run(args) = cli.command else { panic!("run expected") };
+        assert_eq!(args.watched_namespaces(), vec!["shop", "payments"]);
     }
 }

@@ -6,11 +6,7 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::{
-    api::{core::v1::ObjectReference, events::v1::Event},
-    apimachinery::pkg::apis::meta::v1::MicroTime,
-};
-use kube::{Resource, api::ObjectMeta, runtime::reflector::ObjectRef};
+use kube::{Resource, runtime::reflector::ObjectRef};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::api::facts::Scope;
@@ -19,6 +15,7 @@ use crate::{
     caches::{ChildCache, Workloads},
     cluster::Cluster,
     dynamo::{DynamoPort, Inventory, PitrCache, TableDiscovery},
+    events::EventRecorder,
     metrics::Metrics,
     plan::tenancy::Tenancy,
 };
@@ -84,8 +81,8 @@ pub struct Parts {
     pub pitr_refresh: Duration,
     /// How often each region's tables are listed for selectors.
     pub table_discovery: Duration,
-    /// This replica's name, for events.
-    pub instance: Option<String>,
+    /// Events go out through it: queued in the operator, inline in the in-memory tests.
+    pub recorder: EventRecorder,
     pub clock: Clock,
     pub accounts: crate::aws::Accounts,
 }
@@ -139,7 +136,7 @@ impl Context {
             )
         };
         let ctx = Arc::new(Context {
-            recorder: EventRecorder::new(cluster.clone(), FIELD_MANAGER, parts.instance),
+            recorder: parts.recorder,
             workloads,
             client,
             cluster,
@@ -275,49 +272,5 @@ impl<K: Resource<DynamicType = ()>> Wakers<K> {
                 let _ = tx.send(obj.clone());
             }
         }
-    }
-}
-
-/// Publishes events.k8s.io Events, one object per occurrence. kube's own Recorder keeps every
-/// event of the last six minutes in memory to count repeats into a series, and prunes that
-/// cache only when it publishes again: after a burst of thousands of backups it held tens of
-/// megabytes. The operator's events are transitions, each published once, so a series buys
-/// nothing and nothing is kept.
-pub struct EventRecorder {
-    cluster: Arc<dyn Cluster>,
-    controller: String,
-    instance: String,
-}
-
-impl EventRecorder {
-    /// `instance`: this replica (the pod's name); the controller's name when unknown.
-    pub fn new(cluster: Arc<dyn Cluster>, controller: &str, instance: Option<String>) -> Self {
-        Self { cluster, controller: controller.to_owned(), instance: instance.unwrap_or_else(|| controller.to_owned()) }
-    }
-
-    pub async fn publish(
-        &self,
-        regarding: ObjectReference,
-        warning: bool,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) -> Result<(), kube::Error> {
-        let now = jiff::Timestamp::now();
-        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        let name = format!("{}.{:x}", regarding.name.as_deref().unwrap_or(&self.controller), now.as_nanosecond());
-        let event = Event {
-            metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
-            action: Some(action.to_owned()),
-            reason: Some(reason.to_owned()),
-            note: Some(note),
-            type_: Some(if warning { "Warning" } else { "Normal" }.to_owned()),
-            event_time: Some(MicroTime(now)),
-            regarding: Some(regarding),
-            reporting_controller: Some(self.controller.clone()),
-            reporting_instance: Some(self.instance.clone()),
-            ..Default::default()
-        };
-        self.cluster.publish(event).await
     }
 }

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod context;
 pub mod controllers;
 pub mod dynamo;
+pub mod events;
 #[cfg(test)]
 pub mod faults;
 pub mod http;

@@ -11,9 +11,10 @@ use crate::{
     autoscaling::{AutoScalingPort, AwsAutoScaling},
     awsbackup::{AwsBackup, AwsBackupPort},
     cli::RunArgs,
-    context::{Context, Parts},
+    context::{Context, FIELD_MANAGER, Parts},
     controllers,
     dynamo::{AwsDynamo, DynamoPort},
+    events::EventRecorder,
     http::{self, Health},
     leader::{self, LeaderElection, Term},
     metrics::Metrics,
@@ -25,6 +26,8 @@ const API_VERSION: &str = "dynamobackup.io/v1alpha1";
 const PLURALS: [&str; 3] = ["dynamobackups", "dynamorestores", "dynamobackuppolicies"];
 /// How long reconciles in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the events still queued after the controllers stopped may take to go out.
+const EVENT_FLUSH: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -162,9 +165,12 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
     let aws_backup: Arc<dyn AwsBackupPort> = Arc::new(AwsBackup::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let auto_scaling: Arc<dyn AutoScalingPort> = Arc::new(AwsAutoScaling::new(clients.sibling(), pacer.clone(), metrics.clone()));
     let dynamo: Arc<dyn DynamoPort> = Arc::new(AwsDynamo::new(clients, pacer, metrics.clone()));
+    let cluster: Arc<dyn crate::cluster::Cluster> = Arc::new(crate::cluster::Kube(client.clone()));
+    let instance = std::env::var("POD_NAME").ok();
+    let recorder = EventRecorder::queued(cluster.clone(), FIELD_MANAGER, instance, crate::events::QUEUE, metrics.events_dropped.clone());
     let ctx = Context::assemble(Parts {
         client: client.clone(),
-        cluster: Arc::new(crate::cluster::Kube(client.clone())),
+        cluster,
         dynamo,
         aws_backup,
         auto_scaling,
@@ -178,7 +184,7 @@ async fn context(args: &RunArgs, client: kube::Client, metrics: Arc<Metrics>, te
         backup_resync: args.backup_resync_interval,
         pitr_refresh: args.pitr_refresh_interval,
         table_discovery: args.table_discovery_interval,
-        instance: std::env::var("POD_NAME").ok(),
+        recorder,
         clock: Default::default(),
     });
     // The operator's own region is listed for the unprotected-tables metric with or without selectors.
@@ -236,6 +242,10 @@ async fn lead(
             warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping them now");
             controllers.abort();
         }
+    }
+    // The events of the last reconciles are still on their way to the apiserver.
+    if !ctx.recorder.flushed(EVENT_FLUSH).await {
+        warn!(within = ?EVENT_FLUSH, "events still queued at shutdown were not published");
     }
     if let Some(leader) = &leader {
         leader.release().await;

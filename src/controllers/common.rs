@@ -13,7 +13,8 @@ use crate::api::facts::Scope;
 use crate::aws::AwsError;
 use crate::{
     cluster::{self, Cluster, Target},
-    context::{Context, EventRecorder},
+    context::Context,
+    events::EventRecorder,
     plan::conditions::{Standing, apply_standing, stalled},
 };
 

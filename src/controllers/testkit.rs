@@ -159,7 +159,7 @@ impl World {
             backup_resync: Duration::from_secs(3600),
             pitr_refresh: Duration::from_secs(3600),
             table_discovery: Duration::from_secs(3600),
-            instance: None,
+            recorder: crate::events::EventRecorder::inline(cluster.clone(), crate::context::FIELD_MANAGER, None),
             clock: clock.clone(),
         });
         let backups = Mutex::new(Fed::new(&ctx.backups));

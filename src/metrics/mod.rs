@@ -42,6 +42,7 @@ pub struct Metrics {
     pub unprotected: Arc<Unprotected>,
     pub standings: Arc<Standings>,
     pub copy_back: CopyBackMetrics,
+    pub events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -126,6 +127,12 @@ impl Default for Metrics {
         let standings = Arc::new(Standings::default());
         registry.register_collector(Box::new(standings.clone()));
         let copy_back = CopyBackMetrics::register(&mut registry);
+        let events_dropped = Counter::default();
+        registry.register(
+            "events_dropped",
+            "Events not published because the queue of events waiting for the apiserver was full",
+            events_dropped.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -147,6 +154,7 @@ impl Default for Metrics {
             unprotected,
             standings,
             copy_back,
+            events_dropped,
         }
     }
 }

@@ -109,17 +109,21 @@ async fn from_backups(ctx: TestCtx) -> Result<(), String> {
     let ready = wait_condition(&api, "drilled", "Ready", DRILL_WAIT, conditions).await?;
     let message = condition(&conditions(&ready), "Ready").map(|c| c.message.clone()).unwrap_or_default();
     ensure(message.contains("drill passed"), || message.clone())?;
+    // Events follow the status (the operator queues them): wait for them.
     let events: Api<Event> = ctx.api();
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| e.to_string())?
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("drilled"))
-        .filter_map(|e| e.reason)
-        .collect();
-    ensure(reasons.iter().any(|r| r == "DrillStarted") && reasons.iter().any(|r| r == "DrillPassed"), || format!("{reasons:?}"))
+    let reasons = eventually("events DrillStarted and DrillPassed", Duration::from_secs(10), || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let reasons: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("drilled"))
+            .filter_map(|e| e.reason)
+            .collect();
+        (reasons.iter().any(|r| r == "DrillStarted") && reasons.iter().any(|r| r == "DrillPassed")).then_some(reasons)
+    })
+    .await?;
+    println!("events: {reasons:?}");
+    Ok(())
 }
 
 /// A drill of the table's latest restorable time: restored, verified, the data's age measured.

@@ -37,7 +37,8 @@ use kube::{
 };
 use support::{
     bench::{
-        backup_ready, create_backups, create_tables, minute_after, operator_memory, operator_ready, percentile, policy_ready, sleep_until,
+        apiserver_requests, backup_ready, create_backups, create_tables, minute_after, operator_memory, operator_metric, operator_ready,
+        percentile, policy_ready, requests_between, sleep_until,
     },
     moto::{OWN_ACCOUNT, REGION},
 };
@@ -129,6 +130,7 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
 
     let apis: Vec<Api<DynamoBackup>> = namespaces.iter().map(|n| Api::namespaced(ctx.client(), n)).collect();
     let watches: Vec<_> = apis.iter().map(|api| when_ready(api.clone(), per_account)).collect();
+    let requests_before = apiserver_requests(&ctx.client()).await?;
     let started = Instant::now();
     // The three namespaces' objects at once, interleaved.
     let creations = apis.iter().map(|api| create_backups(api, "b", 0..per_account, |i| tables[i % TABLES].clone()));
@@ -144,6 +146,7 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
         ready_after.push(done.duration_since(started).as_secs_f64());
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let requests = requests_between(&requests_before, &apiserver_requests(&ctx.client()).await?, (3 * per_account) as f64);
 
     let floor = per_account as f64 / CREATE_BACKUP_PER_SECOND;
     let all = ready_after.iter().copied().fold(0.0, f64::max);
@@ -182,6 +185,13 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     }
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  calls                {calls:?}");
+    let requests: Vec<String> = requests.iter().map(|(what, n)| format!("{what} {n:.2}")).collect();
+    println!("  apiserver requests per backup (its creation included, 2 s after the last Ready): {}", requests.join(", "));
+    println!(
+        "  DynamoBackup reconciles per backup {:.2}; events dropped {}",
+        operator_metric(&operator, "reconciles_total{kind=\"DynamoBackup\"}").await? / (3 * per_account) as f64,
+        operator_metric(&operator, "events_dropped_total").await?
+    );
     println!("  operator memory      {}", operator_memory(&operator)?);
     if duplicates > 0 {
         return Err(format!("{duplicates} backup(s) missing or duplicated"));

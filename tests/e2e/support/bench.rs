@@ -99,3 +99,59 @@ pub async fn sleep_until(at: jiff::Timestamp) {
     let left = Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or_default();
     tokio::time::sleep(left).await;
 }
+
+/// The operator's series whose line starts with `prefix` (without the `dynamo_backup_operator_`
+/// every series has), summed.
+pub async fn operator_metric(operator: &Operator, prefix: &str) -> Result<f64, String> {
+    let url = format!("{}/metrics", operator.metrics_url);
+    let text = reqwest::get(&url).await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
+    let prefix = format!("dynamo_backup_operator_{prefix}");
+    Ok(text.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok()).sum())
+}
+
+/// The apiserver's requests so far by "VERB resource[/subresource]" (`apiserver_request_total`,
+/// a code other than 2xx in parentheses), for the operator's kinds and events.
+pub async fn apiserver_requests(client: &kube::Client) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    let request = http::Request::get("/metrics").body(Vec::new()).map_err(|e| e.to_string())?;
+    let text = client.request_text(request).await.map_err(|e| format!("the apiserver's /metrics: {e}"))?;
+    let mut requests = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let label = |key: &str| {
+            series
+                .split([',', '{', '}'])
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.trim_end_matches('"'))
+                .unwrap_or("")
+        };
+        let resource = label("resource");
+        if !(resource.starts_with("dynamo") || resource == "events") {
+            continue;
+        }
+        let subresource = label("subresource");
+        let mut key = match subresource {
+            "" => format!("{} {resource}", label("verb")),
+            sub => format!("{} {resource}/{sub}", label("verb")),
+        };
+        if !label("code").starts_with('2') {
+            key.push_str(&format!(" ({})", label("code")));
+        }
+        *requests.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+    }
+    Ok(requests)
+}
+
+/// `after` minus `before`, per key, what changed only, divided by `per`.
+pub fn requests_between(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+    per: f64,
+) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .filter_map(|(key, n)| {
+            let grown = n - before.get(key).copied().unwrap_or(0.0);
+            (grown > 0.0).then(|| (key.clone(), grown / per.max(1.0)))
+        })
+        .collect()
+}

@@ -121,7 +121,8 @@ impl Env {
 }
 
 /// A benchmark's frame: the environment up, `body` run in it, the environment stopped (its logs
-/// kept if `body` failed), and exit code 1 on any failure. Used by `benches/`.
+/// kept if `body` failed, or with BENCH_KEEP_LOGS=1), and exit code 1 on any failure. Used by
+/// `benches/`.
 #[allow(dead_code)]
 pub fn run_benchmark<F, Fut>(body: F)
 where
@@ -136,7 +137,7 @@ where
         }
     };
     let result = env.runtime.block_on(body(env.clone()));
-    env.stop(result.is_err());
+    env.stop(result.is_err() || std::env::var_os("BENCH_KEEP_LOGS").is_some());
     if let Err(err) = result {
         eprintln!("benchmark failed: {err}");
         std::process::exit(1);

@@ -25,6 +25,9 @@ use kube::CustomResourceExt;
 /// The API group all three kinds live in.
 pub const GROUP: &str = "dynamobackup.io";
 
+/// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
+pub const FINALIZER: &str = "dynamobackup.io/cleanup";
+
 /// Every CRD the operator owns, in a stable order (the order of files in `crds/`).
 pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![

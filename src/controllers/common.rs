@@ -18,8 +18,7 @@ use crate::{
     plan::conditions::{Standing, apply_standing, stalled},
 };
 
-/// The operator's finalizer: on objects whose deletion must clean up DynamoDB state.
-pub const FINALIZER: &str = "dynamobackup.io/cleanup";
+pub use crate::api::FINALIZER;
 
 /// A reference to `obj` by namespace and name only. `ObjectRef::from_obj` also copies the uid
 /// and resourceVersion, which comparisons ignore; in maps kept per object (thousands of

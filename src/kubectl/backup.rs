@@ -76,6 +76,9 @@ fn policy_backups(
             Some(DeletePolicy::Retain) => b.spec.deletion_policy = DeletionPolicy::Retain,
             None => {}
         }
+        // Like any DynamoBackup a person creates: the operator adds its finalizer when it first
+        // reconciles the object, so nothing waits on an operator that is not there.
+        b.metadata.finalizers = None;
         made.push(b);
     }
     made

@@ -80,13 +80,15 @@ impl Keeper for Native {
             _ => None,
         };
         let Some(arn) = arn else { return Ok(None) };
+        let creating = r.ctx.dynamo.describe_backup(scope, &arn).await?.is_some_and(|b| b.state == BackupState::Creating);
+        // Written once the deletion's DescribeBackup turn came, not before: a slot whose
+        // retention deletes hundreds of backups at once then writes these at DescribeBackup's
+        // pace, not all at the slot's start, ahead of the slot's own backups.
         if r.status.phase != Some(BackupPhase::Deleting) {
             r.status.phase = Some(BackupPhase::Deleting);
             r.write(&Standing::Reconciling { reason: "Deleting".into(), message: format!("deleting DynamoDB backup {arn}") }).await?;
         }
-        if let Some(backup) = r.ctx.dynamo.describe_backup(scope, &arn).await?
-            && backup.state == BackupState::Creating
-        {
+        if creating {
             // DynamoDB refuses to delete a backup it is still creating.
             return Ok(Some(Action::requeue(Duration::from_secs(10))));
         }

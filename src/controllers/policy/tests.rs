@@ -263,6 +263,26 @@ async fn a_crash_after_any_call_of_a_slot_with_retention_converges() {
     eprintln!("two slots with retention: {calls} crash points");
 }
 
+/// A policy's backups to be deleted with their objects are made with the finalizer: the backup
+/// controller writes none on their way to CreateBackup, and retention still deletes each
+/// DynamoDB backup before its object goes.
+#[tokio::test]
+async fn backups_made_for_deletion_carry_their_finalizer_from_creation() {
+    let world = world(&[("Orders", true)]);
+    world.apply(&hourly(&["Orders"], json!({"retention": {"keepLast": 1}, "backupDeletionPolicy": "Delete"})));
+    world.settle_all().await;
+    let first = backups_of(&world, "Orders");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].metadata.finalizers, Some(vec![crate::api::FINALIZER.to_owned()]));
+    let finalizer_writes = |world: &World| world.cluster.writes().into_iter().filter(|w| w.starts_with("finalizers DynamoBackup")).count();
+    assert_eq!(finalizer_writes(&world), 0, "{:?}", world.cluster.writes());
+
+    two_slots(&world).await;
+    assert_eq!(backups_of(&world, "Orders").len(), 1, "keepLast 1");
+    assert_eq!(world.dynamo.backups().len(), 1, "the older DynamoDB backup deleted with its object");
+    assert!(finalizer_writes(&world) >= 1, "the finalizer removed once its backup was deleted");
+}
+
 /// The 10:00 slot, then the 11:00 one.
 async fn two_slots(world: &World) {
     world.settle_all().await;

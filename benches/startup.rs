@@ -34,23 +34,10 @@ fn main() {
     let operators: usize = std::env::var("OPERATORS").ok().and_then(|n| n.parse().ok()).unwrap_or(40);
     support::run_benchmark(|env| async move {
         start_many(&env, operators, "default flow control").await?;
-        let applied = apply_chart_flow_control(&env)?;
+        let applied = support::bench::apply_chart_flow_control(&env)?;
         println!("-- the chart's flow control applied: {}", applied.trim().replace('\n', "; "));
         start_many(&env, operators, "the chart's FlowSchema and priority level").await
     });
-}
-
-/// Applies the chart's FlowSchema and PriorityLevelConfiguration (rendered for the identity the
-/// tests' operators run as).
-fn apply_chart_flow_control(env: &support::Env) -> Result<String, String> {
-    use support::chart::{RELEASE, RELEASE_NAMESPACE, documents, kind, kubectl_apply, render, to_yaml};
-    let rendered = render(&env.bins, &env.dir, RELEASE, RELEASE_NAMESPACE, None)?;
-    let docs = documents(&rendered)?;
-    let wanted: Vec<&serde_json::Value> = docs.iter().filter(|d| matches!(kind(d), "FlowSchema" | "PriorityLevelConfiguration")).collect();
-    if wanted.len() != 2 {
-        return Err(format!("the chart rendered {} flow-control objects, not 2", wanted.len()));
-    }
-    kubectl_apply(&env.bins, &env.plane.kubeconfig, &to_yaml(&wanted)?)
 }
 
 /// One sample of the apiserver's APF metrics: value by metric name and labels.

@@ -16,7 +16,8 @@
 //!   10 backups, while the burst still waits for CreateBackup's pace (100 s for 5,000).
 //!
 //! BACKUPS=n changes the 1,000 per account of `three-accounts`; BURST=n the 5,000 of `fair-share`;
-//! CONCURRENCY=n runs the operator with `--concurrency=n` instead of its default.
+//! CONCURRENCY=n runs the operator with `--concurrency=n` instead of its default;
+//! FLOW_CONTROL=chart applies the chart's FlowSchema and priority level before `three-accounts`.
 
 #[path = "../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
@@ -121,6 +122,10 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     let file = env.dir.join(format!("tenancy-{}.yaml", ctx.namespace));
     std::fs::write(&file, tenancy).map_err(|e| e.to_string())?;
 
+    if std::env::var("FLOW_CONTROL").is_ok_and(|v| v == "chart") {
+        let applied = support::bench::apply_chart_flow_control(env)?;
+        println!("-- the chart's flow control applied: {}", applied.trim().replace('\n', "; "));
+    }
     let proxy = support::proxy::FaultProxy::start(&env.moto.url).await?;
     proxy.enforce_documented_limits();
     let namespaces: Vec<&str> = tenants.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -185,7 +190,12 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     }
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  calls                {calls:?}");
-    let requests: Vec<String> = requests.iter().map(|(what, n)| format!("{what} {n:.2}")).collect();
+    // Per backup; a refusal (a code other than 2xx) as its count.
+    let per_backup = (3 * per_account) as f64;
+    let requests: Vec<String> = requests
+        .iter()
+        .map(|(what, n)| if what.ends_with(')') { format!("{what} x{:.0}", n * per_backup) } else { format!("{what} {n:.2}") })
+        .collect();
     println!("  apiserver requests per backup (its creation included, 2 s after the last Ready): {}", requests.join(", "));
     println!(
         "  DynamoBackup reconciles per backup {:.2}; events dropped {}",

@@ -155,3 +155,16 @@ pub fn requests_between(
         })
         .collect()
 }
+
+/// Applies the chart's FlowSchema and PriorityLevelConfiguration (rendered for the identity the
+/// tests' operators run as).
+pub fn apply_chart_flow_control(env: &super::Env) -> Result<String, String> {
+    use super::chart::{RELEASE, RELEASE_NAMESPACE, documents, kind, kubectl_apply, render, to_yaml};
+    let rendered = render(&env.bins, &env.dir, RELEASE, RELEASE_NAMESPACE, None)?;
+    let docs = documents(&rendered)?;
+    let wanted: Vec<&serde_json::Value> = docs.iter().filter(|d| matches!(kind(d), "FlowSchema" | "PriorityLevelConfiguration")).collect();
+    if wanted.len() != 2 {
+        return Err(format!("the chart rendered {} flow-control objects, not 2", wanted.len()));
+    }
+    kubectl_apply(&env.bins, &env.plane.kubeconfig, &to_yaml(&wanted)?)
+}

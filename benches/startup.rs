@@ -28,7 +28,7 @@ use kube::{
     Api,
     runtime::{WatchStreamExt, watcher},
 };
-use support::bench::{backup_ready, create_backups, create_tables, percentile};
+use support::bench::{backup_ready, create_backups, create_tables, label, percentile};
 
 fn main() {
     let operators: usize = std::env::var("OPERATORS").ok().and_then(|n| n.parse().ok()).unwrap_or(40);
@@ -44,25 +44,14 @@ fn main() {
 type Sample = HashMap<(String, String), f64>;
 
 async fn apf_metrics(client: &kube::Client) -> Result<Sample, String> {
-    let request = http::Request::get("/metrics").body(Vec::new()).map_err(|e| e.to_string())?;
-    let text = client.request_text(request).await.map_err(|e| format!("the apiserver's /metrics: {e}"))?;
-    let mut sample = Sample::new();
-    for line in text.lines().filter(|l| l.starts_with("apiserver_flowcontrol_")) {
-        let Some((series, value)) = line.rsplit_once(' ') else { continue };
-        let (name, labels) = series.split_once('{').map(|(n, l)| (n, l.trim_end_matches('}'))).unwrap_or((series, ""));
-        if let Ok(value) = value.parse::<f64>() {
-            sample.insert((name.to_owned(), labels.to_owned()), value);
-        }
-    }
-    Ok(sample)
+    let series = support::bench::apiserver_series(client, "apiserver_flowcontrol_").await?;
+    Ok(series.into_iter().map(|(name, labels, value)| ((name, labels), value)).collect())
 }
 
 /// `flow_schema="x",priority_level="y"` -> "x/y" (the labels this report groups by).
 fn flow(labels: &str, extra: &[&str]) -> String {
-    let get =
-        |key: &str| labels.split(',').find_map(|kv| kv.strip_prefix(&format!("{key}=\""))).map(|v| v.trim_end_matches('"').to_owned());
-    let mut parts = vec![get("flow_schema").unwrap_or_default(), get("priority_level").unwrap_or_default()];
-    parts.extend(extra.iter().filter_map(|k| get(k)));
+    let mut parts = vec![label(labels, "flow_schema"), label(labels, "priority_level")];
+    parts.extend(extra.iter().map(|k| label(labels, k)).filter(|v| !v.is_empty()));
     parts.join("/")
 }
 

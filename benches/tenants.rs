@@ -151,7 +151,7 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
         ready_after.push(done.duration_since(started).as_secs_f64());
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let requests = requests_between(&requests_before, &apiserver_requests(&ctx.client()).await?, (3 * per_account) as f64);
+    let requests = requests_between(&requests_before, &apiserver_requests(&ctx.client()).await?);
 
     let floor = per_account as f64 / CREATE_BACKUP_PER_SECOND;
     let all = ready_after.iter().copied().fold(0.0, f64::max);
@@ -191,15 +191,15 @@ async fn three_accounts(env: &Arc<support::Env>) -> Result<(), String> {
     let calls: BTreeMap<String, usize> = proxy.counts().into_iter().collect();
     println!("  calls                {calls:?}");
     // Per backup; a refusal (a code other than 2xx) as its count.
-    let per_backup = (3 * per_account) as f64;
+    let backups = (3 * per_account) as f64;
     let requests: Vec<String> = requests
         .iter()
-        .map(|(what, n)| if what.ends_with(')') { format!("{what} x{:.0}", n * per_backup) } else { format!("{what} {n:.2}") })
+        .map(|(what, n)| if what.ends_with(')') { format!("{what} x{n:.0}") } else { format!("{what} {:.2}", n / backups) })
         .collect();
     println!("  apiserver requests per backup (its creation included, 2 s after the last Ready): {}", requests.join(", "));
     println!(
         "  DynamoBackup reconciles per backup {:.2}; events dropped {}",
-        operator_metric(&operator, "reconciles_total{kind=\"DynamoBackup\"}").await? / (3 * per_account) as f64,
+        operator_metric(&operator, "reconciles_total{kind=\"DynamoBackup\"}").await? / backups,
         operator_metric(&operator, "events_dropped_total").await?
     );
     println!("  operator memory      {}", operator_memory(&operator)?);

@@ -109,49 +109,59 @@ pub async fn operator_metric(operator: &Operator, prefix: &str) -> Result<f64, S
     Ok(text.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok()).sum())
 }
 
+/// The apiserver's own metrics whose line starts with `prefix`: (name, labels without the
+/// braces, value) each.
+pub async fn apiserver_series(client: &kube::Client, prefix: &str) -> Result<Vec<(String, String, f64)>, String> {
+    let request = http::Request::get("/metrics").body(Vec::new()).map_err(|e| e.to_string())?;
+    let text = client.request_text(request).await.map_err(|e| format!("the apiserver's /metrics: {e}"))?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = series.split_once('{').map(|(n, l)| (n, l.trim_end_matches('}'))).unwrap_or((series, ""));
+            Some((name.to_owned(), labels.to_owned(), value.parse::<f64>().ok()?))
+        })
+        .collect())
+}
+
+/// The value of label `key` in `labels` (`a="x",b="y"`); "" when absent.
+pub fn label<'a>(labels: &'a str, key: &str) -> &'a str {
+    labels.split(',').find_map(|kv| kv.strip_prefix(key)?.strip_prefix("=\"")).map(|v| v.trim_end_matches('"')).unwrap_or("")
+}
+
 /// The apiserver's requests so far by "VERB resource[/subresource]" (`apiserver_request_total`,
 /// a code other than 2xx in parentheses), for the operator's kinds and events.
 pub async fn apiserver_requests(client: &kube::Client) -> Result<std::collections::BTreeMap<String, f64>, String> {
-    let request = http::Request::get("/metrics").body(Vec::new()).map_err(|e| e.to_string())?;
-    let text = client.request_text(request).await.map_err(|e| format!("the apiserver's /metrics: {e}"))?;
     let mut requests = std::collections::BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
-        let Some((series, value)) = line.rsplit_once(' ') else { continue };
-        let label = |key: &str| {
-            series
-                .split([',', '{', '}'])
-                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
-                .map(|v| v.trim_end_matches('"'))
-                .unwrap_or("")
-        };
-        let resource = label("resource");
+    for (_, labels, value) in apiserver_series(client, "apiserver_request_total{").await? {
+        let (verb, resource, subresource, code) =
+            (label(&labels, "verb"), label(&labels, "resource"), label(&labels, "subresource"), label(&labels, "code"));
         if !(resource.starts_with("dynamo") || resource == "events") {
             continue;
         }
-        let subresource = label("subresource");
         let mut key = match subresource {
-            "" => format!("{} {resource}", label("verb")),
-            sub => format!("{} {resource}/{sub}", label("verb")),
+            "" => format!("{verb} {resource}"),
+            sub => format!("{verb} {resource}/{sub}"),
         };
-        if !label("code").starts_with('2') {
-            key.push_str(&format!(" ({})", label("code")));
+        if !code.starts_with('2') {
+            key.push_str(&format!(" ({code})"));
         }
-        *requests.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+        *requests.entry(key).or_insert(0.0) += value;
     }
     Ok(requests)
 }
 
-/// `after` minus `before`, per key, what changed only, divided by `per`.
+/// `after` minus `before`, per key, what changed only.
 pub fn requests_between(
     before: &std::collections::BTreeMap<String, f64>,
     after: &std::collections::BTreeMap<String, f64>,
-    per: f64,
 ) -> Vec<(String, f64)> {
     after
         .iter()
         .filter_map(|(key, n)| {
             let grown = n - before.get(key).copied().unwrap_or(0.0);
-            (grown > 0.0).then(|| (key.clone(), grown / per.max(1.0)))
+            (grown > 0.0).then(|| (key.clone(), grown))
         })
         .collect()
 }
